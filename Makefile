@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` (the product, end to end, embedded engines) and `make test`.
+# Targets bootstrap .venv themselves; PY can point at another Python 3.11.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_STAMP := $(VENV)/.demo-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: demo test lint typecheck pytest bench clean help
+
+help:
+	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
+	@echo "make test   lint (ruff), types (mypy), tests (pytest)"
+	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
+	@echo "make lint   ruff only"
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[gpu,runtime]"
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[gpu,runtime,evaluator,dev]"
+	touch $@ $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(BIN)/python scripts/demo.py
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

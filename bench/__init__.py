@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: figures reported as ratios measured within one run."""

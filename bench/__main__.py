@@ -1,0 +1,18 @@
+"""`make bench`: every benchmark, one after the other, in one process run."""
+
+from __future__ import annotations
+
+import platform
+
+from bench import tts
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, python {platform.python_version()}")
+    for section in (tts.run,):
+        print()
+        print("\n".join(section()))
+
+
+if __name__ == "__main__":
+    main()

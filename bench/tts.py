@@ -1,0 +1,51 @@
+"""TTS real-time factor per language, with and without voice matching, and matching's own cost."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.espeak import EspeakEngine
+from gpu_service.engines.voice_profiles import VoiceProfileStore
+from gpu_service.voices import VoiceReference
+
+# Each gives roughly 10 s of speech.
+TEXTS = {
+    "en": "The museum opens at nine in the morning. Visitors can see paintings from five centuries, "
+    "and the guided tour takes about an hour.",
+    "zh": "博物馆早上九点开门。游客可以看到五个世纪的画作，导游带领的参观大约需要一个小时。",
+    "es": "El museo abre a las nueve de la mañana. Los visitantes pueden ver pinturas de cinco siglos, "
+    "y la visita guiada dura una hora.",
+}
+REPEATS = 3
+
+
+def run() -> list[str]:
+    engine = EspeakEngine(VoiceProfileStore(Path(tempfile.mkdtemp(prefix="bench-tts-"))))
+    voice = VoiceReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
+    lines = ["TTS (espeak, in-process; RTF = processing time / audio duration; median of 3)"]
+    lines.append(f"{'lang':<5}{'audio s':>9}{'RTF plain':>11}{'RTF matched':>13}{'match cost':>12}{'fit s':>8}")
+    for language, text in TEXTS.items():
+        tick = time.perf_counter()
+        engine.synthesize("Warm up.", language, voice, match_voice=True)  # fits the profile once
+        fit_s = time.perf_counter() - tick
+        plain, matched, cost = [], [], []
+        duration = 0.0
+        for _ in range(REPEATS):
+            tick = time.perf_counter()
+            speech = engine.synthesize(text, language, voice, match_voice=False)
+            plain.append(time.perf_counter() - tick)
+            tick = time.perf_counter()
+            speech = engine.synthesize(text, language, voice, match_voice=True)
+            matched.append(time.perf_counter() - tick)
+            duration = speech.duration_s
+            cost.append(speech.timings["match_s"])
+        lines.append(
+            f"{language:<5}{duration:>9.2f}{statistics.median(plain) / duration:>11.4f}"
+            f"{statistics.median(matched) / duration:>13.4f}{statistics.median(cost) / duration:>12.4f}{fit_s:>8.2f}"
+        )
+    lines.append("target: match cost < 0.1 x audio duration")
+    return lines

@@ -1,0 +1,90 @@
+"""Audio I/O shared by the services: decode anything (soundfile, then PyAV for containers), resample, write WAV."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+FloatArray = np.ndarray
+
+
+class AudioDecodeError(ValueError):
+    """The file could not be decoded as audio; the message names the file."""
+
+
+def load_audio(path: Path, sample_rate: int | None = None, max_seconds: float | None = None) -> tuple[FloatArray, int]:
+    """Decode `path` to mono float32, optionally resampled and cut to `max_seconds`.
+
+    soundfile handles WAV/FLAC/OGG/MP3; anything else (m4a, video containers) goes through PyAV.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} does not exist")
+    try:
+        samples, rate = _load_with_soundfile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        samples, rate = _load_with_pyav(path)
+    if samples.size == 0:
+        raise AudioDecodeError(f"{path.name} contains no audio")
+    if max_seconds is not None:
+        samples = samples[: int(max_seconds * rate)]
+    if sample_rate is not None and sample_rate != rate:
+        samples = resample(samples, rate, sample_rate)
+        rate = sample_rate
+    return samples, rate
+
+
+def _load_with_soundfile(path: Path) -> tuple[FloatArray, int]:
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return data.mean(axis=1).astype(np.float32), int(rate)
+
+
+def _load_with_pyav(path: Path) -> tuple[FloatArray, int]:
+    import av  # imported here: only containers that libsndfile cannot read need it
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioDecodeError(f"{path.name} has no audio stream")
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono")
+            chunks: list[FloatArray] = []
+            rate = 0
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    rate = out.sample_rate
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except av.FFmpegError as exc:
+        raise AudioDecodeError(f"{path.name} is not a readable audio or video file") from exc
+    if not chunks or rate == 0:
+        raise AudioDecodeError(f"{path.name} contains no audio")
+    return np.concatenate(chunks).astype(np.float32), rate
+
+
+def resample(samples: FloatArray, rate_in: int, rate_out: int) -> FloatArray:
+    return np.asarray(soxr.resample(samples, rate_in, rate_out), dtype=np.float32)
+
+
+def write_wav(path: Path, samples: FloatArray, sample_rate: int) -> None:
+    """Write 16-bit PCM atomically: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".wav.part")
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be read by other processes
+    try:
+        sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rms_dbfs(samples: FloatArray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return 20.0 * float(np.log10(max(rms, 1e-10)))

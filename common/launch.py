@@ -1,0 +1,75 @@
+"""Start a service with uvicorn on a free loopback port, as a subprocess, and stop it afterwards.
+
+Used by the tests, the demo and the benchmarks, so all three exercise the services exactly as deployed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningService:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log = log
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def run_service(
+    app_factory: str, env: dict[str, str], log_dir: Path, timeout_s: float = 120
+) -> Iterator[RunningService]:
+    """Run `uvicorn --factory app_factory` with `env` added; yield once GET /health answers."""
+    port = free_port()
+    log = log_dir / f"{app_factory.split(':')[0].replace('.', '_')}-{port}.log"
+    host = "127.0.0.1"
+    command = [sys.executable, "-m", "uvicorn", "--factory", app_factory, "--host", host, "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+    service = RunningService(process, f"http://{host}:{port}", log)
+    try:
+        _wait_until_healthy(service, timeout_s)
+        yield service
+    finally:
+        service.stop()
+
+
+def _wait_until_healthy(service: RunningService, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"service exited with {service.process.returncode}:\n{service.log.read_text()}")
+        try:
+            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"service at {service.url} not healthy after {timeout_s} s:\n{service.log.read_text()}")

@@ -1,0 +1,1 @@
+"""The evaluator: scenario suites run against the runtime, scored with real metrics."""

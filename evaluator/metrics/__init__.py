@@ -1,0 +1,1 @@
+"""One module per metric; each takes decoded media and returns plain numbers."""

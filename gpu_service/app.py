@@ -1,0 +1,55 @@
+"""The gpu_service application: `create_app()` for uvicorn (`--factory`) and tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from common.http_errors import install_validation_handler
+from gpu_service import __version__
+from gpu_service.config import Settings
+from gpu_service.dependencies import Services
+from gpu_service.device import pick_device
+from gpu_service.engines.catalog import build_registry
+from gpu_service.errors import EngineUnavailable, ServiceError
+from gpu_service.routes import health, tts, voices
+from gpu_service.voices import VoiceLibrary
+
+log = logging.getLogger("gpu_service")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.output_root.mkdir(parents=True, exist_ok=True)
+    services = Services(
+        settings=settings,
+        engines=build_registry(settings),
+        voices=VoiceLibrary(settings.voices_dir, settings.voice_roots),
+        device=pick_device(settings.device),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load the default engines now, so the first request does not pay for it and /health is truthful.
+        for kind in ("tts",):
+            try:
+                services.engines.get(kind, None)
+            except EngineUnavailable as exc:
+                log.warning("%s", exc.detail)
+        yield
+
+    app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
+    app.state.services = services
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
+
+    install_validation_handler(app)
+    for router in (health.router, tts.router, voices.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,43 @@
+"""Settings of the gpu_service, read from GPU_* environment variables or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ASSETS = REPO_ROOT / "assets"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GPU_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8001, description="Port to listen on.")
+    output_root: Path = Field(Path("/tmp/gpu-service-output"), description="Where results are written.")
+    assets_dir: Path = Field(DEFAULT_ASSETS, description="Bundled voices and portraits (read only).")
+    extra_voice_roots: list[Path] = Field(
+        default_factory=list, description="More folders voice paths may point into (e.g. uploads)."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, then MPS, then CPU.")
+    tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
+    voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
+    max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
+    log_level: str = Field("info", description="uvicorn / logging level.")
+
+    @property
+    def voices_dir(self) -> Path:
+        return self.assets_dir / "voices"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Derived data (voice profiles) that can be rebuilt at any time."""
+        return self.output_root / "cache"
+
+    @property
+    def voice_roots(self) -> list[Path]:
+        """Folders a voice path in a request may resolve into."""
+        return [self.voices_dir, self.output_root, *self.extra_voice_roots]

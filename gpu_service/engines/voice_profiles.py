@@ -1,0 +1,74 @@
+"""Voice profiles fitted once per (reference file content, base voice), kept in memory and on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from common.audio import AudioDecodeError, load_audio, resample
+from gpu_service.engines.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
+from gpu_service.errors import Unprocessable
+from gpu_service.voices import VoiceReference
+
+REFERENCE_MAX_SECONDS = 30.0  # more adds fitting time, not accuracy
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class VoiceProfileStore:
+    def __init__(self, cache_dir: Path) -> None:
+        self._dir = cache_dir / "voice_profiles"
+        self._memory: dict[str, VoiceProfile] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, voice: VoiceReference, base_voice: str, sample_rate: int, calibration: Callable[[], np.ndarray]
+    ) -> VoiceProfile:
+        """The profile matching `base_voice` to `voice`; `calibration` gives the base voice's speech if a fit is due."""
+        key = f"{file_digest(voice.path)[:32]}-{base_voice}-{sample_rate}-v{PROFILE_VERSION}"
+        with self._lock:  # one fit at a time; a second request for the same voice waits and reuses it
+            profile = self._memory.get(key) or self._load(key)
+            if profile is None:
+                profile = self._fit(voice, sample_rate, calibration())
+                self._save(key, profile)
+            self._memory[key] = profile
+            return profile
+
+    def _fit(self, voice: VoiceReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
+        try:
+            native, native_rate = load_audio(voice.path, max_seconds=REFERENCE_MAX_SECONDS)
+        except (AudioDecodeError, FileNotFoundError) as exc:
+            raise Unprocessable(f"voice reference '{voice.name}' cannot be used: {exc}") from exc
+        features = analyze(resample(native, native_rate, sample_rate), sample_rate)
+        if not features.voiced.any():
+            raise Unprocessable(f"voice reference '{voice.name}' contains no voiced speech")
+        return fit_profile(features, analyze(calibration, sample_rate), sample_rate, native_rate / 2)
+
+    def _path(self, key: str) -> Path:
+        return self._dir / f"{key}.npz"
+
+    def _load(self, key: str) -> VoiceProfile | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as arrays:
+                return VoiceProfile.from_arrays(dict(arrays))
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged cache entry is refitted
+
+    def _save(self, key: str, profile: VoiceProfile) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._path(key).with_suffix(".part.npz")
+        np.savez(tmp, **profile.to_arrays())  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
+        tmp.replace(self._path(key))

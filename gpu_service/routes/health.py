@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from gpu_service import __version__
+from gpu_service.dependencies import Services, get_services
+from gpu_service.schemas import HealthResponse
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=HealthResponse)
+def health(services: Annotated[Services, Depends(get_services)]) -> HealthResponse:
+    engines = services.engines.statuses()
+    defaults_usable = all(engine.state != "unavailable" for engine in engines if engine.default)
+    return HealthResponse(
+        status="ok" if defaults_usable else "degraded",
+        version=__version__,
+        device=services.device.name,
+        device_reason=services.device.reason,
+        output_root=str(services.settings.output_root),
+        engines=engines,
+    )

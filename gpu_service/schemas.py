@@ -1,0 +1,93 @@
+"""Wire contract of the gpu_service. The service and its clients (runtime, tests, demo) all import this module.
+
+Only pydantic here: the runtime imports it without any of the service's heavy dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Language = Literal["en", "zh", "es"]
+SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
+EngineState = Literal["ready", "not_loaded", "unavailable"]
+EngineKind = Literal["tts", "avatar"]
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class TTSRequest(BaseModel):
+    text: str = Field(description="What to say. Long text is split into sentences.")
+    language: Language = Field(description="en, zh (Mandarin) or es.")
+    voice: str | None = Field(
+        None, description="Reference voice: an id from /api/v1/voices or a path under an allowed folder."
+    )
+    engine: str | None = Field(None, description="TTS engine; the service's default when omitted.")
+    match_voice: bool | None = Field(
+        None, description="Override the service's voice-matching setting for this request (embedded engine)."
+    )
+
+    @field_validator("text")
+    @classmethod
+    def text_not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text is empty; give at least one word to speak")
+        return text
+
+
+class PhonemeMark(BaseModel):
+    t: float = Field(description="Start time in seconds from the start of the audio.")
+    phoneme: str = Field(description="IPA symbol(s); '_' is a pause.")
+
+
+class TTSTimings(BaseModel):
+    synth_s: float
+    match_s: float
+    total_s: float
+
+
+class TTSResponse(BaseModel):
+    audio_path: str = Field(description="WAV file under the service's output root (host path).")
+    duration_s: float
+    sample_rate: int
+    language: Language
+    voice: str | None
+    engine: str
+    voice_matched: bool = Field(description="True when the embedded engine matched the reference voice.")
+    phonemes: list[PhonemeMark] = Field(description="Phoneme timeline for lip sync; empty if the engine has none.")
+    timings: TTSTimings
+
+
+class EngineStatus(BaseModel):
+    name: str
+    kind: EngineKind
+    languages: list[str]
+    state: EngineState
+    default: bool = Field(description="Used when a request names no engine.")
+    reason: str | None = Field(None, description="Why the engine is unavailable.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    service: Literal["gpu_service"] = "gpu_service"
+    version: str
+    device: str
+    device_reason: str
+    output_root: str
+    engines: list[EngineStatus]
+
+
+class VoiceInfo(BaseModel):
+    id: str
+    kind: Literal["human", "synthetic", "uploaded"]
+    language: str | None
+    description: str
+    license: str
+    source: str
+
+
+class VoicesResponse(BaseModel):
+    voices: list[VoiceInfo]
