@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import platform
 
-from bench import tts
+from bench import avatar, tts
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
-    for section in (tts.run,):
+    for section in (tts.run, avatar.run):
         print()
         print("\n".join(section()))
 

@@ -7,10 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.espeak import EspeakEngine
 from gpu_service.engines.voice_profiles import VoiceProfileStore
-from gpu_service.voices import VoiceReference
 
 # Each gives roughly 10 s of speech.
 TEXTS = {
@@ -25,7 +25,7 @@ REPEATS = 3
 
 def run() -> list[str]:
     engine = EspeakEngine(VoiceProfileStore(Path(tempfile.mkdtemp(prefix="bench-tts-"))))
-    voice = VoiceReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
+    voice = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
     lines = ["TTS (espeak, in-process; RTF = processing time / audio duration; median of 3)"]
     lines.append(f"{'lang':<5}{'audio s':>9}{'RTF plain':>11}{'RTF matched':>13}{'match cost':>12}{'fit s':>8}")
     for language, text in TEXTS.items():

@@ -11,13 +11,15 @@ from fastapi.responses import JSONResponse
 
 from common.http_errors import install_validation_handler
 from gpu_service import __version__
+from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.dependencies import Services
 from gpu_service.device import pick_device
 from gpu_service.engines.catalog import build_registry
+from gpu_service.engines.face import FaceAnalyzer
 from gpu_service.errors import EngineUnavailable, ServiceError
-from gpu_service.routes import health, tts, voices
-from gpu_service.voices import VoiceLibrary
+from gpu_service.routes import avatar, health, portraits, tts, voices
+from gpu_service.schemas import PortraitInfo, VoiceInfo
 
 log = logging.getLogger("gpu_service")
 
@@ -25,17 +27,22 @@ log = logging.getLogger("gpu_service")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.output_root.mkdir(parents=True, exist_ok=True)
+    faces = FaceAnalyzer(settings.cache_dir)
     services = Services(
         settings=settings,
-        engines=build_registry(settings),
-        voices=VoiceLibrary(settings.voices_dir, settings.voice_roots),
+        engines=build_registry(settings, faces),
+        voices=AssetLibrary("voice", settings.voices_dir, "voices.json", VoiceInfo, settings.voice_roots),
+        portraits=AssetLibrary(
+            "portrait", settings.portraits_dir, "portraits.json", PortraitInfo, settings.portrait_roots
+        ),
         device=pick_device(settings.device),
+        faces=faces,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load the default engines now, so the first request does not pay for it and /health is truthful.
-        for kind in ("tts",):
+        for kind in ("tts", "avatar"):
             try:
                 services.engines.get(kind, None)
             except EngineUnavailable as exc:
@@ -50,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
     install_validation_handler(app)
-    for router in (health.router, tts.router, voices.router):
+    for router in (health.router, tts.router, voices.router, avatar.router, portraits.router):
         app.include_router(router)
     return app

@@ -19,11 +19,12 @@ class Settings(BaseSettings):
     port: int = Field(8001, description="Port to listen on.")
     output_root: Path = Field(Path("/tmp/gpu-service-output"), description="Where results are written.")
     assets_dir: Path = Field(DEFAULT_ASSETS, description="Bundled voices and portraits (read only).")
-    extra_voice_roots: list[Path] = Field(
-        default_factory=list, description="More folders voice paths may point into (e.g. uploads)."
+    extra_input_roots: list[Path] = Field(
+        default_factory=list, description="More folders voice and portrait paths may point into (e.g. uploads)."
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, then MPS, then CPU.")
     tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
+    avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     log_level: str = Field("info", description="uvicorn / logging level.")
@@ -33,6 +34,15 @@ class Settings(BaseSettings):
         return self.assets_dir / "voices"
 
     @property
+    def portraits_dir(self) -> Path:
+        return self.assets_dir / "images"
+
+    @property
+    def portrait_roots(self) -> list[Path]:
+        """Folders a portrait path in a request may resolve into."""
+        return [self.portraits_dir, self.output_root, *self.extra_input_roots]
+
+    @property
     def cache_dir(self) -> Path:
         """Derived data (voice profiles) that can be rebuilt at any time."""
         return self.output_root / "cache"
@@ -40,4 +50,4 @@ class Settings(BaseSettings):
     @property
     def voice_roots(self) -> list[Path]:
         """Folders a voice path in a request may resolve into."""
-        return [self.voices_dir, self.output_root, *self.extra_voice_roots]
+        return [self.voices_dir, self.output_root, *self.extra_input_roots]

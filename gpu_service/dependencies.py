@@ -6,18 +6,22 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.device import DeviceChoice
+from gpu_service.engines.face import FaceAnalyzer
 from gpu_service.engines.registry import EngineRegistry
-from gpu_service.voices import VoiceLibrary
+from gpu_service.schemas import PortraitInfo, VoiceInfo
 
 
 @dataclass
 class Services:
     settings: Settings
     engines: EngineRegistry
-    voices: VoiceLibrary
+    voices: AssetLibrary[VoiceInfo]
+    portraits: AssetLibrary[PortraitInfo]
     device: DeviceChoice
+    faces: FaceAnalyzer
 
 
 def get_services(request: Request) -> Services:

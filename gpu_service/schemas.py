@@ -61,6 +61,46 @@ class TTSResponse(BaseModel):
     timings: TTSTimings
 
 
+class AvatarRequest(BaseModel):
+    audio_path: str = Field(description="WAV (or any audio) under the service's output root, e.g. from /api/v1/tts.")
+    portrait: str = Field(
+        "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
+    )
+    phonemes: list[PhonemeMark] | None = Field(
+        None, description="Phoneme timeline from /api/v1/tts; without it the mouth follows the audio itself."
+    )
+    fps: int = Field(25, ge=1, le=60)
+    size: int = Field(512, ge=128, le=1024, description="Square output size in pixels (even).")
+    engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
+    seed: int = Field(0, description="Seeds blinks and head motion, so a render is reproducible.")
+
+    @field_validator("size")
+    @classmethod
+    def size_even(cls, size: int) -> int:
+        if size % 2:
+            raise ValueError("size must be even (H.264 with 4:2:0 chroma needs even dimensions)")
+        return size
+
+
+class AvatarTimings(BaseModel):
+    analyze_s: float = Field(description="Face analysis (cached per portrait after the first time).")
+    track_s: float = Field(description="Mouth, blink and head-motion curves.")
+    render_s: float
+    encode_s: float
+    total_s: float
+
+
+class AvatarResponse(BaseModel):
+    video_path: str = Field(description="MP4 (H.264 + AAC) under the service's output root (host path).")
+    duration_s: float
+    frames: int
+    fps: int
+    size: int
+    portrait: str
+    engine: str
+    timings: AvatarTimings
+
+
 class EngineStatus(BaseModel):
     name: str
     kind: EngineKind
@@ -91,3 +131,14 @@ class VoiceInfo(BaseModel):
 
 class VoicesResponse(BaseModel):
     voices: list[VoiceInfo]
+
+
+class PortraitInfo(BaseModel):
+    id: str
+    description: str
+    license: str
+    source: str
+
+
+class PortraitsResponse(BaseModel):
+    portraits: list[PortraitInfo]

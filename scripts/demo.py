@@ -14,7 +14,7 @@ import httpx
 
 from common.launch import run_service
 from gpu_service.config import Settings as GpuSettings
-from gpu_service.schemas import TTSResponse
+from gpu_service.schemas import AvatarResponse, TTSResponse
 
 SENTENCES = {
     "en": "Hello! I am your realtime avatar, and this is my voice speaking English.",
@@ -22,6 +22,7 @@ SENTENCES = {
     "es": "¡Hola! Soy tu avatar en tiempo real y ahora estoy hablando en español.",
 }
 VOICE = "librivox_en_reader"
+PORTRAIT = "astronaut"
 
 
 def main() -> int:
@@ -35,10 +36,16 @@ def main() -> int:
             if response.status_code != 200:
                 print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
                 return 1
-            result = TTSResponse.model_validate(response.json())
+            speech = TTSResponse.model_validate(response.json())
+            body = {"audio_path": speech.audio_path, "portrait": PORTRAIT, "phonemes": speech.model_dump()["phonemes"]}
+            response = httpx.post(f"{gpu.url}/api/v1/avatar", json=body, timeout=600)
+            if response.status_code != 200:
+                print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+                return 1
+            video = AvatarResponse.model_validate(response.json())
             print(
-                f"{language}: {result.audio_path}  {result.duration_s:.2f} s of speech in "
-                f"{result.timings.total_s:.2f} s (voice matched to {VOICE}: {result.voice_matched})"
+                f"{language}: {video.video_path}\n    {video.duration_s:.2f} s clip; speech {speech.timings.total_s:.2f} s "
+                f"(voice matched to {VOICE}: {speech.voice_matched}), video {video.timings.total_s:.2f} s"
             )
     print("done; the services are stopped.")
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from gpu_service.voices import VoiceReference
+from gpu_service.assets import AssetReference
 
 
 @dataclass(frozen=True)
@@ -33,4 +34,22 @@ class TTSEngine(Protocol):
     name: str
     languages: frozenset[str]
 
-    def synthesize(self, text: str, language: str, voice: VoiceReference | None, *, match_voice: bool) -> Speech: ...
+    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech: ...
+
+
+@dataclass
+class Rendered:
+    path: Path
+    frames: int
+    fps: int
+    size: int
+    duration_s: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class AvatarEngine(Protocol):
+    name: str
+
+    def render(
+        self, portrait: AssetReference, speech: Speech, out: Path, *, fps: int, size: int, seed: int = 0
+    ) -> Rendered: ...

@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 
+from gpu_service.assets import AssetReference
 from gpu_service.engines.base import PhonemeEvent, Speech
 from gpu_service.engines.espeak_lib import EspeakLibrary
 from gpu_service.engines.voice_match import apply_profile
 from gpu_service.engines.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
-from gpu_service.voices import VoiceReference
 
 ESPEAK_VOICES = {"en": "en-us", "zh": "cmn", "es": "es"}
 # Phonetically varied text the base voice speaks once per reference voice to fit the match.
@@ -35,7 +35,7 @@ class EspeakEngine:
         self.sample_rate = self._lib.sample_rate
         self.version = self._lib.version
 
-    def synthesize(self, text: str, language: str, voice: VoiceReference | None, *, match_voice: bool) -> Speech:
+    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech:
         base_voice = ESPEAK_VOICES[language]
         started = time.perf_counter()
         profile = None

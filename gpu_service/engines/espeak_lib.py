@@ -97,7 +97,7 @@ class EspeakLibrary:
         info = self._lib.espeak_Info(None)
         return info.decode() if info else "unknown"
 
-    def _on_synth(self, wav: ctypes._Pointer, count: int, events: ctypes._Pointer) -> int:  # type: ignore[type-arg]
+    def _on_synth(self, wav: ctypes._Pointer, count: int, events: ctypes._Pointer) -> int:
         if count > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         index = 0

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from common.audio import AudioDecodeError, load_audio, resample
+from gpu_service.assets import AssetReference
 from gpu_service.engines.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
 from gpu_service.errors import Unprocessable
-from gpu_service.voices import VoiceReference
 
 REFERENCE_MAX_SECONDS = 30.0  # more adds fitting time, not accuracy
 
@@ -32,7 +32,7 @@ class VoiceProfileStore:
         self._lock = threading.Lock()
 
     def get(
-        self, voice: VoiceReference, base_voice: str, sample_rate: int, calibration: Callable[[], np.ndarray]
+        self, voice: AssetReference, base_voice: str, sample_rate: int, calibration: Callable[[], np.ndarray]
     ) -> VoiceProfile:
         """The profile matching `base_voice` to `voice`; `calibration` gives the base voice's speech if a fit is due."""
         key = f"{file_digest(voice.path)[:32]}-{base_voice}-{sample_rate}-v{PROFILE_VERSION}"
@@ -44,7 +44,7 @@ class VoiceProfileStore:
             self._memory[key] = profile
             return profile
 
-    def _fit(self, voice: VoiceReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
+    def _fit(self, voice: AssetReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
         try:
             native, native_rate = load_audio(voice.path, max_seconds=REFERENCE_MAX_SECONDS)
         except (AudioDecodeError, FileNotFoundError) as exc:
@@ -70,5 +70,5 @@ class VoiceProfileStore:
     def _save(self, key: str, profile: VoiceProfile) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
         tmp = self._path(key).with_suffix(".part.npz")
-        np.savez(tmp, **profile.to_arrays())  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
+        np.savez(tmp, **profile.to_arrays())
         tmp.replace(self._path(key))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pyloudnorm
 import soundfile as sf
 
+from common.video import write_mp4
 from common.voice_sample import REFERENCE_RATE, speech_mask
 from gpu_service.engines.espeak_lib import EspeakLibrary
 
@@ -26,23 +25,8 @@ def speech_with_pauses() -> tuple[np.ndarray, int]:
 
 
 def write_video(path: Path, audio: np.ndarray, rate: int) -> None:
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=10)
-        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
-        sound = container.add_stream("aac", rate=rate)
-        sound.layout = "mono"
-        for index in range(int(len(audio) / rate * 10)):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), index % 255, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, 10)
-            container.mux(video.encode(frame))
-        container.mux(video.encode())
-        step = 1024
-        for start in range(0, len(audio), step):
-            chunk = audio[start : start + step].reshape(1, -1)
-            piece = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-            piece.sample_rate, piece.pts = rate, start
-            container.mux(sound.encode(piece))
-        container.mux(sound.encode())
+    frames = (np.full((64, 64, 3), index % 255, np.uint8) for index in range(int(len(audio) / rate * 10)))
+    write_mp4(path, frames, 10, audio, rate)
 
 
 def test_video_becomes_a_clean_ten_second_reference(tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""Bundled assets (voices, portraits) listed in a manifest, or a path inside an allowed folder.
+
+One resolver serves both kinds, so the path checks are the same everywhere a request names a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from common.paths import PathOutsideRoots, resolve_within
+from gpu_service.errors import BadPath, NotFound
+
+InfoT = TypeVar("InfoT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class AssetReference:
+    name: str  # the id, or the path as the request gave it
+    path: Path
+
+
+class AssetLibrary(Generic[InfoT]):
+    def __init__(self, kind: str, folder: Path, manifest: str, info: type[InfoT], roots: list[Path]) -> None:
+        self._kind = kind
+        self._roots = roots
+        manifest_path = folder / manifest
+        entries = json.loads(manifest_path.read_text()) if manifest_path.is_file() else []
+        self._infos = {entry["id"]: info.model_validate(entry) for entry in entries}
+        self._files = {entry["id"]: folder / entry["file"] for entry in entries}
+
+    def list(self) -> list[InfoT]:
+        return list(self._infos.values())
+
+    def resolve(self, name: str) -> AssetReference:
+        if name in self._files:
+            return AssetReference(name, self._files[name])
+        if not _looks_like_path(name):
+            known = ", ".join(sorted(self._infos)) or "none"
+            raise NotFound(f"unknown {self._kind} '{name}'; known {self._kind}s: {known} (or give a file path)")
+        return AssetReference(name, resolve_file(name, self._roots, self._kind))
+
+
+def resolve_file(name: str, roots: list[Path], what: str) -> Path:
+    """A file named by a request: 400 if it resolves outside `roots`, 404 if it is not there."""
+    try:
+        path = resolve_within(name, roots)
+    except PathOutsideRoots as exc:
+        folders = ", ".join(str(root) for root in roots)
+        raise BadPath(f"{what} {exc}; {what} files must be inside: {folders}") from exc
+    if not path.is_file():
+        raise NotFound(f"{what} file '{name}' not found")
+    return path
+
+
+def _looks_like_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith(".") or Path(name).suffix != ""

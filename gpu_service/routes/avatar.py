@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from common.audio import AudioDecodeError, load_audio
+from gpu_service.assets import resolve_file
+from gpu_service.dependencies import Services, get_services
+from gpu_service.engines.base import AvatarEngine, PhonemeEvent, Speech
+from gpu_service.errors import Unprocessable
+from gpu_service.schemas import AvatarRequest, AvatarResponse, AvatarTimings, ErrorResponse
+
+router = APIRouter(prefix="/api/v1")
+ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorResponse} for code in (400, 404, 422, 503)}
+
+
+@router.post("/avatar", response_model=AvatarResponse, responses=ERRORS)
+def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(get_services)]) -> AvatarResponse:
+    """Animate the portrait speaking the audio; an MP4 (H.264 + AAC) as long as the audio."""
+    started = time.perf_counter()
+    settings = services.settings
+    engine: AvatarEngine = services.engines.get("avatar", request.engine)
+    audio_path = resolve_file(request.audio_path, [settings.output_root], "audio")
+    portrait = services.portraits.resolve(request.portrait)
+    try:
+        samples, sample_rate = load_audio(audio_path)
+    except AudioDecodeError as exc:
+        raise Unprocessable(f"audio '{request.audio_path}' cannot be used: {exc}") from exc
+    phonemes = [PhonemeEvent(mark.t, mark.phoneme) for mark in request.phonemes] if request.phonemes else None
+    speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
+    out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
+    rendered = engine.render(portrait, speech, out, fps=request.fps, size=request.size, seed=request.seed)
+    return AvatarResponse(
+        video_path=str(rendered.path),
+        duration_s=rendered.duration_s,
+        frames=rendered.frames,
+        fps=rendered.fps,
+        size=rendered.size,
+        portrait=request.portrait,
+        engine=engine.name,
+        timings=AvatarTimings(
+            analyze_s=rendered.timings.get("analyze_s", 0.0),
+            track_s=rendered.timings.get("track_s", 0.0),
+            render_s=rendered.timings.get("render_s", 0.0),
+            encode_s=rendered.timings.get("encode_s", 0.0),
+            total_s=time.perf_counter() - started,
+        ),
+    )
