@@ -18,7 +18,7 @@ from gpu_service.device import pick_device
 from gpu_service.engines.catalog import build_registry
 from gpu_service.engines.face import FaceAnalyzer
 from gpu_service.errors import EngineUnavailable, ServiceError
-from gpu_service.routes import avatar, health, portraits, tts, voices
+from gpu_service.routes import avatar, files, health, portraits, tts, voices
 from gpu_service.schemas import PortraitInfo, VoiceInfo
 
 log = logging.getLogger("gpu_service")
@@ -57,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
     install_validation_handler(app)
-    for router in (health.router, tts.router, voices.router, avatar.router, portraits.router):
+    for router in (health.router, tts.router, voices.router, avatar.router, portraits.router, files.router):
         app.include_router(router)
     return app

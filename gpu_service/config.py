@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
+    max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
     log_level: str = Field("info", description="uvicorn / logging level.")
 
     @property

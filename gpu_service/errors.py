@@ -29,3 +29,10 @@ class Unprocessable(ServiceError):
 
 class EngineUnavailable(ServiceError):
     status_code = 503
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for these error codes, all with the {"detail": "..."} body."""
+    from gpu_service.schemas import ErrorResponse
+
+    return {code: {"model": ErrorResponse} for code in codes}

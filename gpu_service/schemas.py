@@ -101,6 +101,21 @@ class AvatarResponse(BaseModel):
     timings: AvatarTimings
 
 
+class StoredInput(BaseModel):
+    path: str = Field(description="Where the file now is, under the service's output root (host path).")
+    bytes: int
+
+
+class PortraitCheckRequest(BaseModel):
+    portrait: str = Field(description="An id from /api/v1/portraits or an image path under an allowed folder.")
+
+
+class PortraitCheckResponse(BaseModel):
+    portrait: str
+    face_box: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 of the face in the framed image.")
+    size: int = Field(description="Side of the framed (square) image the box refers to.")
+
+
 class EngineStatus(BaseModel):
     name: str
     kind: EngineKind

@@ -43,8 +43,9 @@ def main() -> int:
                 print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
                 return 1
             video = AvatarResponse.model_validate(response.json())
+            print(f"{language}: {video.video_path}")
             print(
-                f"{language}: {video.video_path}\n    {video.duration_s:.2f} s clip; speech {speech.timings.total_s:.2f} s "
+                f"    {video.duration_s:.2f} s clip; speech {speech.timings.total_s:.2f} s "
                 f"(voice matched to {VOICE}: {speech.voice_matched}), video {video.timings.total_s:.2f} s"
             )
     print("done; the services are stopped.")

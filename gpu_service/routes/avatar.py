@@ -10,14 +10,13 @@ from common.audio import AudioDecodeError, load_audio
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import AvatarEngine, PhonemeEvent, Speech
-from gpu_service.errors import Unprocessable
-from gpu_service.schemas import AvatarRequest, AvatarResponse, AvatarTimings, ErrorResponse
+from gpu_service.errors import Unprocessable, documented
+from gpu_service.schemas import AvatarRequest, AvatarResponse, AvatarTimings
 
 router = APIRouter(prefix="/api/v1")
-ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorResponse} for code in (400, 404, 422, 503)}
 
 
-@router.post("/avatar", response_model=AvatarResponse, responses=ERRORS)
+@router.post("/avatar", response_model=AvatarResponse, responses=documented(400, 404, 422, 503))
 def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(get_services)]) -> AvatarResponse:
     """Animate the portrait speaking the audio; an MP4 (H.264 + AAC) as long as the audio."""
     started = time.perf_counter()

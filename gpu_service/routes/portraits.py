@@ -5,11 +5,28 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from gpu_service.dependencies import Services, get_services
-from gpu_service.schemas import PortraitsResponse
+from gpu_service.errors import documented
+from gpu_service.schemas import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
 
 router = APIRouter(prefix="/api/v1")
+CHECK_SIZE = 512
 
 
 @router.get("/portraits", response_model=PortraitsResponse)
 def list_portraits(services: Annotated[Services, Depends(get_services)]) -> PortraitsResponse:
     return PortraitsResponse(portraits=services.portraits.list())
+
+
+@router.post("/portraits/check", response_model=PortraitCheckResponse, responses=documented(400, 404, 422))
+def check_portrait(
+    request: PortraitCheckRequest, services: Annotated[Services, Depends(get_services)]
+) -> PortraitCheckResponse:
+    """Find the face in a portrait (422 "no face found in ..." otherwise); the analysis is cached for rendering."""
+    portrait = services.portraits.resolve(request.portrait)
+    face = services.faces.analyze(portrait, CHECK_SIZE)
+    low, high = face.landmarks.min(axis=0), face.landmarks.max(axis=0)
+    return PortraitCheckResponse(
+        portrait=request.portrait,
+        face_box=(float(low[0]), float(low[1]), float(high[0]), float(high[1])),
+        size=CHECK_SIZE,
+    )

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends
 from common.audio import write_wav
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import TTSEngine
-from gpu_service.errors import TooLarge, Unprocessable
-from gpu_service.schemas import ErrorResponse, PhonemeMark, TTSRequest, TTSResponse, TTSTimings
+from gpu_service.errors import TooLarge, Unprocessable, documented
+from gpu_service.schemas import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
 
 router = APIRouter(prefix="/api/v1")
-ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 503)}
 
 
-@router.post("/tts", response_model=TTSResponse, responses=ERRORS)
+@router.post("/tts", response_model=TTSResponse, responses=documented(400, 404, 413, 422, 503))
 def synthesize(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> TTSResponse:
     """Speak `text` in `language`, in a voice matched to (or, with XTTS, cloned from) the reference voice."""
     settings = services.settings
