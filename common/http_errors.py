@@ -1,10 +1,12 @@
-"""Validation errors as one sentence a person can read, plus the structured list for programs."""
+"""Error answers as one sentence a person can read (plus the structured list for programs, on validation)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from common.errors import ServiceError
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -16,8 +18,12 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-def install_validation_handler(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(error.get("loc", ())), "msg": error.get("msg")} for error in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc), "errors": errors})
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,14 +44,24 @@ class RunningService:
 
 @contextmanager
 def run_service(
-    app_factory: str, env: dict[str, str], log_dir: Path, timeout_s: float = 120
+    app_factory: str,
+    env: dict[str, str],
+    log_dir: Path,
+    timeout_s: float = 120,
+    port: int | None = None,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> Iterator[RunningService]:
-    """Run `uvicorn --factory app_factory` with `env` added; yield once GET /health answers."""
-    port = free_port()
+    """Run `uvicorn --factory app_factory` with `env` added; yield once GET /health answers.
+
+    `wrap` may put the command inside another (e.g. a private mount namespace, as a container would have).
+    """
+    port = port or free_port()
     log = log_dir / f"{app_factory.split(':')[0].replace('.', '_')}-{port}.log"
     host = "127.0.0.1"
     command = [sys.executable, "-m", "uvicorn", "--factory", app_factory, "--host", host, "--port", str(port)]
-    with log.open("wb") as sink:
+    if wrap is not None:
+        command = wrap(command)
+    with log.open("ab") as sink:
         process = subprocess.Popen(command, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
     service = RunningService(process, f"http://{host}:{port}", log)
     try:

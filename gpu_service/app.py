@@ -6,10 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from common.http_errors import install_validation_handler
+from common.errors import EngineUnavailable
+from common.http_errors import install_error_handlers
 from gpu_service import __version__
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
@@ -17,7 +17,6 @@ from gpu_service.dependencies import Services
 from gpu_service.device import pick_device
 from gpu_service.engines.catalog import build_registry
 from gpu_service.engines.face import FaceAnalyzer
-from gpu_service.errors import EngineUnavailable, ServiceError
 from gpu_service.routes import avatar, files, health, portraits, tts, voices
 from gpu_service.schemas import PortraitInfo, VoiceInfo
 
@@ -52,11 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
     app.state.services = services
 
-    @app.exception_handler(ServiceError)
-    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
-
-    install_validation_handler(app)
+    install_error_handlers(app)
     for router in (health.router, tts.router, voices.router, avatar.router, portraits.router, files.router):
         app.include_router(router)
     return app

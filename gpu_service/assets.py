@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from common.errors import BadPath, NotFound
 from common.paths import PathOutsideRoots, resolve_within
-from gpu_service.errors import BadPath, NotFound
 
 InfoT = TypeVar("InfoT", bound=BaseModel)
 

@@ -5,9 +5,9 @@ Only pydantic here: the runtime imports it without any of the service's heavy de
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
@@ -15,12 +15,17 @@ EngineState = Literal["ready", "not_loaded", "unavailable"]
 EngineKind = Literal["tts", "avatar"]
 
 
-class ErrorResponse(BaseModel):
-    detail: str
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text is empty; give at least one word to speak")
+    return text
+
+
+SpokenText = Annotated[str, AfterValidator(_not_blank)]  # shared with the runtime's schemas
 
 
 class TTSRequest(BaseModel):
-    text: str = Field(description="What to say. Long text is split into sentences.")
+    text: SpokenText = Field(description="What to say. Long text is split into sentences.")
     language: Language = Field(description="en, zh (Mandarin) or es.")
     voice: str | None = Field(
         None, description="Reference voice: an id from /api/v1/voices or a path under an allowed folder."
@@ -29,13 +34,6 @@ class TTSRequest(BaseModel):
     match_voice: bool | None = Field(
         None, description="Override the service's voice-matching setting for this request (embedded engine)."
     )
-
-    @field_validator("text")
-    @classmethod
-    def text_not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text is empty; give at least one word to speak")
-        return text
 
 
 class PhonemeMark(BaseModel):

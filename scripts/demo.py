@@ -1,11 +1,11 @@
-"""`make demo`: start the services on loopback, produce a clip per language, print where the files are, stop.
+"""`make demo`: start the gpu_service and the runtime on loopback, generate a video per language through
+POST /api/v1/generate (as curl would), print where the videos are and how long each step took, stop both.
 
-Runs entirely on the embedded engines (espeak-ng + voice matching), offline.
+Runs entirely on the embedded engines (espeak-ng + voice matching, the landmark animator), offline.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,44 +14,47 @@ import httpx
 
 from common.launch import run_service
 from gpu_service.config import Settings as GpuSettings
-from gpu_service.schemas import AvatarResponse, TTSResponse
+from runtime.config import Settings as RuntimeSettings
+from runtime.schemas import GenerateResult
 
 SENTENCES = {
-    "en": "Hello! I am your realtime avatar, and this is my voice speaking English.",
+    "en": "Hello! I am your realtime avatar. I can speak English, Chinese and Spanish.",
     "zh": "你好！我是你的实时虚拟形象，现在我在说中文。",
     "es": "¡Hola! Soy tu avatar en tiempo real y ahora estoy hablando en español.",
 }
-VOICE = "librivox_en_reader"
-PORTRAIT = "astronaut"
 
 
 def main() -> int:
-    output_root = GpuSettings().output_root
+    gpu_root = GpuSettings().output_root
+    data_dir = RuntimeSettings().data_dir
     logs = Path(tempfile.mkdtemp(prefix="avatar-demo-logs-"))
-    print(f"starting gpu_service (output root {output_root}, logs {logs}) ...")
-    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(output_root)}, logs) as gpu:
-        for language, text in SENTENCES.items():
-            body = {"text": text, "language": language, "voice": VOICE}
-            response = httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=300)
-            if response.status_code != 200:
-                print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
-                return 1
-            speech = TTSResponse.model_validate(response.json())
-            body = {"audio_path": speech.audio_path, "portrait": PORTRAIT, "phonemes": speech.model_dump()["phonemes"]}
-            response = httpx.post(f"{gpu.url}/api/v1/avatar", json=body, timeout=600)
-            if response.status_code != 200:
-                print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
-                return 1
-            video = AvatarResponse.model_validate(response.json())
-            print(f"{language}: {video.video_path}")
-            print(
-                f"    {video.duration_s:.2f} s clip; speech {speech.timings.total_s:.2f} s "
-                f"(voice matched to {VOICE}: {speech.voice_matched}), video {video.timings.total_s:.2f} s"
-            )
-    print("done; the services are stopped.")
+    print(f"starting gpu_service and runtime on loopback (logs in {logs}) ...")
+    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, logs) as gpu:
+        runtime_env = {
+            "RUNTIME_GPU_SERVICE_URL": gpu.url,
+            "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),
+            "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(gpu_root),  # same machine: the shared folder has one path
+            "RUNTIME_DATA_DIR": str(data_dir),
+        }
+        with run_service("runtime.app:create_app", runtime_env, logs) as runtime:
+            print(f"gpu_service {gpu.url}, runtime {runtime.url}\n")
+            for language, text in SENTENCES.items():
+                body = {"text": text, "language": "auto"}
+                response = httpx.post(f"{runtime.url}/api/v1/generate", json=body, timeout=600)
+                if response.status_code != 200:
+                    print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+                    return 1
+                result = GenerateResult.model_validate(response.json())
+                timings = result.timings
+                print(f"{result.language} (detected from the text): {data_dir / 'videos' / (result.video_id + '.mp4')}")
+                print(
+                    f"    {result.duration_s:.2f} s video in {timings.total_s:.2f} s "
+                    f"(speech {timings.tts_s:.2f} s, face {timings.avatar_s:.2f} s; RTF {result.rtf:.2f}); "
+                    f"voice {result.voice}, portrait {result.portrait}"
+                )
+    print("\ndone; both services are stopped. Play the files above with any video player.")
     return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())

@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import Unprocessable
 from common.face_mesh import FaceMesh
 from gpu_service.assets import AssetReference
-from gpu_service.errors import Unprocessable
 
 MAX_SIDE = 2048  # larger photos are scaled down first: detection does not need more, memory does
 CROP_FACE_HEIGHTS = 2.6  # square crop side, in face heights: hair, neck and shoulders stay in frame

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gpu_service.errors import EngineUnavailable, Unprocessable
+from common.errors import EngineUnavailable, Unprocessable
 from gpu_service.schemas import EngineKind, EngineStatus
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.audio import AudioDecodeError, load_audio
+from common.errors import Unprocessable, documented
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import AvatarEngine, PhonemeEvent, Speech
-from gpu_service.errors import Unprocessable, documented
 from gpu_service.schemas import AvatarRequest, AvatarResponse, AvatarTimings
 
 router = APIRouter(prefix="/api/v1")

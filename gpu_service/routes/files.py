@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from common.errors import TooLarge, Unprocessable, documented
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
-from gpu_service.errors import TooLarge, Unprocessable, documented
 from gpu_service.schemas import StoredInput
 
 router = APIRouter(prefix="/api/v1")

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from common.errors import documented
 from gpu_service.dependencies import Services, get_services
-from gpu_service.errors import documented
 from gpu_service.schemas import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
 
 router = APIRouter(prefix="/api/v1")

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.audio import write_wav
+from common.errors import TooLarge, Unprocessable, documented
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import TTSEngine
-from gpu_service.errors import TooLarge, Unprocessable, documented
 from gpu_service.schemas import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
 
 router = APIRouter(prefix="/api/v1")

@@ -1,14 +1,21 @@
-"""Errors a request can run into, each with the HTTP status that says whose fault it is."""
+"""Errors a request can run into, each with the HTTP status that says whose fault it is; shared by both services."""
 
 from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class ErrorResponse(BaseModel):
+    detail: str
 
 
 class ServiceError(Exception):
     status_code = 500
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
 
 
 class BadPath(ServiceError):
@@ -27,12 +34,21 @@ class Unprocessable(ServiceError):
     status_code = 422
 
 
+class TooManyRequests(ServiceError):
+    status_code = 429
+
+
+class BadGateway(ServiceError):
+    status_code = 502
+
+
 class EngineUnavailable(ServiceError):
     status_code = 503
 
 
+ServiceUnavailable = EngineUnavailable
+
+
 def documented(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses` for these error codes, all with the {"detail": "..."} body."""
-    from gpu_service.schemas import ErrorResponse
-
     return {code: {"model": ErrorResponse} for code in codes}

@@ -1,0 +1,87 @@
+"""End to end through the runtime: real-time factor of /api/v1/generate for a ~10 s clip beside the floor (the
+still photo encoded with the same audio into the same MP4 format), and throughput with 1 and 4 clients."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.avatar import TEXT
+from common.audio import load_audio
+from common.launch import run_service
+from common.video import write_mp4
+from gpu_service.assets import AssetReference
+from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.face import FaceAnalyzer
+from runtime.schemas import GenerateResult
+
+SHORT_TEXT = "Thank you for calling. How can I help you today?"
+REPEATS = 3
+REQUESTS = 8
+
+
+async def _generate(client: httpx.AsyncClient, url: str, text: str) -> GenerateResult:
+    response = await client.post(f"{url}/api/v1/generate", json={"text": text, "language": "en"}, timeout=900)
+    response.raise_for_status()
+    return GenerateResult.model_validate(response.json())
+
+
+async def _throughput(url: str, clients: int) -> float:
+    """Clips per minute when `clients` send REQUESTS requests between them, each waiting for its answer."""
+    async with httpx.AsyncClient() as client:
+
+        async def one_client(count: int) -> None:
+            for _ in range(count):
+                await _generate(client, url, SHORT_TEXT)
+
+        tick = time.perf_counter()
+        await asyncio.gather(*(one_client(REQUESTS // clients) for _ in range(clients)))
+        return REQUESTS / (time.perf_counter() - tick) * 60
+
+
+def run() -> list[str]:
+    scratch = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    gpu_root, data_dir = scratch / "gpu", scratch / "runtime"
+    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, scratch) as gpu:
+        env = {
+            "RUNTIME_GPU_SERVICE_URL": gpu.url,
+            "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),
+            "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(gpu_root),
+            "RUNTIME_DATA_DIR": str(data_dir),
+        }
+        with run_service("runtime.app:create_app", env, scratch) as runtime:
+
+            async def measure() -> tuple[list[GenerateResult], float, float]:
+                async with httpx.AsyncClient() as client:
+                    await _generate(client, runtime.url, "Warm up: fit the voice, analyse the face.")
+                    results = [await _generate(client, runtime.url, TEXT) for _ in range(REPEATS)]
+                return results, await _throughput(runtime.url, 1), await _throughput(runtime.url, 4)
+
+            results, one_client, four_clients = asyncio.run(measure())
+
+    rtf = statistics.median(result.rtf for result in results)
+    last = results[-1]
+    audio, rate = load_audio(data_dir / "videos" / f"{last.video_id}.mp4")
+    still = (
+        FaceAnalyzer(scratch)
+        .analyze(AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png"), 512)
+        .image
+    )
+    frames = round(len(audio) / rate * 25)
+    tick = time.perf_counter()
+    write_mp4(scratch / "floor.mp4", (still for _ in range(frames)), 25, audio, rate)
+    floor_rtf = (time.perf_counter() - tick) / (len(audio) / rate)
+    return [
+        "End to end (runtime -> gpu_service over loopback, embedded engines, voice matching on)",
+        f"/generate RTF for a {last.duration_s:.1f} s clip: {rtf:.3f} (median of {REPEATS}; target <= 0.15); "
+        f"tts {last.timings.tts_s:.2f} s, avatar {last.timings.avatar_s:.2f} s, total {last.timings.total_s:.2f} s",
+        f"floor (still photo + same audio -> same MP4 format): RTF {floor_rtf:.3f}; "
+        f"generate / floor = {rtf / floor_rtf:.1f}x",
+        f"throughput ({REQUESTS} short clips): 1 client {one_client:.1f} clips/min, 4 clients {four_clients:.1f} "
+        f"clips/min ({four_clients / one_client:.2f}x)",
+    ]

@@ -1,0 +1,62 @@
+"""Settings of the runtime, read from RUNTIME_* environment variables or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNTIME_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 inside a container).")
+    port: int = Field(8000, description="Port to listen on.")
+    mode: Literal["local", "production"] = Field("local", description="local: laptop defaults; production: strict.")
+    gpu_service_url: str = Field("http://127.0.0.1:8001", description="Where the gpu_service listens.")
+    gpu_timeout_s: float = Field(900.0, gt=0, description="Longest wait for one gpu_service call.")
+    fallback: Literal["auto", "local", "off"] = Field(
+        "auto",
+        description="gpu_service unreachable: 'local' runs the embedded engines in-process, 'off' answers 503; "
+        "'auto' is 'local' in local mode and 'off' in production.",
+    )
+    gpu_output_host_root: Path = Field(
+        Path("/tmp/gpu-service-output"), description="The gpu_service's output root as the gpu_service sees it."
+    )
+    gpu_output_local_root: Path | None = Field(
+        None, description="The same folder as this runtime sees it (shared volume); unset: files go over HTTP."
+    )
+    data_dir: Path = Field(Path("/tmp/runtime-data"), description="Jobs database, videos and uploads.")
+    default_voice: str = Field("librivox_en_reader", description="Voice used when a request names none.")
+    default_portrait: str = Field("astronaut", description="Portrait used when a request names none.")
+    max_text_chars: int = Field(5000, gt=0, description="Longest text accepted.")
+    max_queued_jobs: int = Field(20, gt=0, description="Queued jobs beyond this get 429 with Retry-After.")
+    job_workers: int = Field(1, gt=0, description="Jobs run at the same time.")
+    max_voice_upload_bytes: int = Field(25_000_000, gt=0, description="Largest voice upload (audio or video).")
+    max_portrait_upload_bytes: int = Field(10_000_000, gt=0, description="Largest portrait upload.")
+    fps: int = Field(25, ge=1, le=60, description="Frames per second of generated videos.")
+    size: int = Field(512, ge=128, le=1024, description="Side of generated (square) videos, in pixels.")
+    log_level: str = Field("info", description="uvicorn / logging level.")
+
+    @property
+    def fallback_enabled(self) -> bool:
+        return self.fallback == "local" or (self.fallback == "auto" and self.mode == "local")
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_dir / "videos"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def in_process_gpu_root(self) -> Path:
+        """Output root of the in-process engines used as the fallback."""
+        return self.data_dir / "gpu-local"

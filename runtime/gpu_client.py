@@ -1,0 +1,147 @@
+"""Async HTTP client of the gpu_service, speaking the gpu_service's own wire schemas.
+
+Connection failures are retried (the request never reached the service); anything else is not, because the
+service may have done the work. Errors the service reports keep their status and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from common.errors import (
+    BadGateway,
+    BadPath,
+    NotFound,
+    ServiceError,
+    ServiceUnavailable,
+    TooLarge,
+    TooManyRequests,
+    Unprocessable,
+)
+from gpu_service.schemas import (
+    AvatarRequest,
+    AvatarResponse,
+    HealthResponse,
+    PortraitCheckRequest,
+    PortraitCheckResponse,
+    StoredInput,
+    TTSRequest,
+    TTSResponse,
+    VoicesResponse,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+CONNECT_ATTEMPTS = 3
+RETRY_DELAYS_S = (0.2, 0.6)
+ERROR_CLASSES: dict[int, type[ServiceError]] = {
+    400: BadPath,
+    404: NotFound,
+    413: TooLarge,
+    422: Unprocessable,
+    429: TooManyRequests,
+    503: ServiceUnavailable,
+}
+
+
+class GpuUnreachable(Exception):
+    """The gpu_service could not be reached, or the connection broke during a request."""
+
+
+class GpuClient:
+    def __init__(self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url
+        timeout = httpx.Timeout(timeout_s, connect=5.0)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                response = await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise GpuUnreachable(f"cannot connect to {self.base_url} ({exc})") from exc
+                await asyncio.sleep(RETRY_DELAYS_S[attempt])
+            except httpx.TransportError as exc:
+                raise GpuUnreachable(f"connection to {self.base_url} lost during {path} ({exc!r})") from exc
+        _raise_for_status(response)
+        return response
+
+    async def _call(self, method: str, path: str, answer: type[ModelT], body: BaseModel | None = None) -> ModelT:
+        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        response = await self._send(method, path, json=payload)
+        return answer.model_validate(response.json())
+
+    async def health(self) -> HealthResponse:
+        return await self._call("GET", "/health", HealthResponse)
+
+    async def voices(self) -> VoicesResponse:
+        return await self._call("GET", "/api/v1/voices", VoicesResponse)
+
+    async def tts(self, request: TTSRequest) -> TTSResponse:
+        return await self._call("POST", "/api/v1/tts", TTSResponse, request)
+
+    async def avatar(self, request: AvatarRequest) -> AvatarResponse:
+        return await self._call("POST", "/api/v1/avatar", AvatarResponse, request)
+
+    async def check_portrait(self, portrait: str) -> PortraitCheckResponse:
+        return await self._call(
+            "POST", "/api/v1/portraits/check", PortraitCheckResponse, PortraitCheckRequest(portrait=portrait)
+        )
+
+    async def put_input(self, kind: str, name: str, source: Path) -> StoredInput:
+        response = await self._send("PUT", f"/api/v1/inputs/{kind}/{name}", content=_file_chunks(source))
+        return StoredInput.model_validate(response.json())
+
+    async def download(self, host_path: str, destination: Path) -> None:
+        """Stream a result file to `destination`, which appears only once complete."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                async with self._http.stream("GET", "/api/v1/files", params={"path": host_path}) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        _raise_for_status(response)
+                    async for chunk in response.aiter_bytes():
+                        sink.write(chunk)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, destination)
+        except httpx.TransportError as exc:
+            raise GpuUnreachable(f"download from {self.base_url} failed ({exc!r})") from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+async def _file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        detail = str(response.json().get("detail", response.text))
+    except ValueError:
+        detail = response.text or response.reason_phrase
+    known = ERROR_CLASSES.get(response.status_code)
+    if known is not None:  # the caller's mistake (or an engine's absence) stays what it is
+        raise known(detail)
+    if response.status_code < 500:
+        error = ServiceError(detail)
+        error.status_code = response.status_code
+        raise error
+    raise BadGateway(f"gpu_service failed ({response.status_code}): {detail}")

@@ -1,0 +1,122 @@
+"""Which gpu_service this runtime talks to, and how files travel between them.
+
+- remote: the gpu_service at RUNTIME_GPU_SERVICE_URL; files through the shared volume when one is configured
+  (paths mapped between the two views), else over HTTP.
+- in-process: when the remote one is unreachable and the fallback is on, the same gpu_service application runs
+  inside this process (same HTTP contract through an ASGI transport), writing under the runtime's data folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from common.errors import ServiceUnavailable
+from runtime.config import Settings
+from runtime.gpu_client import GpuClient, GpuUnreachable
+from runtime.paths import PathMapper
+
+
+class FileTransfer(Protocol):
+    async def fetch(self, host_path: str, destination: Path) -> None: ...
+
+    async def publish(self, source: Path, kind: str, name: str) -> str: ...
+
+
+class SharedVolume:
+    def __init__(self, mapper: PathMapper) -> None:
+        self._mapper = mapper
+
+    async def fetch(self, host_path: str, destination: Path) -> None:
+        source = self._mapper.to_local(host_path)
+        await asyncio.to_thread(_copy_atomically, source, destination)
+
+    async def publish(self, source: Path, kind: str, name: str) -> str:
+        target = self._mapper.local_root / "inputs" / kind / name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            await asyncio.to_thread(_copy_atomically, source, target)
+        return self._mapper.to_host(target)
+
+
+class OverHttp:
+    def __init__(self, client: GpuClient) -> None:
+        self._client = client
+
+    async def fetch(self, host_path: str, destination: Path) -> None:
+        await self._client.download(host_path, destination)
+
+    async def publish(self, source: Path, kind: str, name: str) -> str:
+        return (await self._client.put_input(kind, name, source)).path
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".", suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, destination)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@dataclass
+class GpuBackend:
+    name: str  # "remote" or "in-process"
+    client: GpuClient
+    files: FileTransfer
+
+
+class GpuGateway:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        client = GpuClient(settings.gpu_service_url, settings.gpu_timeout_s)
+        files: FileTransfer
+        if settings.gpu_output_local_root is not None:
+            files = SharedVolume(PathMapper(settings.gpu_output_host_root, settings.gpu_output_local_root))
+        else:
+            files = OverHttp(client)
+        self.remote = GpuBackend("remote", client, files)
+        self._in_process: GpuBackend | None = None
+
+    async def close(self) -> None:
+        await self.remote.client.close()
+        if self._in_process is not None:
+            await self._in_process.client.close()
+
+    async def backend(self) -> GpuBackend:
+        """The remote gpu_service if it answers, else the in-process fallback if allowed, else 503."""
+        try:
+            await self.remote.client.health()
+            return self.remote
+        except GpuUnreachable as exc:
+            if not self._settings.fallback_enabled:
+                raise ServiceUnavailable(
+                    f"gpu_service is down: {exc}. Start it with scripts/run_gpu_service.sh (or point "
+                    "RUNTIME_GPU_SERVICE_URL at it), or allow the in-process fallback with RUNTIME_FALLBACK=local."
+                ) from exc
+            return self.in_process()
+
+    def in_process(self) -> GpuBackend:
+        if self._in_process is None:
+            try:
+                from gpu_service.app import create_app
+                from gpu_service.config import Settings as GpuSettings
+            except ImportError as exc:
+                raise ServiceUnavailable(
+                    "gpu_service is down and the embedded engines are not installed in this runtime "
+                    f"({exc.name} missing; pip install -e '.[gpu]'), so there is no fallback"
+                ) from exc
+            root = self._settings.in_process_gpu_root
+            app = create_app(GpuSettings(output_root=root))
+            client = GpuClient("http://in-process", self._settings.gpu_timeout_s, httpx.ASGITransport(app=app))
+            self._in_process = GpuBackend("in-process", client, SharedVolume(PathMapper(root, root)))
+        return self._in_process

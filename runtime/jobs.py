@@ -1,0 +1,215 @@
+"""Jobs: generate requests run in the background, recorded in SQLite so that a restart loses none.
+
+A job is queued, then running (with its stage), then done (with the result) or failed (with the reason).
+Jobs that were running when the process stopped are queued again on start, up to MAX_ATTEMPTS times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common.errors import NotFound, ServiceError, TooManyRequests
+from runtime.schemas import GenerateRequest, GenerateResult, Job
+
+log = logging.getLogger("runtime.jobs")
+MAX_ATTEMPTS = 3
+TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
+
+StageCallback = Callable[[str], Awaitable[None]]
+JobFunction = Callable[[GenerateRequest, StageCallback], Awaitable[GenerateResult]]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    stage TEXT,
+    request TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+"""
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _execute(self, sql: str, *args: object) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def create(self, request: GenerateRequest) -> Job:
+        now = time.time()
+        job_id = uuid.uuid4().hex
+        self._execute(
+            "INSERT INTO jobs (id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+            job_id,
+            request.model_dump_json(),
+            now,
+            now,
+        )
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        rows = self._execute("SELECT * FROM jobs WHERE id = ?", job_id)
+        if not rows:
+            raise NotFound(f"no job '{job_id}'")
+        return _job(rows[0])
+
+    def recent(self, limit: int) -> list[Job]:
+        return [_job(row) for row in self._execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", limit)]
+
+    def count(self, status: str) -> int:
+        return int(self._execute("SELECT COUNT(*) FROM jobs WHERE status = ?", status)[0][0])
+
+    def queued_ids(self) -> list[str]:
+        return [row["id"] for row in self._execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at")]
+
+    def mean_duration_s(self) -> float:
+        row = self._execute(
+            "SELECT AVG(updated_at - created_at) FROM (SELECT * FROM jobs WHERE status = 'done' "
+            "ORDER BY updated_at DESC LIMIT 20)"
+        )[0]
+        return float(row[0]) if row[0] is not None else TYPICAL_JOB_S
+
+    def start(self, job_id: str) -> None:
+        self._execute(
+            "UPDATE jobs SET status = 'running', stage = 'resolving', attempts = attempts + 1, "
+            "updated_at = ? WHERE id = ?",
+            time.time(),
+            job_id,
+        )
+
+    def set_stage(self, job_id: str, stage: str) -> None:
+        self._execute("UPDATE jobs SET stage = ?, updated_at = ? WHERE id = ?", stage, time.time(), job_id)
+
+    def finish(self, job_id: str, result: GenerateResult) -> None:
+        self._execute(
+            "UPDATE jobs SET status = 'done', stage = NULL, result = ?, updated_at = ? WHERE id = ?",
+            result.model_dump_json(),
+            time.time(),
+            job_id,
+        )
+
+    def fail(self, job_id: str, reason: str) -> None:
+        self._execute(
+            "UPDATE jobs SET status = 'failed', stage = NULL, error = ?, updated_at = ? WHERE id = ?",
+            reason,
+            time.time(),
+            job_id,
+        )
+
+    def recover_interrupted(self) -> None:
+        """Jobs left 'running' by a stopped process: queue them again, or fail them after MAX_ATTEMPTS."""
+        now = time.time()
+        self._execute(
+            "UPDATE jobs SET status = 'failed', stage = NULL, updated_at = ?, error = "
+            "'interrupted by a restart on every one of its attempts' "
+            "WHERE status = 'running' AND attempts >= ?",
+            now,
+            MAX_ATTEMPTS,
+        )
+        self._execute("UPDATE jobs SET status = 'queued', stage = NULL, updated_at = ? WHERE status = 'running'", now)
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        status=row["status"],
+        stage=row["stage"],
+        created_at=datetime.fromtimestamp(row["created_at"], UTC),
+        updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
+        attempts=row["attempts"],
+        request=GenerateRequest.model_validate_json(row["request"]),
+        result=GenerateResult.model_validate(json.loads(row["result"])) if row["result"] else None,
+        error=row["error"],
+    )
+
+
+class JobRunner:
+    """A bounded queue in front of a few workers; the queue itself lives in the database."""
+
+    def __init__(self, store: JobStore, work: JobFunction, workers: int, max_queued: int) -> None:
+        self._store = store
+        self._work = work
+        self._workers = workers
+        self._max_queued = max_queued
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._store.recover_interrupted()
+        for job_id in self._store.queued_ids():
+            self._queue.put_nowait(job_id)
+        self._tasks = [asyncio.create_task(self._worker(), name=f"job-worker-{n}") for n in range(self._workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def submit(self, request: GenerateRequest) -> Job:
+        queued = self._store.count("queued")
+        if queued >= self._max_queued:
+            wait_s = max(1, round(self._store.mean_duration_s() * queued / self._workers))
+            raise TooManyRequests(
+                f"the job queue is full ({queued} waiting); try again in about {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+        job = self._store.create(request)
+        self._queue.put_nowait(job.id)
+        return job
+
+    async def _worker(self) -> None:
+        while True:
+            job_id = await self._queue.get()
+            try:
+                await self._run(job_id)
+            finally:
+                self._queue.task_done()
+
+    async def _run(self, job_id: str) -> None:
+        job = self._store.get(job_id)
+        if job.status != "queued":
+            return
+        self._store.start(job_id)
+
+        async def on_stage(stage: str) -> None:
+            self._store.set_stage(job_id, stage)
+
+        try:
+            result = await self._work(job.request, on_stage)
+        except ServiceError as exc:
+            self._store.fail(job_id, exc.detail)
+        except asyncio.CancelledError:
+            raise  # shutting down: the job stays 'running' and is queued again on the next start
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            self._store.fail(job_id, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self._store.finish(job_id, result)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from common.errors import ServiceError
+from runtime import __version__
+from runtime.dependencies import Services, get_services
+from runtime.gpu_client import GpuUnreachable
+from runtime.schemas import GpuServiceHealth, HealthResponse
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health(services: Annotated[Services, Depends(get_services)]) -> HealthResponse:
+    settings = services.settings
+    gpu = GpuServiceHealth(url=settings.gpu_service_url, reachable=False)
+    try:
+        remote = await services.gateway.remote.client.health()
+        gpu = GpuServiceHealth(
+            url=settings.gpu_service_url, reachable=True, device=remote.device, engines=remote.engines
+        )
+    except (GpuUnreachable, ServiceError) as exc:
+        gpu.error = str(exc)
+    return HealthResponse(
+        status="ok" if gpu.reachable else "degraded",  # degraded: the fallback (if on) serves, slowly
+        version=__version__,
+        mode=settings.mode,
+        fallback="local" if settings.fallback_enabled else "off",
+        shared_volume=settings.gpu_output_local_root is not None,
+        gpu_service=gpu,
+        queued_jobs=services.jobs.count("queued"),
+    )

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from common.errors import documented
+from runtime.dependencies import Services, get_services
+from runtime.pipelines.phase1_script import check_request
+from runtime.routes.urls import job_with_urls
+from runtime.schemas import GenerateRequest, Job, JobList
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/jobs", response_model=Job, status_code=202, responses=documented(413, 422, 429))
+async def submit(body: GenerateRequest, services: Annotated[Services, Depends(get_services)]) -> Job:
+    """Queue a generate request; poll GET /api/v1/jobs/{id} for its stage and result."""
+    check_request(body, services.settings)
+    return services.runner.submit(body)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, responses=documented(404))
+async def status(job_id: str, request: Request, services: Annotated[Services, Depends(get_services)]) -> Job:
+    return job_with_urls(services.jobs.get(job_id), request)
+
+
+@router.get("/jobs", response_model=JobList)
+async def recent(
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> JobList:
+    return JobList(jobs=[job_with_urls(job, request) for job in services.jobs.recent(limit)])

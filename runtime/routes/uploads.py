@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from pydantic import BaseModel
+
+from common.errors import documented
+from gpu_service.schemas import VoiceInfo
+from runtime.dependencies import Services, get_services
+from runtime.schemas import UploadedPortrait, UploadedVoice
+
+router = APIRouter(prefix="/api/v1")
+
+
+class VoiceCatalog(BaseModel):
+    bundled: list[VoiceInfo]
+    uploaded: list[UploadedVoice]
+
+
+@router.post("/voices", response_model=UploadedVoice, status_code=201, responses=documented(413, 422))
+async def upload_voice(
+    file: Annotated[UploadFile, File(description="wav, mp3, m4a, or a video: its audio is extracted")],
+    services: Annotated[Services, Depends(get_services)],
+) -> UploadedVoice:
+    """A reference voice: mono, silences trimmed, loudness-normalized, up to 10 s kept."""
+    return await services.uploads.add_voice(file)
+
+
+@router.get("/voices", response_model=VoiceCatalog, responses=documented(503))
+async def voices(services: Annotated[Services, Depends(get_services)]) -> VoiceCatalog:
+    backend = await services.gateway.backend()
+    bundled = (await backend.client.voices()).voices
+    return VoiceCatalog(bundled=bundled, uploaded=services.uploads.list_voices())
+
+
+@router.post("/portraits", response_model=UploadedPortrait, status_code=201, responses=documented(413, 422, 503))
+async def upload_portrait(
+    file: Annotated[UploadFile, File(description="JPEG or PNG with one face")],
+    services: Annotated[Services, Depends(get_services)],
+) -> UploadedPortrait:
+    return await services.uploads.add_portrait(file, await services.gateway.backend())

@@ -1,0 +1,96 @@
+"""Wire contract of the runtime: what clients (curl, the evaluator, tests) send and receive.
+
+Only pydantic here, so the evaluator and other clients import it without the runtime's dependencies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from gpu_service.schemas import EngineStatus, SpokenText
+
+RequestLanguage = Literal["en", "zh", "es", "auto"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class GenerateRequest(BaseModel):
+    text: SpokenText = Field(description="What the avatar says.")
+    language: RequestLanguage = Field("auto", description="en, zh, es, or auto (detected from the text).")
+    voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
+    portrait: str | None = Field(None, description="Portrait id (bundled or uploaded); the default if omitted.")
+
+
+class StageTimings(BaseModel):
+    tts_s: float
+    avatar_s: float
+    total_s: float
+
+
+class EnginesUsed(BaseModel):
+    tts: str
+    avatar: str
+
+
+class GenerateResult(BaseModel):
+    video_id: str
+    video_url: str = Field(description="Where to download the MP4 (supports HTTP range requests).")
+    duration_s: float
+    language: Literal["en", "zh", "es"]
+    language_detected: bool = Field(description="True when the language came from 'auto'.")
+    voice: str
+    portrait: str
+    timings: StageTimings
+    rtf: float = Field(description="Real-time factor: total processing time / video duration.")
+    engines: EnginesUsed
+    fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")
+
+
+class Job(BaseModel):
+    id: str
+    status: JobStatus
+    stage: str | None = Field(None, description="While running: resolving, tts, avatar or storing.")
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    request: GenerateRequest
+    result: GenerateResult | None = None
+    error: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class UploadedVoice(BaseModel):
+    id: str = Field(description="Use as `voice` in generate and jobs.")
+    source_name: str
+    duration_s: float = Field(description="Length of the cleaned reference (silences trimmed, at most 10 s).")
+
+
+class UploadedPortrait(BaseModel):
+    id: str = Field(description="Use as `portrait` in generate and jobs.")
+    source_name: str
+    width: int
+    height: int
+
+
+class GpuServiceHealth(BaseModel):
+    url: str
+    reachable: bool
+    device: str | None = None
+    engines: list[EngineStatus] = Field(default_factory=list)
+    error: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    service: Literal["runtime"] = "runtime"
+    version: str
+    mode: Literal["local", "production"]
+    fallback: Literal["local", "off"]
+    shared_volume: bool = Field(description="True when results are read from a shared folder, not over HTTP.")
+    gpu_service: GpuServiceHealth
+    queued_jobs: int

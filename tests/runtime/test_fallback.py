@@ -1,0 +1,43 @@
+"""gpu_service down: the runtime falls back to its in-process engines, or answers 503 saying what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from common.launch import free_port, run_service
+from runtime.schemas import GenerateResult
+
+
+def dead_gpu_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "RUNTIME_DATA_DIR": str(tmp_path / "data"),
+        **extra,
+    }
+
+
+def test_local_mode_falls_back_to_in_process_engines(tmp_path: Path) -> None:
+    with run_service("runtime.app:create_app", dead_gpu_env(tmp_path), tmp_path) as runtime:
+        health = httpx.get(f"{runtime.url}/health").json()
+        assert health["status"] == "degraded" and not health["gpu_service"]["reachable"]
+        assert health["fallback"] == "local"
+        response = httpx.post(
+            f"{runtime.url}/api/v1/generate", json={"text": "Still here.", "language": "en"}, timeout=300
+        )
+        assert response.status_code == 200, response.text
+        result = GenerateResult.model_validate(response.json())
+        assert result.fallback and result.engines.tts == "espeak"
+        assert httpx.get(result.video_url).status_code == 200
+
+
+def test_without_fallback_the_answer_is_503_naming_what_is_down(tmp_path: Path) -> None:
+    env = dead_gpu_env(tmp_path, RUNTIME_MODE="production")
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        assert httpx.get(f"{runtime.url}/health").json()["fallback"] == "off"
+        response = httpx.post(f"{runtime.url}/api/v1/generate", json={"text": "Anyone?", "language": "en"}, timeout=60)
+        assert response.status_code == 503
+        detail = response.json()["detail"]
+        assert "gpu_service" in detail and "run_gpu_service.sh" in detail and env["RUNTIME_GPU_SERVICE_URL"] in detail
+        assert not list((tmp_path / "data" / "videos").glob("*")), "nothing half-written"

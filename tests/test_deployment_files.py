@@ -1,0 +1,60 @@
+"""The deployment files as data: compose, Dockerfiles and .env.example agree with the code's settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic_settings import BaseSettings
+
+from gpu_service.config import Settings as GpuSettings
+from runtime.config import Settings as RuntimeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def env_names(settings: type[BaseSettings]) -> set[str]:
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in settings.model_fields}
+
+
+def test_runtime_service_ports_volume_and_environment() -> None:
+    runtime = COMPOSE["services"]["runtime"]
+    assert "8000:8000" in runtime["ports"]
+    environment = runtime["environment"]
+    assert set(environment) <= env_names(RuntimeSettings), set(environment) - env_names(RuntimeSettings)
+    mounts = dict(volume.rsplit(":", 1) for volume in runtime["volumes"])
+    host_side = {source for source, target in mounts.items() if target == environment["RUNTIME_GPU_OUTPUT_LOCAL_ROOT"]}
+    assert host_side == {environment["RUNTIME_GPU_OUTPUT_HOST_ROOT"]}, "the shared volume must join the two roots"
+    assert environment["RUNTIME_GPU_SERVICE_URL"].startswith("http://host.docker.internal:")
+    assert environment["RUNTIME_GPU_SERVICE_URL"].endswith(f":{GpuSettings.model_fields['port'].default}")
+    assert "host.docker.internal:host-gateway" in runtime["extra_hosts"]
+
+
+def test_evaluator_is_behind_its_profile() -> None:
+    evaluator = COMPOSE["services"]["evaluator"]
+    assert evaluator["profiles"] == ["evaluator"]
+    assert evaluator["environment"]["EVAL_RUNTIME_URL"] == "http://runtime:8000"
+
+
+def test_each_dockerfile_installs_only_its_own_extra() -> None:
+    for service, extra in (("runtime", "runtime"), ("evaluator", "evaluator")):
+        build = COMPOSE["services"][service]["build"]
+        dockerfile = (REPO / build["context"] / build["dockerfile"]).read_text()
+        assert re.findall(r'pip install "\.\[([a-z,]+)\]"', dockerfile) == [extra]
+        assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+
+
+def test_runtime_image_defaults_are_real_settings() -> None:
+    dockerfile = (REPO / "runtime" / "Dockerfile").read_text()
+    names = set(re.findall(r"\b(RUNTIME_[A-Z_]+)=", dockerfile))
+    assert names and names <= env_names(RuntimeSettings)
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+    for settings in (GpuSettings, RuntimeSettings):
+        missing = env_names(settings) - documented
+        assert not missing, f"undocumented in .env.example: {sorted(missing)}"
