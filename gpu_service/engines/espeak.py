@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 
@@ -44,20 +47,22 @@ class EspeakEngine:
                 voice, base_voice, self.sample_rate, lambda: self._speak(CALIBRATION_TEXT[language], base_voice)[0]
             )
         setup_s = time.perf_counter() - started
-        synth_s = match_s = 0.0
-        pieces: list[np.ndarray] = []
+        tick = time.perf_counter()
+        spoken = [self._speak(sentence, base_voice) for sentence in split_sentences(text)]
+        synth_s = time.perf_counter() - tick
+        pieces = [samples for samples, _ in spoken]
+        tick = time.perf_counter()
+        if profile is not None:
+            matched = profile
+            # WORLD releases the GIL: sentences are matched in parallel, one per core.
+            pieces = list(
+                _matching_pool().map(lambda samples: apply_profile(samples, self.sample_rate, matched), pieces)
+            )
+        match_s = time.perf_counter() - tick
         phonemes: list[PhonemeEvent] = []
         offset = 0
-        for sentence in split_sentences(text):
-            tick = time.perf_counter()
-            samples, marks = self._speak(sentence, base_voice)
-            synth_s += time.perf_counter() - tick
-            if profile is not None:
-                tick = time.perf_counter()
-                samples = apply_profile(samples, self.sample_rate, profile)
-                match_s += time.perf_counter() - tick
+        for samples, (_, marks) in zip(pieces, spoken, strict=True):
             phonemes.extend(PhonemeEvent((offset + index) / self.sample_rate, symbol) for index, symbol in marks)
-            pieces.append(samples)
             offset += len(samples)
         audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         return Speech(
@@ -71,6 +76,11 @@ class EspeakEngine:
     def _speak(self, text: str, base_voice: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
         raw = self._lib.synthesize(text, base_voice)
         return raw.samples.astype(np.float32) / 32768.0, raw.phonemes
+
+
+@lru_cache(maxsize=1)
+def _matching_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="voice-match")
 
 
 def _merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:

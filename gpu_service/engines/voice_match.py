@@ -17,7 +17,7 @@ import numpy as np
 import pyworld
 from scipy.ndimage import uniform_filter1d
 
-FRAME_PERIOD_MS = 5.0
+FRAME_PERIOD_MS = 10.0
 WARP_GRID = np.round(np.arange(0.70, 1.4501, 0.025), 3)
 DETREND_BINS = 101  # ~2.2 kHz at 22.05 kHz / 1024-point FFT: removes tilt, keeps formant peaks
 EQ_SMOOTH_BINS = 9  # ~200 Hz: the static EQ follows the average spectrum, not single harmonics
