@@ -25,7 +25,8 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[gpu,runtime,evaluator,dev]"
+	$(BIN)/pip install --quiet -e ".[gpu,runtime,evaluator,xtts,dev]"
+	$(BIN)/python scripts/torchaudio_cpu.py
 	touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

@@ -10,10 +10,12 @@ from common.launch import RunningService, run_service
 
 
 @contextmanager
-def local_stack(gpu_root: Path, data_dir: Path, logs: Path) -> Iterator[tuple[RunningService, RunningService]]:
-    """Start the gpu_service, then the runtime pointed at it; stop both on exit."""
+def local_stack(
+    gpu_root: Path, data_dir: Path, logs: Path, gpu_env: dict[str, str] | None = None
+) -> Iterator[tuple[RunningService, RunningService]]:
+    """Start the gpu_service (with `gpu_env` added to its settings), then the runtime pointed at it; stop both."""
     logs.mkdir(parents=True, exist_ok=True)
-    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root)}, logs) as gpu:
+    with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_root), **(gpu_env or {})}, logs) as gpu:
         runtime_env = {
             "RUNTIME_GPU_SERVICE_URL": gpu.url,
             "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(gpu_root),

@@ -27,14 +27,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.output_root.mkdir(parents=True, exist_ok=True)
     faces = FaceAnalyzer(settings.cache_dir)
+    device = pick_device(settings.device)
     services = Services(
         settings=settings,
-        engines=build_registry(settings, faces),
+        engines=build_registry(settings, faces, device.name),
         voices=AssetLibrary("voice", settings.voices_dir, "voices.json", VoiceInfo, settings.voice_roots),
         portraits=AssetLibrary(
             "portrait", settings.portraits_dir, "portraits.json", PortraitInfo, settings.portrait_roots
         ),
-        device=pick_device(settings.device),
+        device=device,
         faces=faces,
     )
 

@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
+    xtts_model_dir: Path | None = Field(
+        None,
+        description="XTTS-v2 folder: config.json, model.pth, vocab.json (+ speakers_xtts.pth). See GPU_SERVICE.md.",
+    )
+    xtts_download: bool = Field(
+        False, description="No xtts_model_dir: let coqui download XTTS-v2 (internet; COQUI_TOS_AGREED=1 accepts CPML)."
+    )
+    xtts_fp16: bool = Field(True, description="Half precision for XTTS on CUDA (ignored on MPS and CPU).")
+    xtts_stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed XTTS chunk (~0.2 s each).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
     log_level: str = Field("info", description="uvicorn / logging level.")

@@ -44,6 +44,7 @@ class PhonemeMark(BaseModel):
 class TTSTimings(BaseModel):
     synth_s: float
     match_s: float
+    latents_s: float = Field(0.0, description="xtts: computing (or loading cached) conditioning latents.")
     total_s: float
 
 
@@ -55,6 +56,7 @@ class TTSResponse(BaseModel):
     voice: str | None
     engine: str
     voice_matched: bool = Field(description="True when the embedded engine matched the reference voice.")
+    voice_cloned: bool = Field(False, description="True when a cloning engine (xtts) spoke in the reference voice.")
     phonemes: list[PhonemeMark] = Field(description="Phoneme timeline for lip sync; empty if the engine has none.")
     timings: TTSTimings
 
@@ -121,6 +123,7 @@ class EngineStatus(BaseModel):
     state: EngineState
     default: bool = Field(description="Used when a request names no engine.")
     reason: str | None = Field(None, description="Why the engine is unavailable.")
+    license: str | None = Field(None, description="Terms of the engine's model weights, when they have their own.")
 
 
 class HealthResponse(BaseModel):

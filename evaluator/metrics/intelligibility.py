@@ -72,7 +72,11 @@ class Listener:
         with self._lock:
             language, probability, all_probabilities = self._model.detect_language(audio)
             segments, _ = self._model.transcribe(
-                audio, language=WHISPER_LANGUAGE[expected_language], beam_size=5, condition_on_previous_text=False
+                audio,
+                language=WHISPER_LANGUAGE[expected_language],
+                beam_size=5,
+                condition_on_previous_text=False,
+                temperature=0.0,  # no sampling fallback: the same clip always gets the same transcript
             )
             transcript = "".join(segment.text for segment in segments).strip()
         probabilities = {name: float(p) for name, p in all_probabilities}

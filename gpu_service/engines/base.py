@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +23,8 @@ class Speech:
     samples: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
     phonemes: list[PhonemeEvent] | None  # None when the engine gives no timeline
-    voice_matched: bool = False
+    voice_matched: bool = False  # the embedded engine moved its voice toward the reference
+    voice_cloned: bool = False  # a cloning engine (XTTS) spoke in the reference voice
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, e.g. synth, match
 
     @property
@@ -35,6 +37,15 @@ class TTSEngine(Protocol):
     languages: frozenset[str]
 
     def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech: ...
+
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[np.ndarray]:
+        """Float32 mono chunks at `sample_rate`, as soon as each is ready."""
+        ...
+
+    @property
+    def sample_rate(self) -> int: ...
 
 
 @dataclass

@@ -5,9 +5,21 @@ from __future__ import annotations
 from gpu_service.config import Settings
 from gpu_service.engines.face import FaceAnalyzer
 from gpu_service.engines.registry import EngineRegistry, EngineSpec
+from gpu_service.engines.xtts import LICENSE as XTTS_LICENSE
+from gpu_service.engines.xtts import XTTS_LANGUAGE, XttsOptions
+from gpu_service.engines.xtts import unavailable_reason as xtts_unavailable
 
 
-def build_registry(settings: Settings, faces: FaceAnalyzer) -> EngineRegistry:
+def build_registry(settings: Settings, faces: FaceAnalyzer, device: str) -> EngineRegistry:
+    xtts_options = XttsOptions(
+        model_dir=settings.xtts_model_dir,
+        download=settings.xtts_download,
+        device=device,
+        fp16=settings.xtts_fp16,
+        cache_dir=settings.cache_dir,
+        stream_chunk_tokens=settings.xtts_stream_chunk_tokens,
+    )
+
     def espeak() -> object:
         from gpu_service.engines.espeak import EspeakEngine
         from gpu_service.engines.voice_profiles import VoiceProfileStore
@@ -19,8 +31,21 @@ def build_registry(settings: Settings, faces: FaceAnalyzer) -> EngineRegistry:
 
         return AnimatorEngine(faces)
 
+    def xtts() -> object:
+        from gpu_service.engines.xtts import XttsEngine
+
+        return XttsEngine(xtts_options)
+
     specs = [
         EngineSpec("espeak", "tts", frozenset({"en", "zh", "es"}), espeak),
+        EngineSpec(
+            "xtts",
+            "tts",
+            frozenset(XTTS_LANGUAGE),
+            xtts,
+            precheck=lambda: xtts_unavailable(xtts_options),
+            license=XTTS_LICENSE,
+        ),
         EngineSpec("animator", "avatar", frozenset(), animator),
     ]
     return EngineRegistry(specs, defaults={"tts": settings.tts_engine, "avatar": settings.avatar_engine})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -72,6 +73,13 @@ class EspeakEngine:
             voice_matched=profile is not None,
             timings={"synth_s": synth_s, "match_s": match_s + setup_s},
         )
+
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[np.ndarray]:
+        """One chunk per sentence: espeak and WORLD work on whole sentences."""
+        for sentence in split_sentences(text):
+            yield self.synthesize(sentence, language, voice, match_voice=match_voice).samples
 
     def _speak(self, text: str, base_voice: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
         raw = self._lib.synthesize(text, base_voice)

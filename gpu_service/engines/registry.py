@@ -23,6 +23,7 @@ class EngineSpec:
     factory: Callable[[], Any]
     # Cheap check run by /health without loading anything: why the engine cannot load, or None.
     precheck: Callable[[], str | None] = lambda: None
+    license: str | None = None
 
 
 class EngineSlot:
@@ -58,6 +59,7 @@ class EngineSlot:
             state=state,
             default=default,
             reason=reason,
+            license=self.spec.license,
         )
 
 

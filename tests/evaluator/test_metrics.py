@@ -178,3 +178,9 @@ def test_sanity_of_a_file_that_is_not_a_video(tmp_path: Path, listener: Listener
     clip = _score(broken, listener)
     assert not clip.passed
     assert not {check.name: check for check in clip.checks}["video.decodable"].passed
+
+
+def test_the_same_clip_is_always_heard_the_same(listener: Listener) -> None:
+    samples, rate = _voice("synthetic_zh_female.wav")
+    first, second = listener.hear(samples, rate, "zh"), listener.hear(samples, rate, "zh")
+    assert first.transcript and first.transcript == second.transcript

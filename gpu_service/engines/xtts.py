@@ -1,0 +1,259 @@
+"""The `xtts` TTS engine: Coqui XTTS-v2 cloning the reference voice, on CUDA, MPS or CPU.
+
+Needs the `xtts` extra (coqui-tts) and the model folder (config.json, model.pth, vocab.json; speakers_xtts.pth
+when present). Reference audio is read with soundfile, never torchaudio.load: torchaudio's loader goes through
+torchcodec, whose compiled part does not load beside a CPU-only torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.audio import load_audio
+from common.errors import Unprocessable
+from gpu_service.assets import AssetReference
+from gpu_service.engines.base import Speech
+from gpu_service.engines.registry import EngineLoadError
+from gpu_service.text import split_sentences
+
+log = logging.getLogger("gpu_service.xtts")
+
+XTTS_LANGUAGE = {"en": "en", "zh": "zh-cn", "es": "es"}
+REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
+HUB_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
+LICENSE = "XTTS-v2 weights: Coqui Public Model License 1.0.0 (non-commercial), https://coqui.ai/cpml"
+SENTENCE_GAP_S = 0.12  # silence between sentences synthesized separately
+LATENTS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class XttsOptions:
+    model_dir: Path | None
+    download: bool  # no model_dir: let coqui download XTTS-v2 (needs internet and COQUI_TOS_AGREED=1)
+    device: str
+    fp16: bool
+    cache_dir: Path
+    stream_chunk_tokens: int = 20
+
+
+def unavailable_reason(options: XttsOptions) -> str | None:
+    """Why the engine cannot load, checked without loading anything (for /health and 503s)."""
+    if importlib.util.find_spec("TTS") is None:
+        return "coqui-tts is not installed; install the xtts extra: pip install -e '.[xtts]' (see GPU_SERVICE.md)"
+    if options.model_dir is not None:
+        missing = [name for name in REQUIRED_FILES if not (options.model_dir / name).is_file()]
+        if missing:
+            return f"XTTS model folder {options.model_dir} lacks {', '.join(missing)} (GPU_XTTS_MODEL_DIR)"
+        return None
+    if not options.download:
+        return (
+            "no XTTS model: set GPU_XTTS_MODEL_DIR to a folder with config.json, model.pth and vocab.json, "
+            "or GPU_XTTS_DOWNLOAD=true on a machine with internet (see GPU_SERVICE.md)"
+        )
+    if os.environ.get("COQUI_TOS_AGREED") != "1":
+        return f"{LICENSE}. Set COQUI_TOS_AGREED=1 to accept it before coqui downloads the weights"
+    return None
+
+
+def _download(options: XttsOptions) -> Path:
+    from TTS.utils.manage import ModelManager
+
+    model_path, _, _ = ModelManager(progress_bar=False).download_model(HUB_MODEL)
+    return Path(model_path)
+
+
+def sentences_for(text: str, language: str, char_limits: dict[str, int]) -> list[str]:
+    """Sentences no longer than XTTS's per-language limit (it warns past it and degrades; zh: 82 characters)."""
+    return split_sentences(text, max_chars=int(char_limits.get(XTTS_LANGUAGE[language].split("-")[0], 250)))
+
+
+@dataclass
+class Conditioning:
+    gpt_latent: Any  # torch.Tensor [1, tokens, channels]
+    speaker_embedding: Any  # torch.Tensor [1, 512, 1]
+
+
+class LatentCache:
+    """Conditioning latents per reference voice: in memory, and on disk keyed by the sample's and model's hashes."""
+
+    def __init__(self, folder: Path, model_key: str) -> None:
+        self.folder = folder
+        self.model_key = model_key
+        self._memory: dict[str, Conditioning] = {}
+        self._lock = threading.Lock()
+
+    def key(self, sample: Path) -> str:
+        digest = hashlib.sha256(sample.read_bytes())
+        digest.update(f"{self.model_key}/{LATENTS_VERSION}".encode())
+        return digest.hexdigest()[:32]
+
+    def get(self, key: str) -> Conditioning | None:
+        import torch
+
+        with self._lock:
+            if key in self._memory:
+                return self._memory[key]
+        path = self.folder / f"{key}.pt"
+        if not path.is_file():
+            return None
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            found = Conditioning(stored["gpt_latent"], stored["speaker_embedding"])
+        except (OSError, RuntimeError, KeyError) as error:  # a damaged cache file is rebuilt, not fatal
+            log.warning("ignoring unreadable latent cache %s: %s", path, error)
+            return None
+        with self._lock:
+            self._memory[key] = found
+        return found
+
+    def put(self, key: str, conditioning: Conditioning) -> None:
+        import torch
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f".{key}.partial"
+        tensors = {
+            "gpt_latent": conditioning.gpt_latent.cpu(),
+            "speaker_embedding": conditioning.speaker_embedding.cpu(),
+        }
+        torch.save(tensors, partial)
+        os.replace(partial, self.folder / f"{key}.pt")
+        with self._lock:
+            self._memory[key] = conditioning
+
+
+class XttsEngine:
+    name = "xtts"
+    languages = frozenset(XTTS_LANGUAGE)
+
+    def __init__(self, options: XttsOptions) -> None:
+        reason = unavailable_reason(options)
+        if reason is not None:
+            raise EngineLoadError(reason)
+        import torch
+        from TTS.tts.configs.xtts_config import XttsConfig
+        from TTS.tts.models.xtts import Xtts
+
+        model_dir = options.model_dir or _download(options)
+        started = time.perf_counter()
+        config = XttsConfig()
+        config.load_json(str(model_dir / "config.json"))
+        model = Xtts(config)
+        try:
+            model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=False)
+        except (RuntimeError, KeyError, ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
+            raise EngineLoadError(f"XTTS model in {model_dir} does not load: {error}") from error
+        self._model = model.to(options.device)
+        self._config = config
+        self._torch = torch
+        self._device = options.device
+        self._fp16 = options.fp16 and options.device == "cuda"  # half precision pays off on CUDA only
+        self._chunk_tokens = options.stream_chunk_tokens
+        self.sample_rate = int(config.model_args.output_sample_rate)
+        self.load_s = time.perf_counter() - started
+        model_key = hashlib.sha256((model_dir / "model.pth").read_bytes()[: 1 << 20]).hexdigest()[:16]
+        self._latents = LatentCache(options.cache_dir / "xtts-latents", model_key)
+        self._lock = threading.Lock()  # one inference at a time on the device
+        log.info("XTTS loaded from %s on %s in %.1f s", model_dir, options.device, self.load_s)
+
+    # -- voice ---------------------------------------------------------------------------------------------------
+
+    def conditioning(self, voice: AssetReference) -> Conditioning:
+        key = self._latents.key(voice.path)
+        found = self._latents.get(key)
+        if found is not None:
+            return found
+        samples, rate = load_audio(voice.path)
+        audio = self._torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None, :]
+        config = self._config
+        with self._lock:
+            gpt_latent = self._model.get_gpt_cond_latents(
+                audio, rate, length=config.gpt_cond_len, chunk_length=config.gpt_cond_chunk_len
+            )
+            speaker = self._model.get_speaker_embedding(audio[:, : rate * config.max_ref_len], rate)
+        conditioning = Conditioning(gpt_latent.cpu(), speaker.cpu())
+        self._latents.put(key, conditioning)
+        return conditioning
+
+    # -- speech --------------------------------------------------------------------------------------------------
+
+    def _sentences(self, text: str, language: str) -> list[str]:
+        return sentences_for(text, language, self._model.tokenizer.char_limits)
+
+    def _settings(self) -> dict[str, Any]:
+        config = self._config
+        return {
+            "temperature": config.temperature,
+            "length_penalty": config.length_penalty,
+            "repetition_penalty": config.repetition_penalty,
+            "top_k": config.top_k,
+            "top_p": config.top_p,
+        }
+
+    def _autocast(self) -> Any:
+        return self._torch.autocast("cuda", dtype=self._torch.float16) if self._fp16 else nullcontext()
+
+    def _voice(self, voice: AssetReference | None) -> AssetReference:
+        if voice is None:
+            raise Unprocessable("the xtts engine clones a voice: name one (an id from /api/v1/voices or an upload)")
+        return voice
+
+    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech:
+        """The whole clip at once. `match_voice` does not apply: XTTS always speaks in the cloned voice."""
+        started = time.perf_counter()
+        conditioning = self.conditioning(self._voice(voice))
+        latents_s = time.perf_counter() - started
+        gap = np.zeros(round(SENTENCE_GAP_S * self.sample_rate), np.float32)
+        pieces: list[np.ndarray] = []
+        tick = time.perf_counter()
+        for sentence in self._sentences(text, language):
+            with self._lock, self._autocast():
+                out = self._model.inference(
+                    sentence,
+                    XTTS_LANGUAGE[language],
+                    conditioning.gpt_latent,
+                    conditioning.speaker_embedding,
+                    **self._settings(),
+                )
+            pieces += [np.asarray(out["wav"], dtype=np.float32), gap]
+        samples = np.concatenate(pieces[:-1]) if pieces else np.zeros(0, np.float32)
+        return Speech(
+            samples=np.clip(samples, -1.0, 1.0),
+            sample_rate=self.sample_rate,
+            phonemes=None,  # XTTS gives no timeline: the avatar drives the mouth from the audio
+            voice_cloned=True,
+            timings={"synth_s": time.perf_counter() - tick, "latents_s": latents_s},
+        )
+
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[np.ndarray]:
+        """Audio chunks as XTTS produces them (float32 mono at `sample_rate`), sentence after sentence.
+
+        The device lock is held while a sentence streams: close the iterator (or read it to the end) to release it.
+        """
+        conditioning = self.conditioning(self._voice(voice))
+        for sentence in self._sentences(text, language):
+            with self._lock, self._autocast():
+                chunks = self._model.inference_stream(
+                    sentence,
+                    XTTS_LANGUAGE[language],
+                    conditioning.gpt_latent,
+                    conditioning.speaker_embedding,
+                    stream_chunk_size=self._chunk_tokens,
+                    **self._settings(),
+                )
+                for chunk in chunks:
+                    yield np.clip(chunk.detach().cpu().float().numpy(), -1.0, 1.0).astype(np.float32)

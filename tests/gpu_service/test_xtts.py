@@ -1,0 +1,209 @@
+"""The xtts engine on a tiny random checkpoint: the real loading, cloning, synthesis and streaming code path.
+
+STAND-IN: real XTTS-v2 weights cannot be downloaded on this project's machines. `tiny_xtts.build_tiny_xtts`
+writes a 2-layer, 64-channel XTTS with random weights in the same file layout, loaded exactly as real weights
+are. Its speech is noise-like (untrained), so the tests measure shape, duration, loudness and plumbing, not words.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from common.audio import load_audio, rms_dbfs
+from common.launch import RunningService
+from common.stack import local_stack
+from evaluator.media import probe
+from gpu_service.assets import AssetReference
+from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.xtts import XTTS_LANGUAGE, XttsEngine, XttsOptions, sentences_for, unavailable_reason
+from gpu_service.schemas import AvatarResponse, HealthResponse, TTSResponse
+from runtime.schemas import GenerateResult
+from tests.gpu_service.tiny_xtts import build_tiny_xtts
+
+VOICE = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
+TEXTS = {
+    "en": "Hello there, how are you today?",
+    "es": "Hola, ¿qué tal estás hoy?",
+    "zh": "你好，今天天气很好。",
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts"))
+
+
+def options(model_dir: Path | None, cache_dir: Path, download: bool = False) -> XttsOptions:
+    return XttsOptions(
+        model_dir=model_dir, download=download, device="cpu", fp16=True, cache_dir=cache_dir, stream_chunk_tokens=5
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> XttsEngine:
+    return XttsEngine(options(tiny_model, tmp_path_factory.mktemp("xtts-cache")))
+
+
+def test_latents_are_computed_once_and_cached_on_disk(
+    engine: XttsEngine, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    first = engine.conditioning(VOICE)
+    assert tuple(first.speaker_embedding.shape) == (1, 512, 1)
+    assert first.gpt_latent.shape[0] == 1 and first.gpt_latent.shape[2] == 64
+    assert engine.conditioning(VOICE) is first  # memory
+    cached = list((engine._latents.folder).glob("*.pt"))
+    assert len(cached) == 1
+    # A fresh engine (a restarted service) reads the latents from disk instead of recomputing them.
+    again = XttsEngine(options(tiny_model, engine._latents.folder.parent))
+    reloaded = again.conditioning(VOICE)
+    assert np.allclose(reloaded.gpt_latent.numpy(), first.gpt_latent.numpy())
+    assert np.allclose(reloaded.speaker_embedding.numpy(), first.speaker_embedding.numpy())
+
+
+@pytest.mark.parametrize("language", ["en", "es", "zh"])
+def test_synthesizes_each_language_in_the_cloned_voice(engine: XttsEngine, language: str) -> None:
+    speech = engine.synthesize(TEXTS[language], language, VOICE, match_voice=False)
+    assert speech.sample_rate == 24_000
+    assert speech.voice_cloned and not speech.voice_matched
+    assert speech.phonemes is None  # no timeline: the avatar follows the audio
+    assert 0.2 < speech.duration_s < 10
+    assert np.isfinite(speech.samples).all() and np.abs(speech.samples).max() <= 1.0
+    assert rms_dbfs(speech.samples) > -70  # not silence (random weights still make sound)
+    assert set(speech.timings) >= {"synth_s", "latents_s"}
+
+
+def test_streams_chunks_as_they_come(engine: XttsEngine) -> None:
+    started = time.perf_counter()
+    stream = engine.stream(TEXTS["en"], "en", VOICE, match_voice=False)
+    first = next(stream)
+    first_chunk_s = time.perf_counter() - started
+    rest = list(stream)
+    total = sum(len(chunk) for chunk in [first, *rest])
+    assert len(rest) >= 1, "one chunk per 5 GPT tokens: a sentence gives several"
+    assert first.dtype == np.float32 and len(first) > 0
+    assert total / engine.sample_rate > 0.2
+    whole = time.perf_counter() - started
+    assert first_chunk_s < whole
+
+
+def test_long_text_is_split_under_the_language_limits() -> None:
+    limits = {"en": 250, "es": 239, "zh": 82}
+    chinese = "今天天气很好，我们去公园散步吧。" * 12  # 192 characters
+    pieces = sentences_for(chinese, "zh", limits)
+    assert all(len(piece) <= 82 for piece in pieces) and "".join(pieces) == chinese
+    english = "This sentence goes on and on, " * 20
+    assert all(len(piece) <= 250 for piece in sentences_for(english, "en", limits))
+    assert XTTS_LANGUAGE == {"en": "en", "zh": "zh-cn", "es": "es"}
+
+
+def test_xtts_needs_a_voice(engine: XttsEngine) -> None:
+    from common.errors import Unprocessable
+
+    with pytest.raises(Unprocessable, match="clones a voice"):
+        engine.synthesize("Hello.", "en", None, match_voice=False)
+
+
+def test_unavailable_reasons_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    incomplete = tmp_path / "model"
+    incomplete.mkdir()
+    (incomplete / "config.json").write_text("{}")
+    reason = unavailable_reason(options(incomplete, tmp_path))
+    assert reason is not None and "model.pth" in reason and "vocab.json" in reason
+    reason = unavailable_reason(options(None, tmp_path))
+    assert reason is not None and "GPU_XTTS_MODEL_DIR" in reason
+    monkeypatch.delenv("COQUI_TOS_AGREED", raising=False)
+    reason = unavailable_reason(options(None, tmp_path, download=True))
+    assert reason is not None and "COQUI_TOS_AGREED=1" in reason and "non-commercial" in reason
+
+
+def test_a_broken_checkpoint_is_a_clear_load_error(tmp_path: Path, tiny_model: Path) -> None:
+    from gpu_service.engines.registry import EngineLoadError
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "vocab.json"):
+        (broken / name).write_bytes((tiny_model / name).read_bytes())
+    (broken / "model.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(EngineLoadError, match="does not load"):
+        XttsEngine(options(broken, tmp_path))
+
+
+# --- over HTTP ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xtts_service(
+    tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningService, RunningService]]:
+    base = tmp_path_factory.mktemp("xtts-stack")
+    env = {"GPU_XTTS_MODEL_DIR": str(tiny_model), "GPU_TTS_ENGINE": "xtts"}
+    with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=env) as (gpu, runtime):
+        yield gpu, runtime
+
+
+def test_health_reports_xtts_ready_with_its_license(xtts_service: tuple[RunningService, RunningService]) -> None:
+    gpu, _ = xtts_service
+    health = HealthResponse.model_validate(httpx.get(f"{gpu.url}/health").json())
+    xtts = next(engine for engine in health.engines if engine.name == "xtts")
+    assert xtts.state == "ready" and xtts.default and xtts.license and "Coqui Public Model License" in xtts.license
+
+
+def test_tts_and_avatar_combine_over_http(xtts_service: tuple[RunningService, RunningService]) -> None:
+    gpu, _ = xtts_service
+    body = {"text": TEXTS["es"], "language": "es", "voice": "librivox_en_reader"}
+    response = httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    speech = TTSResponse.model_validate(response.json())
+    assert speech.engine == "xtts" and speech.voice_cloned and speech.phonemes == []
+    samples, rate = load_audio(Path(speech.audio_path))
+    assert rate == 24_000 and len(samples) / rate == pytest.approx(speech.duration_s, abs=0.01)
+    # No phoneme timeline: the animator drives the mouth from the audio itself.
+    avatar = httpx.post(f"{gpu.url}/api/v1/avatar", json={"audio_path": speech.audio_path}, timeout=300)
+    assert avatar.status_code == 200, avatar.text
+    video = AvatarResponse.model_validate(avatar.json())
+    info = probe(Path(video.video_path))
+    assert abs(info.duration_s - speech.duration_s) <= 1 / 25 + 1e-6
+
+
+def test_streaming_endpoint_sends_a_playable_wav(xtts_service: tuple[RunningService, RunningService]) -> None:
+    gpu, _ = xtts_service
+    body = {"text": TEXTS["en"], "language": "en", "voice": "librivox_en_reader"}
+    chunks = []
+    with httpx.stream("POST", f"{gpu.url}/api/v1/tts/stream", json=body, timeout=300) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "audio/wav"
+        assert response.headers["x-engine"] == "xtts" and response.headers["x-sample-rate"] == "24000"
+        assert float(response.headers["x-first-chunk-seconds"]) > 0
+        chunks = list(response.iter_raw())
+    data = b"".join(chunks)
+    assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt " and data[36:40] == b"data"
+    pcm = np.frombuffer(data[44:], "<i2")
+    assert len(pcm) / 24_000 > 0.2
+
+
+def test_generate_through_the_runtime_with_xtts(xtts_service: tuple[RunningService, RunningService]) -> None:
+    _, runtime = xtts_service
+    body = {"text": TEXTS["en"], "language": "en", "voice": "librivox_en_reader"}
+    response = httpx.post(f"{runtime.url}/api/v1/generate", json=body, timeout=600)
+    assert response.status_code == 200, response.text
+    result = GenerateResult.model_validate(response.json())
+    assert result.engines.tts == "xtts" and result.engines.avatar == "animator"
+    video = httpx.get(result.video_url, timeout=60)
+    assert video.status_code == 200 and len(video.content) > 10_000
+
+
+def test_without_weights_health_says_why_and_requests_get_503(gpu_service: RunningService) -> None:
+    health = HealthResponse.model_validate(httpx.get(f"{gpu_service.url}/health").json())
+    xtts = next(engine for engine in health.engines if engine.name == "xtts")
+    assert xtts.state == "unavailable" and xtts.reason and "GPU_XTTS_MODEL_DIR" in xtts.reason
+    body = {"text": "Hello.", "language": "en", "voice": "librivox_en_reader", "engine": "xtts"}
+    for path in ("/api/v1/tts", "/api/v1/tts/stream"):
+        response = httpx.post(f"{gpu_service.url}{path}", json=body, timeout=60)
+        assert response.status_code == 503
+        assert "GPU_XTTS_MODEL_DIR" in response.json()["detail"]
