@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     xtts_stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed XTTS chunk (~0.2 s each).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
+    liveportrait_dir: Path | None = Field(
+        None, description="A LivePortrait checkout (scripts/setup_gpu_service.sh --with-liveportrait makes one)."
+    )
+    liveportrait_weights_dir: Path | None = Field(
+        None, description="LivePortrait weights (base_models/, retargeting_models/); default: in the checkout."
+    )
+    liveportrait_fp16: bool = Field(True, description="Half precision for LivePortrait on CUDA.")
+    liveportrait_batch: int = Field(8, ge=1, le=64, description="Frames rendered together by LivePortrait.")
     log_level: str = Field("info", description="uvicorn / logging level.")
 
     @property

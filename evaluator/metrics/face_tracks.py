@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import face_landmarks as lm
+from common.face_geometry import eye_open_ratios
 from common.face_mesh import FaceMesh
 
 
@@ -26,12 +27,7 @@ def mouth_opening(points: np.ndarray) -> float:
 
 
 def eye_openness(points: np.ndarray) -> float:
-    ratios = []
-    for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID)):
-        gap = np.linalg.norm(points[list(upper[2:7])] - points[list(lower[2:7])], axis=1).mean()
-        width = np.linalg.norm(points[upper[0]] - points[upper[-1]])
-        ratios.append(gap / width)
-    return float(np.mean(ratios))
+    return float(np.mean(eye_open_ratios(points)))
 
 
 def track_faces(frames: Iterable[np.ndarray]) -> FaceTracks:

@@ -17,10 +17,9 @@ import cv2
 import numpy as np
 
 from common import face_landmarks as lm
-from common.prefetch import prefetch
-from common.video import write_mp4
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import Rendered, Speech
+from gpu_service.engines.encoding import encode_rendered
 from gpu_service.engines.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.mesh_warp import PiecewiseAffineWarp
 from gpu_service.engines.mouth import MouthTrack, build_track
@@ -275,29 +274,12 @@ class AnimatorEngine:
         analyzed = time.perf_counter()
         track = build_track(speech.samples, speech.sample_rate, speech.phonemes, fps, seed)
         tracked = time.perf_counter()
-        render_s = 0.0
 
         def frames() -> Iterator[np.ndarray]:
-            nonlocal render_s
             for index in range(track.frames):
-                tick = time.perf_counter()
                 canvas = rig.image.copy()
                 render_frame(rig, track, index, canvas)
-                render_s += time.perf_counter() - tick
                 yield canvas
 
-        count = write_mp4(out, prefetch(frames()), fps, speech.samples, speech.sample_rate)
-        finished = time.perf_counter()
-        return Rendered(
-            path=out,
-            frames=count,
-            fps=fps,
-            size=size,
-            duration_s=count / fps,
-            timings={
-                "analyze_s": analyzed - started,
-                "track_s": tracked - analyzed,
-                "render_s": render_s,  # in a worker thread, overlapping the encoder
-                "encode_s": finished - tracked,  # wall time from the first frame to the finished file
-            },
-        )
+        timings = {"analyze_s": analyzed - started, "track_s": tracked - analyzed}
+        return encode_rendered(out, frames(), speech, fps=fps, size=size, timings=timings)

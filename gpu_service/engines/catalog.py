@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from gpu_service.config import Settings
 from gpu_service.engines.face import FaceAnalyzer
+from gpu_service.engines.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
+from gpu_service.engines.liveportrait import LivePortraitOptions
+from gpu_service.engines.liveportrait import unavailable_reason as liveportrait_unavailable
 from gpu_service.engines.registry import EngineRegistry, EngineSpec
 from gpu_service.engines.xtts import LICENSE as XTTS_LICENSE
 from gpu_service.engines.xtts import XTTS_LANGUAGE, XttsOptions
@@ -31,6 +34,19 @@ def build_registry(settings: Settings, faces: FaceAnalyzer, device: str) -> Engi
 
         return AnimatorEngine(faces)
 
+    liveportrait_options = LivePortraitOptions(
+        checkout=settings.liveportrait_dir,
+        weights=settings.liveportrait_weights_dir,
+        device=device,
+        fp16=settings.liveportrait_fp16,
+        batch_size=settings.liveportrait_batch,
+    )
+
+    def liveportrait() -> object:
+        from gpu_service.engines.liveportrait import LivePortraitEngine
+
+        return LivePortraitEngine(liveportrait_options, faces)
+
     def xtts() -> object:
         from gpu_service.engines.xtts import XttsEngine
 
@@ -47,5 +63,13 @@ def build_registry(settings: Settings, faces: FaceAnalyzer, device: str) -> Engi
             license=XTTS_LICENSE,
         ),
         EngineSpec("animator", "avatar", frozenset(), animator),
+        EngineSpec(
+            "liveportrait",
+            "avatar",
+            frozenset(),
+            liveportrait,
+            precheck=lambda: liveportrait_unavailable(liveportrait_options),
+            license=LIVEPORTRAIT_LICENSE,
+        ),
     ]
     return EngineRegistry(specs, defaults={"tts": settings.tts_engine, "avatar": settings.avatar_engine})
