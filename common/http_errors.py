@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from common.errors import ServiceError
+from common.storage import storage_error as storage_unavailable
+
+log = logging.getLogger("http")
+WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -23,6 +30,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(error.get("loc", ())), "msg": error.get("msg")} for error in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc), "errors": errors})
+
+    @app.exception_handler(OSError)
+    async def storage_error(_: Request, exc: OSError) -> JSONResponse:
+        # A full disk or a folder we may not write is the operator's to fix: say which folder, not "500".
+        if exc.errno in WRITE_ERRNOS:
+            answer = storage_unavailable(exc, "the result")
+            return JSONResponse(status_code=answer.status_code, content={"detail": answer.detail})
+        log.error("unexpected OS error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:

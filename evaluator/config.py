@@ -23,4 +23,5 @@ class EvalSettings(BaseSettings):
         PACKAGE_DIR.parent / "models" / "whisper-base",
         description="faster-whisper (CTranslate2) model folder; scripts/fetch_whisper_model.py fills it offline.",
     )
+    api_key: str | None = Field(None, description="The runtime's API key, when it requires one.")
     request_timeout_s: float = Field(900.0, gt=0, description="Longest wait for one generate call.")

@@ -137,7 +137,8 @@ def run(settings: EvalSettings, options: RunOptions, run_dir: Path, progress: Pr
     scorer = ClipScorer(thresholds, Listener(settings.whisper_model_dir), settings.assets_dir)
     url = settings.runtime_url.rstrip("/")
     scenarios: list[ScenarioReport] = []
-    with httpx.Client() as client:
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    with httpx.Client(headers=headers) as client:
         health = runtime_health(client, url)
         for suite, scenario in chosen:
             reference = scenario.reference or bundled_reference(settings.assets_dir, scenario.voice)

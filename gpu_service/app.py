@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
+from common.auth import install_key_guard
 from common.errors import EngineUnavailable
 from common.http_errors import install_error_handlers
+from common.observability import HttpMetrics, configure_logging, install_observability
+from common.storage import prepare_output_root, start_cleanup
 from gpu_service import __version__
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
@@ -21,22 +25,34 @@ from gpu_service.routes import avatar, files, health, portraits, tts, voices
 from gpu_service.schemas import PortraitInfo, VoiceInfo
 
 log = logging.getLogger("gpu_service")
+RESULT_FOLDERS = ("tts", "video", "inputs")  # what retention deletes; cache/ is derived data, kept
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    """`configure_logs=False` when embedded in another service's process (the runtime's fallback)."""
     settings = settings or Settings()
-    settings.output_root.mkdir(parents=True, exist_ok=True)
+    if configure_logs:
+        configure_logging("gpu_service", settings.log_level, settings.log_format)
+    storage_problem = prepare_output_root(settings.output_root)
+    metrics = HttpMetrics("gpu_service")
+    engine_load = Gauge(
+        "gpu_service_engine_load_seconds", "Time each engine took to load", ["engine"], registry=metrics.registry
+    )
     faces = FaceAnalyzer(settings.cache_dir)
     device = pick_device(settings.device)
     services = Services(
         settings=settings,
-        engines=build_registry(settings, faces, device.name),
+        engines=build_registry(
+            settings, faces, device.name, on_loaded=lambda name, seconds: engine_load.labels(engine=name).set(seconds)
+        ),
         voices=AssetLibrary("voice", settings.voices_dir, "voices.json", VoiceInfo, settings.voice_roots),
         portraits=AssetLibrary(
             "portrait", settings.portraits_dir, "portraits.json", PortraitInfo, settings.portrait_roots
         ),
         device=device,
         faces=faces,
+        metrics=metrics,
+        storage_problem=storage_problem,
     )
 
     @asynccontextmanager
@@ -47,12 +63,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 services.engines.get(kind, None)
             except EngineUnavailable as exc:
                 log.warning("%s", exc.detail)
-        yield
+        cleanup = start_cleanup(
+            [settings.output_root / folder for folder in RESULT_FOLDERS],
+            settings.retention_hours,
+            settings.cleanup_interval_s,
+        )
+        try:
+            yield
+        finally:
+            cleanup.cancel()
 
     app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
     app.state.services = services
 
     install_error_handlers(app)
+    install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
+    install_observability(app, metrics)
     for router in (health.router, tts.router, voices.router, avatar.router, portraits.router, files.router):
         app.include_router(router)
     return app

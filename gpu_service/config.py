@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     liveportrait_fp16: bool = Field(True, description="Half precision for LivePortrait on CUDA.")
     liveportrait_batch: int = Field(8, ge=1, le=64, description="Frames rendered together by LivePortrait.")
     log_level: str = Field("info", description="uvicorn / logging level.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one object per line, with request ids.")
+    shared_secret: str | None = Field(
+        None, description="If set, every call but /health must bring it (as a bearer key)."
+    )
+    retention_hours: float = Field(
+        24, ge=0, description="Results (tts/, video/, inputs/) older than this are deleted; 0: never."
+    )
+    cleanup_interval_s: float = Field(600, gt=0, description="How often expired results are looked for.")
 
     @property
     def voices_dir(self) -> Path:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from common.observability import HttpMetrics
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.device import DeviceChoice
@@ -22,6 +23,8 @@ class Services:
     portraits: AssetLibrary[PortraitInfo]
     device: DeviceChoice
     faces: FaceAnalyzer
+    metrics: HttpMetrics
+    storage_problem: str | None  # why the output root cannot be written, found at start; None when it can
 
 
 def get_services(request: Request) -> Services:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from common.storage import DiskUsage
+
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
@@ -129,6 +131,8 @@ class EngineStatus(BaseModel):
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     service: Literal["gpu_service"] = "gpu_service"
+    problems: list[str] = Field(default_factory=list, description="Why the status is degraded, in words.")
+    disk: DiskUsage | None = Field(None, description="Space used under the output root, and free on its disk.")
     version: str
     device: str
     device_reason: str

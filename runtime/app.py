@@ -7,45 +7,68 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import Gauge
 
+from common.auth import install_key_guard
 from common.http_errors import install_error_handlers
+from common.observability import HttpMetrics, configure_logging, install_observability
+from common.storage import prepare_output_root, remove_older_than, start_cleanup
 from runtime import __version__
 from runtime.config import Settings
 from runtime.dependencies import Services
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore, StageCallback
 from runtime.pipelines.phase1_script import Phase1Context, run_script
+from runtime.rate_limit import RateLimiter
 from runtime.routes import generate, health, jobs, uploads, videos
 from runtime.schemas import GenerateRequest, GenerateResult
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
 log = logging.getLogger("runtime")
+INCOMING_MAX_AGE_S = 3600  # half-received uploads left by a crash
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging("runtime", settings.log_level, settings.log_format)
+    storage_problem = prepare_output_root(settings.data_dir)
+    metrics = HttpMetrics("runtime")
     gateway = GpuGateway(settings)
-    upload_store = UploadStore(
-        settings.uploads_dir, settings.max_voice_upload_bytes, settings.max_portrait_upload_bytes
-    )
+    upload_store = UploadStore(settings)
     video_store = VideoStore(settings.videos_dir)
-    phase1 = Phase1Context(settings, gateway, upload_store, video_store)
+    phase1 = Phase1Context(settings, gateway, upload_store, video_store, metrics.stages)
     job_store = JobStore(settings.jobs_db)
+    for status in ("queued", "running"):
+        Gauge(f"runtime_jobs_{status}", f"Jobs {status} now", registry=metrics.registry).set_function(
+            lambda status=status: job_store.count(status)  # type: ignore[misc]
+        )
 
     async def work(request: GenerateRequest, on_stage: StageCallback) -> GenerateResult:
         return await run_script(request, phase1, on_stage)
 
     runner = JobRunner(job_store, work, settings.job_workers, settings.max_queued_jobs)
-    services = Services(settings, gateway, upload_store, video_store, job_store, runner, phase1)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    services = Services(
+        settings, gateway, upload_store, video_store, job_store, runner, phase1, limiter, metrics, storage_problem
+    )
+
+    def expire_records(max_age_s: float) -> int:
+        return job_store.delete_finished_before(max_age_s) + remove_older_than(
+            settings.uploads_dir / "incoming", INCOMING_MAX_AGE_S
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runner.start()
+        cleanup = start_cleanup(
+            [settings.videos_dir], settings.retention_hours, settings.cleanup_interval_s, extra=expire_records
+        )
         try:
             yield
         finally:
+            cleanup.cancel()
             await runner.stop()
             await gateway.close()
             job_store.close()
@@ -53,6 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Realtime Avatar runtime", version=__version__, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
+    install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS")
+    install_observability(app, metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Range"],
+            expose_headers=["X-Request-ID", "Retry-After", "Content-Range"],
+        )
     for router in (health.router, generate.router, jobs.router, videos.router, uploads.router):
         app.include_router(router)
     return app

@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     fps: int = Field(25, ge=1, le=60, description="Frames per second of generated videos.")
     size: int = Field(512, ge=128, le=1024, description="Side of generated (square) videos, in pixels.")
     log_level: str = Field("info", description="uvicorn / logging level.")
+    log_format: Literal["json", "text"] = Field("json", description="json: one object per line, with request ids.")
+    api_keys: list[str] = Field(
+        default_factory=list, description='Keys clients must send (JSON list, e.g. ["k1"]); empty: no auth.'
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API.")
+    gpu_shared_secret: str | None = Field(None, description="Sent to the gpu_service (its GPU_SHARED_SECRET).")
+    rate_limit_per_minute: int = Field(60, ge=0, description="Generate/job requests per client per minute; 0: off.")
+    rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
+    retention_hours: float = Field(
+        72, ge=0, description="Videos and finished jobs older than this are deleted; 0: never."
+    )
+    cleanup_interval_s: float = Field(600, gt=0, description="How often expired files and jobs are looked for.")
+    max_voice_upload_seconds: float = Field(900, gt=0, description="Longest voice upload (audio or video), in seconds.")
+    max_portrait_pixels: int = Field(40_000_000, gt=0, description="Largest portrait upload, in pixels.")
+    decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one uploaded file may take.")
 
     @property
     def fallback_enabled(self) -> bool:

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from common.observability import HttpMetrics
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
 from runtime.pipelines.phase1_script import Phase1Context
+from runtime.rate_limit import RateLimiter, client_identity
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -23,8 +25,16 @@ class Services:
     jobs: JobStore
     runner: JobRunner
     phase1: Phase1Context
+    limiter: RateLimiter
+    metrics: HttpMetrics
+    storage_problem: str | None
 
 
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def rate_limited(request: Request) -> None:
+    """Dependency of the endpoints that start work: one token of the caller's bucket, or 429."""
+    get_services(request).limiter.take(client_identity(request))

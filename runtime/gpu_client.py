@@ -26,6 +26,7 @@ from common.errors import (
     TooManyRequests,
     Unprocessable,
 )
+from common.observability import REQUEST_ID, REQUEST_ID_HEADER
 from gpu_service.schemas import (
     AvatarRequest,
     AvatarResponse,
@@ -56,10 +57,23 @@ class GpuUnreachable(Exception):
 
 
 class GpuClient:
-    def __init__(self, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        secret: str | None = None,
+    ) -> None:
         self.base_url = base_url
         timeout = httpx.Timeout(timeout_s, connect=5.0)
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers=headers,
+            event_hooks={"request": [_pass_request_id]},
+        )
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -122,6 +136,11 @@ class GpuClient:
             raise GpuUnreachable(f"download from {self.base_url} failed ({exc!r})") from exc
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+
+async def _pass_request_id(request: httpx.Request) -> None:
+    """The runtime's request id goes with every call it makes, so both services' logs line up."""
+    request.headers[REQUEST_ID_HEADER] = REQUEST_ID.get()
 
 
 async def _file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:

@@ -78,7 +78,7 @@ class GpuBackend:
 class GpuGateway:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        client = GpuClient(settings.gpu_service_url, settings.gpu_timeout_s)
+        client = GpuClient(settings.gpu_service_url, settings.gpu_timeout_s, secret=settings.gpu_shared_secret)
         files: FileTransfer
         if settings.gpu_output_local_root is not None:
             files = SharedVolume(PathMapper(settings.gpu_output_host_root, settings.gpu_output_local_root))
@@ -116,7 +116,7 @@ class GpuGateway:
                     f"({exc.name} missing; pip install -e '.[gpu]'), so there is no fallback"
                 ) from exc
             root = self._settings.in_process_gpu_root
-            app = create_app(GpuSettings(output_root=root))
+            app = create_app(GpuSettings(output_root=root), configure_logs=False)
             client = GpuClient("http://in-process", self._settings.gpu_timeout_s, httpx.ASGITransport(app=app))
             self._in_process = GpuBackend("in-process", client, SharedVolume(PathMapper(root, root)))
         return self._in_process

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.errors import NotFound, ServiceError, TooManyRequests
+from common.errors import BadGateway, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
 from runtime.schemas import GenerateRequest, GenerateResult, Job
 
 log = logging.getLogger("runtime.jobs")
 MAX_ATTEMPTS = 3
+RETRY_DELAY_S = 2.0  # times the attempt number, before a transiently failed job runs again
 TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
 
 StageCallback = Callable[[str], Awaitable[None]]
@@ -108,7 +109,7 @@ class JobStore:
 
     def finish(self, job_id: str, result: GenerateResult) -> None:
         self._execute(
-            "UPDATE jobs SET status = 'done', stage = NULL, result = ?, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET status = 'done', stage = NULL, error = NULL, result = ?, updated_at = ? WHERE id = ?",
             result.model_dump_json(),
             time.time(),
             job_id,
@@ -118,6 +119,23 @@ class JobStore:
         self._execute(
             "UPDATE jobs SET status = 'failed', stage = NULL, error = ?, updated_at = ? WHERE id = ?",
             reason,
+            time.time(),
+            job_id,
+        )
+
+    def delete_finished_before(self, max_age_s: float) -> int:
+        """Forget done and failed jobs last updated more than `max_age_s` ago (retention); how many."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?", (time.time() - max_age_s,)
+            )
+            return int(cursor.rowcount)
+
+    def requeue(self, job_id: str, note: str) -> None:
+        """Back to 'queued' after a transient failure; `note` stays visible in `error` until it ends."""
+        self._execute(
+            "UPDATE jobs SET status = 'queued', stage = NULL, error = ?, updated_at = ? WHERE id = ?",
+            note,
             time.time(),
             job_id,
         )
@@ -159,6 +177,7 @@ class JobRunner:
         self._max_queued = max_queued
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._retries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._store.recover_interrupted()
@@ -167,9 +186,9 @@ class JobRunner:
         self._tasks = [asyncio.create_task(self._worker(), name=f"job-worker-{n}") for n in range(self._workers)]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._retries]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._retries]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -184,6 +203,15 @@ class JobRunner:
         job = self._store.create(request)
         self._queue.put_nowait(job.id)
         return job
+
+    def _retry_later(self, job_id: str, delay_s: float) -> None:
+        async def later() -> None:
+            await asyncio.sleep(delay_s)
+            self._queue.put_nowait(job_id)
+
+        task = asyncio.get_running_loop().create_task(later(), name=f"retry-{job_id}")
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def _worker(self) -> None:
         while True:
@@ -204,6 +232,15 @@ class JobRunner:
 
         try:
             result = await self._work(job.request, on_stage)
+        except (ServiceUnavailable, BadGateway) as exc:
+            # Transient (the gpu_service is down or failed): queue it again after a pause, a few times.
+            attempts = job.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                self._store.fail(job_id, f"gave up after {attempts} attempts: {exc.detail}")
+                return
+            log.warning("job %s attempt %d failed (%s); retrying", job_id, attempts, exc.detail)
+            self._store.requeue(job_id, f"attempt {attempts} failed: {exc.detail}")
+            self._retry_later(job_id, RETRY_DELAY_S * attempts)
         except ServiceError as exc:
             self._store.fail(job_id, exc.detail)
         except asyncio.CancelledError:

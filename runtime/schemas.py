@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from common.storage import DiskUsage
 from gpu_service.schemas import EngineStatus, SpokenText
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
@@ -94,3 +95,6 @@ class HealthResponse(BaseModel):
     shared_volume: bool = Field(description="True when results are read from a shared folder, not over HTTP.")
     gpu_service: GpuServiceHealth
     queued_jobs: int
+    problems: list[str] = Field(default_factory=list, description="Why the status is degraded, in words.")
+    disk: DiskUsage | None = Field(None, description="Space used under RUNTIME_DATA_DIR, and free on its disk.")
+    auth: bool = Field(False, description="True when API keys are required (all but /health).")

@@ -3,6 +3,8 @@ whichever gpu_service backend runs a request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -11,11 +13,14 @@ import uuid
 from pathlib import Path
 
 import av
+import numpy as np
 from fastapi import UploadFile
 
 from common.audio import AudioDecodeError, load_audio, write_wav
+from common.bounded import run_bounded
 from common.errors import NotFound, TooLarge, Unprocessable
 from common.voice_sample import REFERENCE_RATE, make_reference
+from runtime.config import Settings
 from runtime.gpu_gateway import GpuBackend
 from runtime.schemas import UploadedPortrait, UploadedVoice
 
@@ -25,14 +30,19 @@ IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
 
 
 class UploadStore:
-    def __init__(self, folder: Path, max_voice_bytes: int, max_portrait_bytes: int) -> None:
+    def __init__(self, settings: Settings) -> None:
+        folder = settings.uploads_dir
         self._voices = folder / "voices"
         self._portraits = folder / "portraits"
         self._incoming = folder / "incoming"
         for path in (self._voices, self._portraits, self._incoming):
-            path.mkdir(parents=True, exist_ok=True)
-        self._max_voice = max_voice_bytes
-        self._max_portrait = max_portrait_bytes
+            with contextlib.suppress(OSError):  # an unwritable data folder is reported by /health, not a crash
+                path.mkdir(parents=True, exist_ok=True)
+        self._max_voice = settings.max_voice_upload_bytes
+        self._max_portrait = settings.max_portrait_upload_bytes
+        self._max_voice_s = settings.max_voice_upload_seconds
+        self._max_pixels = settings.max_portrait_pixels
+        self._decode_timeout_s = settings.decode_timeout_s
 
     async def _receive(self, upload: UploadFile, limit: int, what: str) -> Path:
         """Copy the upload to a private temporary file, stopping as soon as it exceeds `limit`."""
@@ -57,10 +67,9 @@ class UploadStore:
         name = upload.filename or "upload"
         received = await self._receive(upload, self._max_voice, "voice")
         try:
-            samples, rate = load_audio(received, sample_rate=REFERENCE_RATE)
-            reference = make_reference(samples, rate)
-        except AudioDecodeError as exc:
-            raise Unprocessable(f"'{name}' cannot be used as a voice: {str(exc).replace(received.name, name)}") from exc
+            reference, rate = await asyncio.to_thread(
+                run_bounded, clean_voice, received, name, self._max_voice_s, timeout_s=self._decode_timeout_s, what=name
+            )
         finally:
             received.unlink(missing_ok=True)
         voice_id = f"v_{uuid.uuid4().hex[:12]}"
@@ -76,7 +85,9 @@ class UploadStore:
         portrait_id = f"p_{uuid.uuid4().hex[:12]}"
         try:
             suffix = _image_suffix(received, name)
-            width, height = _image_size(received, name)
+            width, height = await asyncio.to_thread(
+                run_bounded, image_size, received, name, self._max_pixels, timeout_s=self._decode_timeout_s, what=name
+            )
             target = self._portraits / f"{portrait_id}{suffix}"
             os.replace(received, target)
             os.chmod(target, 0o644)
@@ -140,11 +151,44 @@ def _image_suffix(path: Path, name: str) -> str:
     raise Unprocessable(f"'{name}' is not a JPEG or PNG image")
 
 
-def _image_size(path: Path, name: str) -> tuple[int, int]:
-    """Decode the image once (PyAV), so a truncated or corrupt file is refused here, not mid-render."""
+def image_size(path: Path, name: str, max_pixels: int) -> tuple[int, int]:
+    """Check the size in the header, then decode once (PyAV), so a corrupt file is refused here, not mid-render.
+
+    The header comes first: a small file claiming 50000x50000 pixels is refused before it can take the memory.
+    """
     try:
         with av.open(str(path)) as container:
-            frame = next(container.decode(video=0))
+            stream = container.streams.video[0]
+            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+            if width * height > max_pixels:
+                raise TooLarge(
+                    f"'{name}' is {width}x{height} pixels; the limit is {max_pixels} (RUNTIME_MAX_PORTRAIT_PIXELS)"
+                )
+            frame = next(container.decode(stream))
             return int(frame.width), int(frame.height)
-    except (av.FFmpegError, StopIteration) as exc:
+    except (av.FFmpegError, StopIteration, IndexError) as exc:
         raise Unprocessable(f"'{name}' is not a readable image") from exc
+
+
+def clean_voice(path: Path, name: str, max_seconds: float) -> tuple[np.ndarray, int]:
+    """Decode an uploaded recording (its length checked from the header first, when it has one) to a reference."""
+    declared = _declared_duration_s(path)
+    if declared is not None and declared > max_seconds:
+        raise TooLarge(
+            f"'{name}' is {declared:.0f} s long; the limit is {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)"
+        )
+    try:
+        samples, rate = load_audio(path, sample_rate=REFERENCE_RATE)
+    except AudioDecodeError as exc:
+        raise Unprocessable(f"'{name}' cannot be used as a voice: {str(exc).replace(path.name, name)}") from exc
+    if len(samples) / rate > max_seconds:
+        raise TooLarge(f"'{name}' is longer than {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)")
+    return make_reference(samples, rate), rate
+
+
+def _declared_duration_s(path: Path) -> float | None:
+    try:
+        with av.open(str(path)) as container:
+            return None if container.duration is None else container.duration / av.time_base
+    except av.FFmpegError:
+        return None  # the decoder will say what is wrong

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gpu_service.config import Settings
 from gpu_service.engines.face import FaceAnalyzer
 from gpu_service.engines.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
@@ -13,7 +15,9 @@ from gpu_service.engines.xtts import XTTS_LANGUAGE, XttsOptions
 from gpu_service.engines.xtts import unavailable_reason as xtts_unavailable
 
 
-def build_registry(settings: Settings, faces: FaceAnalyzer, device: str) -> EngineRegistry:
+def build_registry(
+    settings: Settings, faces: FaceAnalyzer, device: str, on_loaded: Callable[[str, float], None] | None = None
+) -> EngineRegistry:
     xtts_options = XttsOptions(
         model_dir=settings.xtts_model_dir,
         download=settings.xtts_download,
@@ -72,4 +76,6 @@ def build_registry(settings: Settings, faces: FaceAnalyzer, device: str) -> Engi
             license=LIVEPORTRAIT_LICENSE,
         ),
     ]
-    return EngineRegistry(specs, defaults={"tts": settings.tts_engine, "avatar": settings.avatar_engine})
+    return EngineRegistry(
+        specs, defaults={"tts": settings.tts_engine, "avatar": settings.avatar_engine}, on_loaded=on_loaded
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,13 @@ class EngineSpec:
     license: str | None = None
 
 
+LoadedCallback = Callable[[str, float], None]  # engine name, seconds it took to load
+
+
 class EngineSlot:
-    def __init__(self, spec: EngineSpec) -> None:
+    def __init__(self, spec: EngineSpec, on_loaded: LoadedCallback | None = None) -> None:
         self.spec = spec
+        self._on_loaded = on_loaded
         self._engine: Any = None
         self._error: str | None = None
         self._lock = threading.Lock()
@@ -39,7 +44,10 @@ class EngineSlot:
                 reason = self.spec.precheck()
                 if reason is None:
                     try:
+                        started = time.perf_counter()
                         self._engine = self.spec.factory()
+                        if self._on_loaded is not None:
+                            self._on_loaded(self.spec.name, time.perf_counter() - started)
                     except (EngineLoadError, ImportError, OSError) as exc:
                         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, ImportError) else str(exc)
                 self._error = reason
@@ -64,8 +72,10 @@ class EngineSlot:
 
 
 class EngineRegistry:
-    def __init__(self, specs: list[EngineSpec], defaults: dict[EngineKind, str]) -> None:
-        self._slots = {spec.name: EngineSlot(spec) for spec in specs}
+    def __init__(
+        self, specs: list[EngineSpec], defaults: dict[EngineKind, str], on_loaded: LoadedCallback | None = None
+    ) -> None:
+        self._slots = {spec.name: EngineSlot(spec, on_loaded) for spec in specs}
         for kind, name in defaults.items():
             if name not in self._slots or self._slots[name].spec.kind != kind:
                 known = ", ".join(self.names(kind))

@@ -32,6 +32,7 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
     out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
     rendered = engine.render(portrait, speech, out, fps=request.fps, size=request.size, seed=request.seed)
+    services.metrics.stages.labels("avatar").observe(time.perf_counter() - started)
     return AvatarResponse(
         video_path=str(rendered.path),
         duration_s=rendered.duration_s,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from common.storage import disk_usage
 from gpu_service import __version__
 from gpu_service.dependencies import Services, get_services
 from gpu_service.schemas import HealthResponse
@@ -14,9 +15,17 @@ router = APIRouter()
 @router.get("/health", response_model=HealthResponse)
 def health(services: Annotated[Services, Depends(get_services)]) -> HealthResponse:
     engines = services.engines.statuses()
-    defaults_usable = all(engine.state != "unavailable" for engine in engines if engine.default)
+    problems = [
+        f"default {engine.kind} engine '{engine.name}' is unavailable: {engine.reason}"
+        for engine in engines
+        if engine.default and engine.state == "unavailable"
+    ]
+    if services.storage_problem is not None:
+        problems.append(services.storage_problem)
     return HealthResponse(
-        status="ok" if defaults_usable else "degraded",
+        status="degraded" if problems else "ok",
+        problems=problems,
+        disk=disk_usage(services.settings.output_root),
         version=__version__,
         device=services.device.name,
         device_reason=services.device.reason,

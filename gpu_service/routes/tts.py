@@ -42,6 +42,7 @@ def synthesize(request: TTSRequest, services: Annotated[Services, Depends(get_se
     engine, voice, match_voice = _prepare(request, services)
     started = time.perf_counter()
     speech = engine.synthesize(request.text, request.language, voice, match_voice=match_voice)
+    services.metrics.stages.labels("tts").observe(time.perf_counter() - started)
     path = services.settings.output_root / "tts" / f"{uuid.uuid4().hex}.wav"
     write_wav(path, speech.samples, speech.sample_rate)
     return TTSResponse(

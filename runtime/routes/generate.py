@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from common.errors import documented
-from runtime.dependencies import Services, get_services
+from runtime.dependencies import Services, get_services, rate_limited
 from runtime.pipelines.phase1_script import run_script
 from runtime.routes.urls import absolute
 from runtime.schemas import GenerateRequest, GenerateResult
@@ -17,7 +17,12 @@ async def _no_stage(_: str) -> None:
     return None
 
 
-@router.post("/generate", response_model=GenerateResult, responses=documented(400, 404, 413, 422, 502, 503))
+@router.post(
+    "/generate",
+    response_model=GenerateResult,
+    responses=documented(400, 404, 413, 422, 429, 502, 503),
+    dependencies=[Depends(rate_limited)],
+)
 async def generate(
     body: GenerateRequest, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> GenerateResult:

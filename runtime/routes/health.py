@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.errors import ServiceError
+from common.storage import disk_usage
 from runtime import __version__
 from runtime.dependencies import Services, get_services
 from runtime.gpu_client import GpuUnreachable
@@ -24,8 +25,14 @@ async def health(services: Annotated[Services, Depends(get_services)]) -> Health
         )
     except (GpuUnreachable, ServiceError) as exc:
         gpu.error = str(exc)
+    problems = [] if gpu.reachable else [f"gpu_service not reachable at {settings.gpu_service_url}"]
+    if services.storage_problem is not None:
+        problems.append(services.storage_problem)
     return HealthResponse(
-        status="ok" if gpu.reachable else "degraded",  # degraded: the fallback (if on) serves, slowly
+        status="degraded" if problems else "ok",  # degraded: the fallback (if on) serves, slowly
+        problems=problems,
+        disk=disk_usage(settings.data_dir),
+        auth=bool(settings.api_keys),
         version=__version__,
         mode=settings.mode,
         fallback="local" if settings.fallback_enabled else "off",

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from common.errors import documented
-from runtime.dependencies import Services, get_services
+from runtime.dependencies import Services, get_services, rate_limited
 from runtime.pipelines.phase1_script import check_request
 from runtime.routes.urls import job_with_urls
 from runtime.schemas import GenerateRequest, Job, JobList
@@ -13,7 +13,13 @@ from runtime.schemas import GenerateRequest, Job, JobList
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/jobs", response_model=Job, status_code=202, responses=documented(413, 422, 429))
+@router.post(
+    "/jobs",
+    response_model=Job,
+    status_code=202,
+    responses=documented(413, 422, 429),
+    dependencies=[Depends(rate_limited)],
+)
 async def submit(body: GenerateRequest, services: Annotated[Services, Depends(get_services)]) -> Job:
     """Queue a generate request; poll GET /api/v1/jobs/{id} for its stage and result."""
     check_request(body, services.settings)

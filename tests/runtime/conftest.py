@@ -46,6 +46,7 @@ def runtime_env(gpu_url: str, host_root: Path, local_root: Path, data_dir: Path,
         "RUNTIME_GPU_OUTPUT_HOST_ROOT": str(host_root),
         "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": str(local_root),
         "RUNTIME_DATA_DIR": str(data_dir),
+        "RUNTIME_RATE_LIMIT_PER_MINUTE": "0",  # tests send bursts; test_hardening turns it on where it is tested
         **extra,
     }
 

@@ -1,0 +1,128 @@
+"""Request ids, JSON logs and Prometheus metrics, the same way in both services.
+
+Every request gets an id (the caller's X-Request-ID if it sends a sane one), echoed in the answer, attached to
+every log line written while serving it, and passed on by the runtime to the gpu_service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, service, and the exception if any."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": REQUEST_ID.get(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str, log_format: str) -> None:
+    """Route our loggers and uvicorn's through one handler, JSON or plain text."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        formatter: logging.Formatter = JsonFormatter(service)
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    handler.setFormatter(formatter)
+    handler.addFilter(_with_request_id)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
+def _with_request_id(record: logging.LogRecord) -> bool:
+    record.request_id = REQUEST_ID.get()
+    return True
+
+
+class HttpMetrics:
+    """The metrics every service exposes, in a registry of its own (several apps may share a process)."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total", "Requests answered", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer a request",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stages = Histogram(
+            f"{service}_stage_duration_seconds",
+            "Time spent in each stage of the work",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+
+def _route_template(request: Request) -> str:
+    """The route's pattern (/api/v1/jobs/{job_id}), never the raw path: labels must stay few."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
+def install_observability(app: FastAPI, metrics: HttpMetrics) -> None:
+    log = logging.getLogger("http")
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            metrics.requests.labels(request.method, _route_template(request), "500").inc()
+            log.exception("%s %s failed", request.method, request.url.path)
+            REQUEST_ID.reset(token)
+            raise
+        elapsed = time.perf_counter() - started
+        route = _route_template(request)
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        if route not in ("/health", "/metrics"):
+            log.info("%s %s -> %d in %.3f s", request.method, request.url.path, response.status_code, elapsed)
+        REQUEST_ID.reset(token)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

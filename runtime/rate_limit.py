@@ -1,0 +1,63 @@
+"""Per-client rate limit on the expensive endpoints: a token bucket per API key (or address, without keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import Request
+
+from common.auth import presented_key
+from common.errors import TooManyRequests
+
+MAX_CLIENTS = 10_000  # buckets kept; idle full ones are dropped first
+
+
+class RateLimiter:
+    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0  # tokens per second
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, client: str) -> None:
+        """Spend one token of `client`'s bucket, or refuse with 429 and when to come back."""
+        if not self.enabled:
+            return
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[client] = (tokens, now)
+                wait_s = math.ceil((1 - tokens) / self.rate)
+                raise TooManyRequests(
+                    f"too many requests from this client: {self.burst} at once, then "
+                    f"{round(self.rate * 60)} per minute; try again in {wait_s} s",
+                    headers={"Retry-After": str(wait_s)},
+                )
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > MAX_CLIENTS:
+                self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.burst / self.rate
+        for client, (_, last) in list(self._buckets.items()):
+            if now - last > full_after:
+                del self._buckets[client]
+
+
+def client_identity(request: Request) -> str:
+    """The API key when one is sent (hashed: keys never sit in memory as labels), else the peer address."""
+    key = presented_key(request)
+    if key is not None:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "addr:" + (request.client.host if request.client else "unknown")
