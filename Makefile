@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 DEV_STAMP := $(VENV)/.dev-installed
 WHISPER_MODEL := models/whisper-base/.verified
 
-.PHONY: demo test lint typecheck pytest bench evaluate clean help
+.PHONY: demo test lint typecheck pytest bench evaluate load clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
 	@echo "make lint   ruff only"
 	@echo "make evaluate ARGS='--suite gold'  start both services, run evaluator suites, write reports"
+	@echo "make load   a burst of 50 jobs against both services: queue bound, 429s, p50/p95, memory"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +54,9 @@ bench: $(DEV_STAMP)
 
 evaluate: $(DEV_STAMP) $(WHISPER_MODEL)
 	$(BIN)/python scripts/evaluate_local.py $(ARGS)
+
+load: $(DEV_STAMP)
+	$(BIN)/python scripts/load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import errno
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from common.errors import ServiceError
 from common.storage import storage_error as storage_unavailable
 
 log = logging.getLogger("http")
 WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
+class ValidationProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorBody(BaseModel):
+    """What a 422 for a malformed request looks like: one sentence, then the details for programs."""
+
+    detail: str
+    errors: list[ValidationProblem]
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -25,7 +39,27 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+def _document_our_422(app: FastAPI) -> None:
+    """FastAPI documents 422 as its own shape (detail: a list); ours is `ValidationErrorBody`. Say so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            if "HTTPValidationError" in components:
+                body = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components["HTTPValidationError"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_our_422(app)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(error.get("loc", ())), "msg": error.get("msg")} for error in exc.errors()]

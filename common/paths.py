@@ -20,6 +20,8 @@ def resolve_within(given: str | Path, roots: Iterable[Path]) -> Path:
     Relative paths are taken relative to each root in turn. Symlinks are followed before the check,
     so a link pointing out of a root is refused as well. The file need not exist.
     """
+    if "\x00" in str(given):  # no file system takes it; Path.resolve would raise ValueError
+        raise PathOutsideRoots(str(given).replace("\x00", "\\0"))
     candidate = Path(given)
     inside: list[Path] = []
     for root in roots:

@@ -156,6 +156,11 @@ def _raise_for_status(response: httpx.Response) -> None:
         detail = str(response.json().get("detail", response.text))
     except ValueError:
         detail = response.text or response.reason_phrase
+    if response.status_code == 401:  # the runtime's credentials, not the caller's: an operator's problem
+        raise BadGateway(
+            f"gpu_service refused the runtime's credentials ({detail}); RUNTIME_GPU_SHARED_SECRET must equal "
+            "the gpu_service's GPU_SHARED_SECRET"
+        )
     known = ERROR_CLASSES.get(response.status_code)
     if known is not None:  # the caller's mistake (or an engine's absence) stays what it is
         raise known(detail)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1")
     "/jobs",
     response_model=Job,
     status_code=202,
-    responses=documented(413, 422, 429),
+    responses=documented(400, 413, 422, 429),
     dependencies=[Depends(rate_limited)],
 )
 async def submit(body: GenerateRequest, services: Annotated[Services, Depends(get_services)]) -> Job:

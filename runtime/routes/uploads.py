@@ -18,7 +18,7 @@ class VoiceCatalog(BaseModel):
     uploaded: list[UploadedVoice]
 
 
-@router.post("/voices", response_model=UploadedVoice, status_code=201, responses=documented(413, 422))
+@router.post("/voices", response_model=UploadedVoice, status_code=201, responses=documented(400, 413, 422))
 async def upload_voice(
     file: Annotated[UploadFile, File(description="wav, mp3, m4a, or a video: its audio is extracted")],
     services: Annotated[Services, Depends(get_services)],
@@ -34,7 +34,7 @@ async def voices(services: Annotated[Services, Depends(get_services)]) -> VoiceC
     return VoiceCatalog(bundled=bundled, uploaded=services.uploads.list_voices())
 
 
-@router.post("/portraits", response_model=UploadedPortrait, status_code=201, responses=documented(413, 422, 503))
+@router.post("/portraits", response_model=UploadedPortrait, status_code=201, responses=documented(400, 413, 422, 503))
 async def upload_portrait(
     file: Annotated[UploadFile, File(description="JPEG or PNG with one face")],
     services: Annotated[Services, Depends(get_services)],

@@ -42,3 +42,8 @@ def test_prefix_sibling_is_not_inside(tmp_path: Path) -> None:
     (tmp_path / "root2").mkdir()
     with pytest.raises(PathOutsideRoots):
         resolve_within(tmp_path / "root2" / "x.wav", [tmp_path / "root"])
+
+
+def test_a_nul_byte_is_refused_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(PathOutsideRoots):
+        resolve_within("a\x00b.wav", [tmp_path])

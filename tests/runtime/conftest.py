@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from common.launch import RunningService, run_service
+from runtime.schemas import Job
 
 ISOLATE = 'mount --bind "$1" "$2" && mount -t tmpfs tmpfs "$1" && shift 2 && exec "$@"'
+
+
+def in_private_mounts(script: str, *args: str) -> list[str]:
+    """`sh -c script sh args...` in a private mount namespace: mounts made by `script` are seen by it alone."""
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *args]
+
+
+def wait_for_job(url: str, job_id: str, timeout_s: float = 300) -> Job:
+    """Poll until the job is done or failed."""
+    deadline = time.monotonic() + timeout_s
+    job = None
+    while time.monotonic() < deadline:
+        job = Job.model_validate(httpx.get(f"{url}/api/v1/jobs/{job_id}").json())
+        if job.status in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job.status if job else 'unknown'} after {timeout_s} s")
 
 
 def namespaces_available() -> bool:
@@ -57,19 +77,7 @@ def container_view(host_root: Path, local_root: Path) -> tuple[Callable[[list[st
         local_root.mkdir(parents=True, exist_ok=True)
 
         def wrap(command: list[str]) -> list[str]:
-            return [
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                ISOLATE,
-                "sh",
-                str(host_root),
-                str(local_root),
-                *command,
-            ]
+            return in_private_mounts(ISOLATE, str(host_root), str(local_root), *command)
 
         return wrap, True
     local_root.symlink_to(host_root, target_is_directory=True)  # same files, different path: mapping still runs

@@ -11,23 +11,13 @@ import pytest
 
 from common.launch import run_service
 from runtime.schemas import Job
-from tests.runtime.conftest import Stack, container_view, runtime_env
+from tests.runtime.conftest import Stack, container_view, runtime_env, wait_for_job
 
 LONG_TEXT = "This job has a fairly long text, so that it keeps the only worker busy for a while. " * 6
 
 
 def submit(url: str, text: str) -> httpx.Response:
     return httpx.post(f"{url}/api/v1/jobs", json={"text": text, "language": "en"}, timeout=30)
-
-
-def wait_for(url: str, job_id: str, timeout_s: float = 300) -> Job:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = Job.model_validate(httpx.get(f"{url}/api/v1/jobs/{job_id}").json())
-        if job.status in ("done", "failed"):
-            return job
-        time.sleep(0.3)
-    raise TimeoutError(f"job {job_id} still {job.status} after {timeout_s} s")
 
 
 def test_a_job_reports_its_stage_and_result(stack: Stack) -> None:
@@ -62,7 +52,9 @@ def test_jobs_survive_a_killed_runtime(stack: Stack, tmp_path: Path) -> None:
     env = runtime_env(stack.gpu.url, stack.host_root, tmp_path / "view", data_dir)
     wrap, _ = container_view(stack.host_root, tmp_path / "view")
     with run_service("runtime.app:create_app", env, tmp_path, wrap=wrap) as first:
-        finished = wait_for(first.url, Job.model_validate(submit(first.url, "Finished before the crash.").json()).id)
+        finished = wait_for_job(
+            first.url, Job.model_validate(submit(first.url, "Finished before the crash.").json()).id
+        )
         assert finished.status == "done"
         ids = [Job.model_validate(submit(first.url, LONG_TEXT).json()).id for _ in range(3)]
         deadline = time.monotonic() + 60
@@ -71,7 +63,7 @@ def test_jobs_survive_a_killed_runtime(stack: Stack, tmp_path: Path) -> None:
             time.sleep(0.05)
         first.stop(signal.SIGKILL)
     with run_service("runtime.app:create_app", env, tmp_path, wrap=wrap) as second:
-        results = [wait_for(second.url, job_id) for job_id in ids]
+        results = [wait_for_job(second.url, job_id) for job_id in ids]
         assert [job.status for job in results] == ["done"] * 3, [job.error for job in results]
         assert results[0].attempts == 2, "the interrupted job ran again"
         again = Job.model_validate(httpx.get(f"{second.url}/api/v1/jobs/{finished.id}").json())
@@ -89,7 +81,9 @@ def test_full_queue_answers_429_with_retry_after(stack: Stack, tmp_path: Path) -
         assert int(refused.headers["retry-after"]) >= 1
         assert "queue is full" in refused.json()["detail"]
         accepted = [Job.model_validate(answer.json()).id for answer in answers if answer.status_code == 202]
-        assert all(wait_for(runtime.url, job_id).status == "done" for job_id in accepted), "nothing accepted is lost"
+        assert all(wait_for_job(runtime.url, job_id).status == "done" for job_id in accepted), (
+            "nothing accepted is lost"
+        )
 
 
 @pytest.mark.parametrize("limit", [0, 201])
