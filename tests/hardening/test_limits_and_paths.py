@@ -113,11 +113,27 @@ def test_gpu_paths_never_reach_outside(pair: tuple[RunningService, RunningServic
         httpx.post(f"{gpu.url}/api/v1/tts", json={"text": "Hi.", "language": "en", "voice": name}, timeout=60),
         httpx.post(f"{gpu.url}/api/v1/avatar", json={"audio_path": name}, timeout=60),
         httpx.post(f"{gpu.url}/api/v1/portraits/check", json={"portrait": name}, timeout=60),
+        httpx.post(f"{gpu.url}/api/v1/avatar", json={"audio_path": "tts/x.wav", "portrait": name}, timeout=60),
         httpx.put(f"{gpu.url}/api/v1/inputs/voices/{name}", content=b"data"),
     ]
     for response in checks:
         assert 400 <= response.status_code < 500, (response.request.url, response.status_code, response.text)
         assert b"root:" not in response.content
+
+
+def test_upload_file_names_are_labels_not_paths(pair: tuple[RunningService, RunningService], tmp_path: Path) -> None:
+    _, runtime = pair
+    sneaky = "../../../../tmp/escaped-upload.wav"
+    response = httpx.post(
+        f"{runtime.url}/api/v1/voices", files={"file": (sneaky, wav_bytes(3), "audio/wav")}, timeout=60
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["id"].startswith("v_") and response.json()["source_name"] == sneaky
+    assert not Path("/tmp/escaped-upload.wav").exists()
+    refused = httpx.post(
+        f"{runtime.url}/api/v1/portraits", files={"file": (sneaky, b"not an image", "image/png")}, timeout=60
+    )
+    assert refused.status_code == 422 and not Path("/tmp/escaped-upload.wav").exists()
 
 
 def test_symlink_out_of_the_output_root_is_refused(pair: tuple[RunningService, RunningService], tmp_path: Path) -> None:
