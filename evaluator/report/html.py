@@ -68,20 +68,22 @@ def similarity_plot(report: RunReport) -> str:
 
 
 def lipsync_plot(report: RunReport) -> str:
+    """One curve per scenario: the correlation at each lag, averaged over its clips."""
     figure, axis = plt.subplots(figsize=(9, 3.6))
     for scenario in report.scenarios:
-        for clip in scenario.clips:
-            if clip.lipsync is None:
-                continue
-            lags = sorted(clip.lipsync.by_lag_ms)
-            axis.plot(lags, [clip.lipsync.by_lag_ms[lag] for lag in lags], label=f"{scenario.id} t{clip.turn}")
+        curves = [clip.lipsync.by_lag_ms for clip in scenario.clips if clip.lipsync is not None]
+        if not curves:
+            continue
+        lags = sorted(curves[0])
+        mean = [sum(curve.get(lag, 0.0) for curve in curves) / len(curves) for lag in lags]
+        axis.plot(lags, mean, label=scenario.id)
     axis.axhline(report.thresholds.lipsync.correlation_min, color="#b00020", linestyle="--")
     axis.axvline(0, color="#888", linewidth=0.8)
     axis.set_xlabel("lag, ms (> 0: mouth moves after the sound)")
-    axis.set_ylabel("correlation")
+    axis.set_ylabel("correlation (mean over clips)")
     axis.set_title("Lip sync: mouth opening vs loudness, by lag")
     if axis.lines:
-        axis.legend(fontsize=7, ncol=3)
+        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _svg(figure)
 
 
