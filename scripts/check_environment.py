@@ -1,6 +1,7 @@
-"""Check that this machine can run the services: Python, packages, espeak-ng, device, output folder, ports.
+"""Check that this machine can run the services: Python, packages, espeak-ng, device, output folder, ports,
+the optional engines (XTTS-v2, LivePortrait) and the evaluator's Whisper model.
 
-Usage: python scripts/check_environment.py [--service gpu|runtime|all]
+Usage: python scripts/check_environment.py [--service gpu|runtime|evaluator|all]
 Exit code 1 when something required is missing; each line says what to do about it.
 """
 
@@ -18,8 +19,9 @@ from pathlib import Path
 REQUIRED = {
     "gpu": ["fastapi", "uvicorn", "numpy", "soundfile", "soxr", "pyworld", "espeakng-loader", "av", "pyloudnorm"],
     "runtime": ["fastapi", "uvicorn", "httpx", "numpy", "soundfile", "av"],
+    "evaluator": ["httpx", "faster-whisper", "resemblyzer", "praat-parselmouth", "jiwer", "opencc", "matplotlib"],
 }
-OPTIONAL = {"gpu": ["torch", "coqui-tts"], "runtime": []}
+OPTIONAL = {"gpu": ["torch", "coqui-tts"], "runtime": [], "evaluator": []}
 
 
 def line(ok: bool | None, what: str, detail: str) -> bool:
@@ -85,11 +87,39 @@ def check_port(port: int, what: str) -> bool:
     return line(True, what, f"port {port} is free")
 
 
+def check_optional_engines() -> bool:
+    """XTTS-v2 and LivePortrait are optional: their absence is reported, never a failure."""
+    from gpu_service.config import Settings
+    from gpu_service.engines.liveportrait import LivePortraitOptions
+    from gpu_service.engines.liveportrait import unavailable_reason as liveportrait_reason
+    from gpu_service.engines.xtts import XttsOptions
+    from gpu_service.engines.xtts import unavailable_reason as xtts_reason
+
+    settings = Settings()
+    xtts = XttsOptions(settings.xtts_model_dir, settings.xtts_download, "cpu", False, settings.cache_dir)
+    portrait = LivePortraitOptions(settings.liveportrait_dir, settings.liveportrait_weights_dir, "cpu", False)
+    for name, reason in (("xtts", xtts_reason(xtts)), ("liveportrait", liveportrait_reason(portrait))):
+        line(None if reason else True, f"engine {name}", reason or "ready to load")
+    return True
+
+
+def check_whisper_model() -> bool:
+    from evaluator.config import EvalSettings
+    from evaluator.metrics.intelligibility import WhisperModelMissing, check_model_dir
+
+    folder = EvalSettings().whisper_model_dir
+    try:
+        check_model_dir(folder)
+    except WhisperModelMissing as error:
+        return line(False, "Whisper model", str(error))
+    return line(True, "Whisper model", str(folder))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Check this machine for the Realtime Avatar services.")
-    parser.add_argument("--service", choices=["gpu", "runtime", "all"], default="all")
+    parser.add_argument("--service", choices=["gpu", "runtime", "evaluator", "all"], default="all")
     args = parser.parse_args()
-    services = ["gpu", "runtime"] if args.service == "all" else [args.service]
+    services = ["gpu", "runtime", "evaluator"] if args.service == "all" else [args.service]
     ok = check_python()
     for service in services:
         print(f"-- {service}")
@@ -98,8 +128,11 @@ def main() -> int:
             ok &= check_espeak() & check_device()
             ok &= check_writable(Path(os.environ.get("GPU_OUTPUT_ROOT", "/tmp/gpu-service-output")), "output root")
             ok &= check_port(int(os.environ.get("GPU_PORT", "8001")), "gpu_service port")
+            ok &= check_optional_engines()
         if service == "runtime":
             ok &= check_port(int(os.environ.get("RUNTIME_PORT", "8000")), "runtime port")
+        if service == "evaluator" and importlib.util.find_spec("faster_whisper"):
+            ok &= check_whisper_model()
     print("all required checks passed" if ok else "some required checks failed (see FAIL lines)")
     return 0 if ok else 1
 
