@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
+MAX_NAME_BYTES = 255  # NAME_MAX: the longest single file or folder name
+
 
 class PathOutsideRoots(ValueError):
     """A path resolved (after following symlinks) to a place outside every allowed root."""
@@ -20,9 +23,13 @@ def resolve_within(given: str | Path, roots: Iterable[Path]) -> Path:
     Relative paths are taken relative to each root in turn. Symlinks are followed before the check,
     so a link pointing out of a root is refused as well. The file need not exist.
     """
-    if "\x00" in str(given):  # no file system takes it; Path.resolve would raise ValueError
-        raise PathOutsideRoots(str(given).replace("\x00", "\\0"))
+    name = str(given)
+    # No file system takes these; Path.resolve or stat would raise instead of answering.
+    if "\x00" in name or len(name.encode()) > MAX_PATH_BYTES:
+        raise PathOutsideRoots(name.replace("\x00", "\\0")[:200])
     candidate = Path(given)
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in candidate.parts):
+        raise PathOutsideRoots(name[:200])
     inside: list[Path] = []
     for root in roots:
         real_root = root.resolve()
@@ -32,4 +39,11 @@ def resolve_within(given: str | Path, roots: Iterable[Path]) -> Path:
     if not inside:
         raise PathOutsideRoots(str(given))
     # A relative name may fit several roots: prefer the one where the file exists.
-    return next((path for path in inside if path.exists()), inside[0])
+    return next((path for path in inside if _exists(path)), inside[0])
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a component that is a file, or a loop: not there for our purposes
+        return False

@@ -47,3 +47,10 @@ def test_prefix_sibling_is_not_inside(tmp_path: Path) -> None:
 def test_a_nul_byte_is_refused_not_a_crash(tmp_path: Path) -> None:
     with pytest.raises(PathOutsideRoots):
         resolve_within("a\x00b.wav", [tmp_path])
+
+
+def test_names_too_long_for_any_file_system_are_refused_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(PathOutsideRoots):
+        resolve_within("x" * 300 + ".wav", [tmp_path])
+    with pytest.raises(PathOutsideRoots):
+        resolve_within("/".join(["d" * 200] * 30), [tmp_path])
