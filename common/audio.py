@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+from common.files import atomic_target
 
 FloatArray = np.ndarray
 
@@ -74,16 +74,8 @@ def resample(samples: FloatArray, rate_in: int, rate_out: int) -> FloatArray:
 
 def write_wav(path: Path, samples: FloatArray, sample_rate: int) -> None:
     """Write 16-bit PCM atomically: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".wav.part")
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be read by other processes
-    try:
-        sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(path, ".wav.part") as partial:
+        sf.write(partial, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
 
 
 def rms_dbfs(samples: FloatArray) -> float:

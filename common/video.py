@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from common.files import atomic_target
 
 AUDIO_CHUNK = 1024  # AAC frame size
 
@@ -29,36 +29,30 @@ def write_mp4(
     Frames are consumed one at a time, so memory stays flat however long the clip is. Readers never see a
     half-written file: it appears under `path` only once complete.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".mp4.part")
-    os.close(fd)
-    os.chmod(tmp, 0o644)
     count = 0
-    try:
-        with av.open(tmp, "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            video = container.add_stream("libx264", rate=fps)
-            video.pix_fmt = "yuv420p"
-            video.options = {"crf": str(crf), "preset": preset}
-            sound = container.add_stream("aac", rate=sample_rate)
-            sound.layout = "mono"
-            for image in frames:
-                if count == 0:
-                    video.height, video.width = image.shape[:2]
-                picture = av.VideoFrame.from_ndarray(image, format="rgb24")
-                picture.pts, picture.time_base = count, Fraction(1, fps)
-                container.mux(video.encode(picture))
-                count += 1
-            container.mux(video.encode())
-            samples = np.asarray(audio, dtype=np.float32)
-            for start in range(0, len(samples), AUDIO_CHUNK):
-                chunk = av.AudioFrame.from_ndarray(
-                    samples[start : start + AUDIO_CHUNK].reshape(1, -1), format="flt", layout="mono"
-                )
-                chunk.sample_rate, chunk.pts = sample_rate, start
-                container.mux(sound.encode(chunk))
-            container.mux(sound.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_target(path, ".mp4.part") as partial,
+        av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as container,
+    ):
+        video = container.add_stream("libx264", rate=fps)
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": str(crf), "preset": preset}
+        sound = container.add_stream("aac", rate=sample_rate)
+        sound.layout = "mono"
+        for image in frames:
+            if count == 0:
+                video.height, video.width = image.shape[:2]
+            picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+            picture.pts, picture.time_base = count, Fraction(1, fps)
+            container.mux(video.encode(picture))
+            count += 1
+        container.mux(video.encode())
+        samples = np.asarray(audio, dtype=np.float32)
+        for start in range(0, len(samples), AUDIO_CHUNK):
+            chunk = av.AudioFrame.from_ndarray(
+                samples[start : start + AUDIO_CHUNK].reshape(1, -1), format="flt", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = sample_rate, start
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode())
     return count

@@ -7,8 +7,6 @@ service may have done the work. Errors the service reports keep their status and
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +24,7 @@ from common.errors import (
     TooManyRequests,
     Unprocessable,
 )
+from common.files import atomic_target
 from common.observability import REQUEST_ID, REQUEST_ID_HEADER
 from gpu_service.schemas import (
     AvatarRequest,
@@ -120,22 +119,16 @@ class GpuClient:
 
     async def download(self, host_path: str, destination: Path) -> None:
         """Stream a result file to `destination`, which appears only once complete."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as sink:
+            with atomic_target(destination) as partial, partial.open("wb") as sink:
                 async with self._http.stream("GET", "/api/v1/files", params={"path": host_path}) as response:
                     if response.status_code >= 400:
                         await response.aread()
                         _raise_for_status(response)
                     async for chunk in response.aiter_bytes():
                         sink.write(chunk)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, destination)
         except httpx.TransportError as exc:
             raise GpuUnreachable(f"download from {self.base_url} failed ({exc!r})") from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
 
 async def _pass_request_id(request: httpx.Request) -> None:

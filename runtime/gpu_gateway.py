@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +17,7 @@ from typing import Protocol
 import httpx
 
 from common.errors import ServiceUnavailable
+from common.files import atomic_target
 from runtime.config import Settings
 from runtime.gpu_client import GpuClient, GpuUnreachable
 from runtime.paths import PathMapper
@@ -57,15 +56,8 @@ class OverHttp:
 
 
 def _copy_atomically(source: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, destination)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_target(destination) as partial:
+        shutil.copyfile(source, partial)
 
 
 @dataclass

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from common.files import atomic_target
 from evaluator.report.html import render_html
 from evaluator.report.markdown import render_summary
 from evaluator.report.schema import RunReport
 
 
 def _write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    with atomic_target(path) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 def write_reports(report: RunReport, run_dir: Path) -> dict[str, Path]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from common.audio import load_audio
 from common.errors import Unprocessable
+from common.files import atomic_target
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import Speech
 from gpu_service.engines.registry import EngineLoadError
@@ -122,14 +123,12 @@ class LatentCache:
     def put(self, key: str, conditioning: Conditioning) -> None:
         import torch
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f".{key}.partial"
         tensors = {
             "gpt_latent": conditioning.gpt_latent.cpu(),
             "speaker_embedding": conditioning.speaker_embedding.cpu(),
         }
-        torch.save(tensors, partial)
-        os.replace(partial, self.folder / f"{key}.pt")
+        with atomic_target(self.folder / f"{key}.pt") as partial:
+            torch.save(tensors, partial)
         with self._lock:
             self._memory[key] = conditioning
 

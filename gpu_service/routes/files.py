@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
 from common.errors import TooLarge, Unprocessable, documented
+from common.files import atomic_target
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
 from gpu_service.schemas import StoredInput
@@ -39,21 +37,12 @@ async def upload_input(
     if not SAFE_NAME.match(name):
         raise Unprocessable("name may contain only letters, digits, '_', '-' and '.', and must not start with '.'")
     limit = services.settings.max_input_bytes
-    folder = services.settings.output_root / "inputs" / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
+    target = services.settings.output_root / "inputs" / kind / name
     size = 0
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:  # checked while streaming: an oversized body is never held whole
-                    raise TooLarge(f"input is larger than {limit} bytes (GPU_MAX_INPUT_BYTES)")
-                sink.write(chunk)
-        os.chmod(tmp, 0o644)
-        target = folder / name
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(target) as partial, partial.open("wb") as sink:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:  # checked while streaming: an oversized body is never held whole
+                raise TooLarge(f"input is larger than {limit} bytes (GPU_MAX_INPUT_BYTES)")
+            sink.write(chunk)
     return StoredInput(path=str(target), bytes=size)
