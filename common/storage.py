@@ -62,6 +62,22 @@ def disk_usage(root: Path) -> DiskUsage:
     return DiskUsage(path=str(root), used_bytes=used, free_bytes=free)
 
 
+class DiskUsageProbe:
+    """disk_usage(root), walked at most once per `max_age_s`: /health is polled (and the runtime asks the
+    gpu_service's /health before every request), so it must not walk a large folder each time."""
+
+    def __init__(self, root: Path, max_age_s: float = 30.0) -> None:
+        self.root = root
+        self.max_age_s = max_age_s
+        self._last: tuple[float, DiskUsage] | None = None
+
+    def get(self) -> DiskUsage:
+        now = time.monotonic()
+        if self._last is None or now - self._last[0] > self.max_age_s:
+            self._last = (now, disk_usage(self.root))
+        return self._last[1]
+
+
 def remove_older_than(folder: Path, max_age_s: float, pattern: str = "*") -> int:
     """Delete files matching `pattern` under `folder` not modified for `max_age_s`; how many were removed."""
     if not folder.is_dir():

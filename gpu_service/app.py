@@ -13,7 +13,7 @@ from common.auth import install_key_guard
 from common.errors import EngineUnavailable
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
-from common.storage import prepare_output_root, start_cleanup
+from common.storage import DiskUsageProbe, prepare_output_root, start_cleanup
 from gpu_service import __version__
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         faces=faces,
         metrics=metrics,
         storage_problem=storage_problem,
+        disk=DiskUsageProbe(settings.output_root),
     )
 
     @asynccontextmanager

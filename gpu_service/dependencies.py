@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from common.observability import HttpMetrics
+from common.storage import DiskUsageProbe
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.device import DeviceChoice
@@ -25,6 +26,7 @@ class Services:
     faces: FaceAnalyzer
     metrics: HttpMetrics
     storage_problem: str | None  # why the output root cannot be written, found at start; None when it can
+    disk: DiskUsageProbe
 
 
 def get_services(request: Request) -> Services:

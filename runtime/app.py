@@ -13,7 +13,7 @@ from prometheus_client import Gauge
 from common.auth import install_key_guard
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
-from common.storage import prepare_output_root, remove_older_than, start_cleanup
+from common.storage import DiskUsageProbe, prepare_output_root, remove_older_than, start_cleanup
 from runtime import __version__
 from runtime.config import Settings
 from runtime.dependencies import Services
@@ -51,7 +51,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runner = JobRunner(job_store, work, settings.job_workers, settings.max_queued_jobs)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     services = Services(
-        settings, gateway, upload_store, video_store, job_store, runner, phase1, limiter, metrics, storage_problem
+        settings,
+        gateway,
+        upload_store,
+        video_store,
+        job_store,
+        runner,
+        phase1,
+        limiter,
+        metrics,
+        storage_problem,
+        DiskUsageProbe(settings.data_dir),
     )
 
     def expire_records(max_age_s: float) -> int:

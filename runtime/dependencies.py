@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from common.observability import HttpMetrics
+from common.storage import DiskUsageProbe
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
@@ -28,6 +29,7 @@ class Services:
     limiter: RateLimiter
     metrics: HttpMetrics
     storage_problem: str | None
+    disk: DiskUsageProbe
 
 
 def get_services(request: Request) -> Services:

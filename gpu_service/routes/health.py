@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from common.storage import disk_usage
 from gpu_service import __version__
 from gpu_service.dependencies import Services, get_services
 from gpu_service.schemas import HealthResponse
@@ -25,7 +24,7 @@ def health(services: Annotated[Services, Depends(get_services)]) -> HealthRespon
     return HealthResponse(
         status="degraded" if problems else "ok",
         problems=problems,
-        disk=disk_usage(services.settings.output_root),
+        disk=services.disk.get(),
         version=__version__,
         device=services.device.name,
         device_reason=services.device.reason,

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.errors import ServiceError
-from common.storage import disk_usage
 from runtime import __version__
 from runtime.dependencies import Services, get_services
 from runtime.gpu_client import GpuUnreachable
@@ -31,7 +30,7 @@ async def health(services: Annotated[Services, Depends(get_services)]) -> Health
     return HealthResponse(
         status="degraded" if problems else "ok",  # degraded: the fallback (if on) serves, slowly
         problems=problems,
-        disk=disk_usage(settings.data_dir),
+        disk=services.disk.get(),
         auth=bool(settings.api_keys),
         version=__version__,
         mode=settings.mode,
