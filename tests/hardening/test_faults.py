@@ -12,7 +12,7 @@ import pytest
 
 from common.launch import free_port, run_service
 from runtime.schemas import Job
-from tests.runtime.conftest import in_private_mounts, namespaces_available, wait_for_job
+from tests.runtime.conftest import in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 LONG_TEXT = (
     "The gpu service is about to disappear in the middle of this request. "
@@ -21,17 +21,9 @@ LONG_TEXT = (
 ) * 2
 
 
-def runtime_env(gpu_url: str, data: Path, **extra: str) -> dict[str, str]:
-    """One machine: the gpu_service's output root (tmp/gpu beside `data`) has the same path for both."""
-    gpu_root = str(data.parent / "gpu")
-    return {
-        "RUNTIME_GPU_SERVICE_URL": gpu_url,
-        "RUNTIME_GPU_OUTPUT_HOST_ROOT": gpu_root,
-        "RUNTIME_GPU_OUTPUT_LOCAL_ROOT": gpu_root,
-        "RUNTIME_DATA_DIR": str(data),
-        "RUNTIME_RATE_LIMIT_PER_MINUTE": "0",
-        **extra,
-    }
+def one_machine_env(gpu_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Both services on one machine: the gpu_service's output root has the same path for both."""
+    return runtime_env(gpu_url, tmp_path / "gpu", tmp_path / "gpu", tmp_path / "data", **extra)
 
 
 def wait_for_stage(url: str, job_id: str, stages: set[str], timeout_s: float = 60) -> None:
@@ -49,7 +41,7 @@ def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path)
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     gpu = run_service("gpu_service.app:create_app", gpu_env, tmp_path, port=port)
     first = gpu.__enter__()
-    env = runtime_env(first.url, tmp_path / "data", RUNTIME_FALLBACK="off")
+    env = one_machine_env(first.url, tmp_path, RUNTIME_FALLBACK="off")
     with run_service("runtime.app:create_app", env, tmp_path) as runtime:
         job = Job.model_validate(httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": LONG_TEXT}, timeout=30).json())
         wait_for_stage(runtime.url, job.id, {"tts", "avatar"})
@@ -64,7 +56,7 @@ def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path)
 def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:
-        env = runtime_env(gpu.url, tmp_path / "data", RUNTIME_FALLBACK="off")
+        env = one_machine_env(gpu.url, tmp_path, RUNTIME_FALLBACK="off")
         with run_service("runtime.app:create_app", env, tmp_path) as runtime:
             job = Job.model_validate(
                 httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": LONG_TEXT}, timeout=30).json()
@@ -82,7 +74,7 @@ def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path)
 def test_sync_generate_when_the_gpu_service_dies_mid_request(tmp_path: Path, fallback: str, expected: int) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:
-        env = runtime_env(gpu.url, tmp_path / "data", RUNTIME_FALLBACK=fallback)
+        env = one_machine_env(gpu.url, tmp_path, RUNTIME_FALLBACK=fallback)
         with run_service("runtime.app:create_app", env, tmp_path) as runtime:
             answers: list[httpx.Response] = []
             caller = threading.Thread(
@@ -131,9 +123,9 @@ def test_retention_deletes_old_videos_and_jobs(tmp_path: Path) -> None:
         "GPU_CLEANUP_INTERVAL_S": "0.5",
     }
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:
-        env = runtime_env(
+        env = one_machine_env(
             gpu.url,
-            tmp_path / "data",
+            tmp_path,
             RUNTIME_RETENTION_HOURS="0.0003",  # about a second
             RUNTIME_CLEANUP_INTERVAL_S="0.5",
         )
