@@ -12,43 +12,36 @@ from evaluator.media import VideoInfo, probe
 class VideoSanity(BaseModel):
     decodable: bool
     error: str | None = None
-    duration_s: float = 0.0
-    audio_duration_s: float | None = None
-    fps: float = 0.0
-    width: int = 0
-    height: int = 0
-    video_codec: str | None = None
-    pixel_format: str | None = None
-    audio_codec: str | None = None
-    faststart: bool = False
+    info: VideoInfo | None = None  # what the container says, when it could be read
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps if self.info else 0.0
+
+    @property
+    def width(self) -> int:
+        return self.info.width if self.info else 0
+
+    @property
+    def height(self) -> int:
+        return self.info.height if self.info else 0
 
     @property
     def audio_present(self) -> bool:
-        return self.audio_codec is not None and (self.audio_duration_s or 0) > 0
+        return self.info is not None and self.info.audio_codec is not None and (self.info.audio_duration_s or 0) > 0
 
     def duration_gap_frames(self) -> float:
         """How far video and audio lengths differ, in frames (inf without audio)."""
-        if not self.audio_present or not self.fps:
+        if self.info is None or not self.audio_present or not self.info.fps:
             return float("inf")
-        assert self.audio_duration_s is not None
-        return abs(self.duration_s - self.audio_duration_s) * self.fps
+        assert self.info.audio_duration_s is not None
+        return abs(self.info.duration_s - self.info.audio_duration_s) * self.info.fps
 
 
 def video_sanity(path: Path) -> VideoSanity:
     try:
-        info: VideoInfo = probe(path)
+        info = probe(path)
     except Exception as error:  # any decoder failure is the finding, not a crash of the judge
         return VideoSanity(decodable=False, error=f"{type(error).__name__}: {error}")
-    return VideoSanity(
-        decodable=info.frames > 0,
-        error=None if info.frames > 0 else "no video frames",
-        duration_s=info.duration_s,
-        audio_duration_s=info.audio_duration_s,
-        fps=info.fps,
-        width=info.width,
-        height=info.height,
-        video_codec=info.video_codec,
-        pixel_format=info.pixel_format,
-        audio_codec=info.audio_codec,
-        faststart=info.faststart,
-    )
+    decodable = info.frames > 0
+    return VideoSanity(decodable=decodable, error=None if decodable else "no video frames", info=info)
