@@ -11,11 +11,13 @@ import cv2
 
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.engines.animator import AnimatorEngine, render_frame
-from gpu_service.engines.espeak import EspeakEngine
-from gpu_service.engines.face import FaceAnalyzer
-from gpu_service.engines.mouth import build_track
-from gpu_service.engines.voice_profiles import VoiceProfileStore
+from gpu_service.engines.avatar.animator import AnimatorEngine, render_frame
+from gpu_service.engines.avatar.face import FaceAnalyzer
+from gpu_service.engines.avatar.mouth import build_track
+from gpu_service.engines.base import synthesize
+from gpu_service.engines.tts.espeak import EspeakEngine
+from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+from gpu_service.media.encoding import render_clip
 
 TEXT = (
     "Good evening, and welcome to the program. Tonight we look at how people learn new languages, "
@@ -30,7 +32,7 @@ def run() -> list[str]:
         os.sched_setaffinity(0, {min(all_cores)})  # the render figure is for one core
     cv2.setNumThreads(1)
     scratch = Path(tempfile.mkdtemp(prefix="bench-avatar-"))
-    speech = EspeakEngine(VoiceProfileStore(scratch)).synthesize(TEXT, "en", None, match_voice=False)
+    speech = synthesize(EspeakEngine(VoiceProfileStore(scratch)), TEXT, "en", None, match_voice=False)
     engine = AnimatorEngine(FaceAnalyzer(scratch))
     portrait = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
     rig = engine.rig(portrait, 512)  # face analysis once, as the service caches it
@@ -46,7 +48,8 @@ def run() -> list[str]:
         os.sched_setaffinity(0, all_cores)
     cv2.setNumThreads(len(all_cores))
     tick = time.perf_counter()
-    rendered = engine.render(portrait, speech, scratch / "clip.mp4", fps=25, size=512)
+    session = engine.open_session(portrait, fps=25, size=512)
+    rendered = render_clip(session, speech, scratch / "clip.mp4", {})
     step_s = time.perf_counter() - tick
     return [
         "Avatar (animator, 512x512, 25 fps, face analysis cached)",

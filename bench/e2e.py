@@ -15,10 +15,10 @@ from bench.avatar import TEXT
 from common.audio import load_audio
 from common.stack import local_stack
 from common.video import write_mp4
+from contracts.runtime import GenerateResult
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.engines.face import FaceAnalyzer
-from runtime.schemas import GenerateResult
+from gpu_service.engines.avatar.face import FaceAnalyzer
 
 SHORT_TEXT = "Thank you for calling. How can I help you today?"
 REPEATS = 3
@@ -73,7 +73,7 @@ def run() -> list[str]:
     return [
         "End to end (runtime -> gpu_service over loopback, embedded engines, voice matching on)",
         f"/generate RTF for a {last.duration_s:.1f} s clip: {rtf:.3f} (median of {REPEATS}; target <= 0.15); "
-        f"tts {last.timings.tts_s:.2f} s, avatar {last.timings.avatar_s:.2f} s, total {last.timings.total_s:.2f} s",
+        f"tts {last.timings.tts_s:.2f} s, render {last.timings.render_s:.2f} s, total {last.timings.total_s:.2f} s",
         f"floor (still photo + same audio -> same MP4 format): RTF {floor_rtf:.3f}; "
         f"generate / floor = {rtf / floor_rtf:.1f}x",
         f"throughput ({REQUESTS} short clips): 1 client {one_client:.1f} clips/min, 4 clients {four_clients:.1f} "

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.engines.xtts import XttsEngine, XttsOptions
+from gpu_service.engines.base import synthesize
+from gpu_service.engines.tts.xtts import XttsEngine, XttsOptions
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
 
 TEXT = "Hello there, how are you today?"
@@ -28,7 +29,7 @@ def run() -> list[str]:
     engine.conditioning(voice)
     latents_s = time.perf_counter() - tick
     tick = time.perf_counter()
-    speech = engine.synthesize(TEXT, "en", voice, match_voice=False)
+    speech = synthesize(engine, TEXT, "en", voice, match_voice=False)
     synth_s = time.perf_counter() - tick
     tick = time.perf_counter()
     stream = engine.stream(TEXT, "en", voice, match_voice=False)

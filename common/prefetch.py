@@ -16,24 +16,37 @@ _DONE = object()
 
 
 def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
-    """Yield `items` in order, produced up to `depth` ahead; an exception in the producer is raised here."""
+    """Yield `items` in order, produced up to `depth` ahead; an exception in the producer is raised here.
+
+    When the consumer stops early, the producer stops after the item in hand and closes `items`."""
     buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    source = iter(items)
+
+    def offer(item: object) -> bool:
+        """Hand `item` over unless the consumer has gone."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for item in source:
+                if not offer(item):
                     return
-            buffer.put(_DONE)
+            offer(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            buffer.put(exc)
+            offer(exc)
+        finally:
+            # Closed here, in the thread that iterates it: a generator holding a lock releases it at once.
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()

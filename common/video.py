@@ -56,3 +56,18 @@ def write_mp4(
             container.mux(sound.encode(chunk))
         container.mux(sound.encode())
     return count
+
+
+def remux_faststart(source: Path, path: Path) -> None:
+    """Copy the streams of `source` (e.g. a fragmented MP4) into a plain MP4 with the index first, atomically."""
+    with (
+        av.open(str(source)) as reader,
+        atomic_target(path, ".mp4.part") as partial,
+        av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as writer,
+    ):
+        streams = {stream.index: writer.add_stream_from_template(stream) for stream in reader.streams}
+        for packet in reader.demux():
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = streams[packet.stream.index]
+            writer.mux(packet)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from contracts.runtime import GenerateRequest, GenerateResult
 from evaluator.config import EvalSettings
 from evaluator.metrics.intelligibility import Listener
 from evaluator.metrics.latency import spread
@@ -18,7 +19,6 @@ from evaluator.report.schema import ClipReport, LatencySummary, RunReport, Scena
 from evaluator.scoring import ClipScorer, judge
 from evaluator.suites import Scenario, Suite, SuiteError, load_suite, select, turn_text
 from evaluator.thresholds import load_thresholds
-from runtime.schemas import GenerateRequest, GenerateResult
 
 
 class RuntimeUnreachable(RuntimeError):
@@ -103,7 +103,7 @@ def summarize(suite: str, scenario: str, clips: list[ClipReport]) -> ScenarioRep
             rtf=spread([clip.rtf for clip in timed if clip.rtf is not None]),
             total_s=spread([clip.timings.total_s for clip in timed if clip.timings]),
             tts_s=spread([clip.timings.tts_s for clip in timed if clip.timings]),
-            avatar_s=spread([clip.timings.avatar_s for clip in timed if clip.timings]),
+            render_s=spread([clip.timings.render_s for clip in timed if clip.timings]),
             client_s=spread([clip.client_s for clip in timed if clip.client_s is not None]),
         )
     failed = sorted({check.name for clip in clips for check in clip.checks if not check.passed})

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from common.paths import PathOutsideRoots, resolve_within
-from runtime.schemas import RequestLanguage
+from contracts.runtime import RequestLanguage
 
 SUITES_DIR = Path(__file__).resolve().parent / "scenarios"
 Language = Literal["en", "zh", "es"]

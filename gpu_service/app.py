@@ -10,19 +10,18 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from common.auth import install_key_guard
-from common.errors import EngineUnavailable
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.storage import DiskUsageProbe, prepare_output_root, start_cleanup
+from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service import __version__
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.dependencies import Services
 from gpu_service.device import pick_device
+from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.catalog import build_registry
-from gpu_service.engines.face import FaceAnalyzer
-from gpu_service.routes import avatar, files, health, portraits, tts, voices
-from gpu_service.schemas import PortraitInfo, VoiceInfo
+from gpu_service.routes import avatar, files, health, portraits, speak, tts, voices
 
 log = logging.getLogger("gpu_service")
 RESULT_FOLDERS = ("tts", "video", "inputs")  # what retention deletes; cache/ is derived data, kept
@@ -59,11 +58,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load the default engines now, so the first request does not pay for it and /health is truthful.
-        for kind in ("tts", "avatar"):
-            try:
-                services.engines.get(kind, None)
-            except EngineUnavailable as exc:
-                log.warning("%s", exc.detail)
+        for problem in services.engines.load_defaults():
+            log.warning("%s", problem)
         cleanup = start_cleanup(
             [settings.output_root / folder for folder in RESULT_FOLDERS],
             settings.retention_hours,
@@ -80,6 +76,14 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     install_error_handlers(app)
     install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
     install_observability(app, metrics)
-    for router in (health.router, tts.router, voices.router, avatar.router, portraits.router, files.router):
+    for router in (
+        health.router,
+        tts.router,
+        speak.router,
+        voices.router,
+        avatar.router,
+        portraits.router,
+        files.router,
+    ):
         app.include_router(router)
     return app

@@ -5,15 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ASSETS = REPO_ROOT / "assets"
 
 
+class XttsSettings(BaseModel):
+    model_dir: Path | None = Field(
+        None,
+        description="XTTS-v2 folder: config.json, model.pth, vocab.json (+ speakers_xtts.pth). See GPU_SERVICE.md.",
+    )
+    download: bool = Field(
+        False, description="No model_dir: let coqui download XTTS-v2 (internet; COQUI_TOS_AGREED=1 accepts CPML)."
+    )
+    fp16: bool = Field(True, description="Half precision on CUDA (ignored on MPS and CPU).")
+    stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed chunk (~0.2 s each).")
+
+
+class LivePortraitSettings(BaseModel):
+    dir: Path | None = Field(
+        None, description="A LivePortrait checkout (scripts/setup_gpu_service.sh --with-liveportrait makes one)."
+    )
+    weights_dir: Path | None = Field(
+        None, description="LivePortrait weights (base_models/, retargeting_models/); default: in the checkout."
+    )
+    fp16: bool = Field(True, description="Half precision on CUDA.")
+    batch: int = Field(8, ge=1, le=64, description="Frames rendered together.")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GPU_", env_file=".env", extra="ignore")
+    # Engine settings are nested: GPU_XTTS__MODEL_DIR sets xtts.model_dir.
+    model_config = SettingsConfigDict(env_prefix="GPU_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8001, description="Port to listen on.")
@@ -26,25 +50,12 @@ class Settings(BaseSettings):
     tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
-    xtts_model_dir: Path | None = Field(
-        None,
-        description="XTTS-v2 folder: config.json, model.pth, vocab.json (+ speakers_xtts.pth). See GPU_SERVICE.md.",
-    )
-    xtts_download: bool = Field(
-        False, description="No xtts_model_dir: let coqui download XTTS-v2 (internet; COQUI_TOS_AGREED=1 accepts CPML)."
-    )
-    xtts_fp16: bool = Field(True, description="Half precision for XTTS on CUDA (ignored on MPS and CPU).")
-    xtts_stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed XTTS chunk (~0.2 s each).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
-    liveportrait_dir: Path | None = Field(
-        None, description="A LivePortrait checkout (scripts/setup_gpu_service.sh --with-liveportrait makes one)."
+    xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
+    liveportrait: LivePortraitSettings = Field(
+        default_factory=LivePortraitSettings, description="The liveportrait engine (GPU_LIVEPORTRAIT__*)."
     )
-    liveportrait_weights_dir: Path | None = Field(
-        None, description="LivePortrait weights (base_models/, retargeting_models/); default: in the checkout."
-    )
-    liveportrait_fp16: bool = Field(True, description="Half precision for LivePortrait on CUDA.")
-    liveportrait_batch: int = Field(8, ge=1, le=64, description="Frames rendered together by LivePortrait.")
     log_level: str = Field("info", description="uvicorn / logging level.")
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line, with request ids.")
     shared_secret: str | None = Field(

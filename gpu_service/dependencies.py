@@ -8,12 +8,12 @@ from fastapi import Request
 
 from common.observability import HttpMetrics
 from common.storage import DiskUsageProbe
+from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.device import DeviceChoice
-from gpu_service.engines.face import FaceAnalyzer
+from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.registry import EngineRegistry
-from gpu_service.schemas import PortraitInfo, VoiceInfo
 
 
 @dataclass

@@ -14,15 +14,15 @@ from common.auth import install_key_guard
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.storage import DiskUsageProbe, prepare_output_root, remove_older_than, start_cleanup
+from contracts.runtime import GenerateRequest, GenerateResult
 from runtime import __version__
 from runtime.config import Settings
 from runtime.dependencies import Services
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore, StageCallback
-from runtime.pipelines.phase1_script import Phase1Context, run_script
+from runtime.pipelines import generate as pipeline
 from runtime.rate_limit import RateLimiter
 from runtime.routes import generate, health, jobs, uploads, videos
-from runtime.schemas import GenerateRequest, GenerateResult
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gateway = GpuGateway(settings)
     upload_store = UploadStore(settings)
     video_store = VideoStore(settings.videos_dir)
-    phase1 = Phase1Context(settings, gateway, upload_store, video_store, metrics.stages)
+    generating = pipeline.GenerateContext(settings, gateway, upload_store, video_store, metrics.stages)
     job_store = JobStore(settings.jobs_db)
     for status in ("queued", "running"):
         Gauge(f"runtime_jobs_{status}", f"Jobs {status} now", registry=metrics.registry).set_function(
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     async def work(request: GenerateRequest, on_stage: StageCallback) -> GenerateResult:
-        return await run_script(request, phase1, on_stage)
+        return await pipeline.generate(request, generating, on_stage)
 
     runner = JobRunner(job_store, work, settings.job_workers, settings.max_queued_jobs)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         video_store,
         job_store,
         runner,
-        phase1,
+        generating,
         limiter,
         metrics,
         storage_problem,

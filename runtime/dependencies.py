@@ -11,7 +11,7 @@ from common.storage import DiskUsageProbe
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
-from runtime.pipelines.phase1_script import Phase1Context
+from runtime.pipelines.generate import GenerateContext
 from runtime.rate_limit import RateLimiter, client_identity
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
@@ -25,7 +25,7 @@ class Services:
     videos: VideoStore
     jobs: JobStore
     runner: JobRunner
-    phase1: Phase1Context
+    generating: GenerateContext
     limiter: RateLimiter
     metrics: HttpMetrics
     storage_problem: str | None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,12 +28,15 @@ from common.errors import (
 )
 from common.files import atomic_target
 from common.observability import REQUEST_ID, REQUEST_ID_HEADER
-from gpu_service.schemas import (
+from contracts.gpu_service import (
+    SPEAK_ID_HEADER,
     AvatarRequest,
     AvatarResponse,
     HealthResponse,
     PortraitCheckRequest,
     PortraitCheckResponse,
+    SpeakRequest,
+    SpeakResult,
     StoredInput,
     TTSRequest,
     TTSResponse,
@@ -53,6 +58,14 @@ ERROR_CLASSES: dict[int, type[ServiceError]] = {
 
 class GpuUnreachable(Exception):
     """The gpu_service could not be reached, or the connection broke during a request."""
+
+
+@dataclass
+class SpeakStream:
+    """A /speak answer whose headers have arrived: its id, and its bytes as they come."""
+
+    speak_id: str
+    chunks: AsyncIterator[bytes]
 
 
 class GpuClient:
@@ -107,6 +120,29 @@ class GpuClient:
 
     async def avatar(self, request: AvatarRequest) -> AvatarResponse:
         return await self._call("POST", "/api/v1/avatar", AvatarResponse, request)
+
+    @asynccontextmanager
+    async def speak(self, request: SpeakRequest) -> AsyncIterator[SpeakStream]:
+        """Open a /speak stream; leaving the context closes the connection (the service then stops its work)."""
+        payload = request.model_dump(mode="json", exclude_none=True)
+        try:
+            async with self._http.stream("POST", "/api/v1/speak", json=payload) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response)
+                yield SpeakStream(response.headers[SPEAK_ID_HEADER], self._stream_bytes(response))
+        except httpx.TransportError as exc:
+            raise GpuUnreachable(f"connection to {self.base_url} lost while speaking ({exc!r})") from exc
+
+    async def _stream_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.TransportError as exc:  # the service died, or ended the stream early because it failed
+            raise GpuUnreachable(f"the video stream from {self.base_url} broke off ({exc!r})") from exc
+
+    async def speak_result(self, speak_id: str) -> SpeakResult:
+        return await self._call("GET", f"/api/v1/speak/{speak_id}", SpeakResult)
 
     async def check_portrait(self, portrait: str) -> PortraitCheckResponse:
         return await self._call(

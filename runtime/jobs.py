@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import BadGateway, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
-from runtime.schemas import GenerateRequest, GenerateResult, Job
+from contracts.runtime import GenerateRequest, GenerateResult, Job, JobKind
 
 log = logging.getLogger("runtime.jobs")
 MAX_ATTEMPTS = 3
@@ -32,6 +32,7 @@ JobFunction = Callable[[GenerateRequest, StageCallback], Awaitable[GenerateResul
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'generate',
     status TEXT NOT NULL,
     stage TEXT,
     request TEXT NOT NULL,
@@ -52,6 +53,9 @@ class JobStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "kind" not in columns:  # a database from before jobs had kinds: all of them were generate jobs
+            self._db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'generate'")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -62,12 +66,13 @@ class JobStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def create(self, request: GenerateRequest) -> Job:
+    def create(self, request: GenerateRequest, kind: JobKind = "generate") -> Job:
         now = time.time()
         job_id = uuid.uuid4().hex
         self._execute(
-            "INSERT INTO jobs (id, status, request, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (id, kind, status, request, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
             job_id,
+            kind,
             request.model_dump_json(),
             now,
             now,
@@ -156,6 +161,7 @@ class JobStore:
 def _job(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
+        kind=row["kind"],
         status=row["status"],
         stage=row["stage"],
         created_at=datetime.fromtimestamp(row["created_at"], UTC),

@@ -20,9 +20,9 @@ from common.audio import AudioDecodeError, load_audio, write_wav
 from common.bounded import run_bounded
 from common.errors import NotFound, TooLarge, Unprocessable
 from common.voice_sample import REFERENCE_RATE, make_reference
+from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuBackend
-from runtime.schemas import UploadedPortrait, UploadedVoice
 
 CHUNK = 1 << 20
 UPLOAD_ID = re.compile(r"^(v|p)_[0-9a-f]{12}$")

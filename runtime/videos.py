@@ -23,6 +23,10 @@ class VideoStore:
     def path_for(self, video_id: str) -> Path:
         return self._folder / f"{video_id}.mp4"
 
+    def partial_path(self, video_id: str) -> Path:
+        """Where a video's bytes gather while it is made (never served)."""
+        return self._folder / f"{video_id}.fmp4.part"
+
     def existing(self, video_id: str) -> Path:
         path = self.path_for(video_id) if VIDEO_ID.match(video_id) else None
         if path is None or not path.is_file():

@@ -19,7 +19,7 @@ import numpy as np
 
 from common.audio import load_audio, resample, write_wav
 from common.voice_sample import REFERENCE_RATE, make_reference, normalize_loudness
-from gpu_service.engines.espeak_lib import EspeakLibrary
+from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 
 VOICES = Path(__file__).resolve().parent.parent / "assets" / "voices"
 LIBRIVOX_DIR = "usr/share/pocketsphinx/test/data/librivox"

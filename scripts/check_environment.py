@@ -52,7 +52,7 @@ def check_packages(service: str) -> bool:
 
 def check_espeak() -> bool:
     try:
-        from gpu_service.engines.espeak_lib import EspeakLibrary
+        from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 
         library = EspeakLibrary.shared()
         return line(True, "espeak-ng", f"{library.version}, {library.sample_rate} Hz")
@@ -90,14 +90,13 @@ def check_port(port: int, what: str) -> bool:
 def check_optional_engines() -> bool:
     """XTTS-v2 and LivePortrait are optional: their absence is reported, never a failure."""
     from gpu_service.config import Settings
-    from gpu_service.engines.liveportrait import LivePortraitOptions
-    from gpu_service.engines.liveportrait import unavailable_reason as liveportrait_reason
-    from gpu_service.engines.xtts import XttsOptions
-    from gpu_service.engines.xtts import unavailable_reason as xtts_reason
+    from gpu_service.engines.avatar.liveportrait import unavailable_reason as liveportrait_reason
+    from gpu_service.engines.catalog import liveportrait_options, xtts_options
+    from gpu_service.engines.tts.xtts import unavailable_reason as xtts_reason
 
     settings = Settings()
-    xtts = XttsOptions(settings.xtts_model_dir, settings.xtts_download, "cpu", False, settings.cache_dir)
-    portrait = LivePortraitOptions(settings.liveportrait_dir, settings.liveportrait_weights_dir, "cpu", False)
+    xtts = xtts_options(settings, "cpu")
+    portrait = liveportrait_options(settings, "cpu")
     for name, reason in (("xtts", xtts_reason(xtts)), ("liveportrait", liveportrait_reason(portrait))):
         line(None if reason else True, f"engine {name}", reason or "ready to load")
     return True

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from common.stack import local_stack
+from contracts.runtime import GenerateResult
 from gpu_service.config import Settings as GpuSettings
 from runtime.config import Settings as RuntimeSettings
-from runtime.schemas import GenerateResult
 
 SENTENCES = {
     "en": "Hello! I am your realtime avatar. I can speak English, Chinese and Spanish.",
@@ -42,7 +42,7 @@ def main() -> int:
             print(f"{result.language} (detected from the text): {data_dir / 'videos' / (result.video_id + '.mp4')}")
             print(
                 f"    {result.duration_s:.2f} s video in {timings.total_s:.2f} s "
-                f"(speech {timings.tts_s:.2f} s, face {timings.avatar_s:.2f} s; RTF {result.rtf:.2f}); "
+                f"(speech {timings.tts_s:.2f} s, face {timings.render_s:.2f} s; RTF {result.rtf:.2f}); "
                 f"voice {result.voice}, portrait {result.portrait}"
             )
     print("\ndone; both services are stopped. Play the files above with any video player.")

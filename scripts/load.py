@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from common.stack import local_stack
-from runtime.schemas import Job
+from contracts.runtime import Job
 
 TEXTS = [
     "Thanks for calling, how can I help?",

@@ -36,7 +36,7 @@ import sys
 from huggingface_hub import snapshot_download
 snapshot_download("KwaiVGI/LivePortrait", local_dir=sys.argv[1], allow_patterns=["liveportrait/base_models/*", "liveportrait/retargeting_models/*"])
 PY
-  echo "LivePortrait ready: export GPU_LIVEPORTRAIT_DIR=$PWD/$LIVEPORTRAIT_DIR GPU_AVATAR_ENGINE=liveportrait"
+  echo "LivePortrait ready: export GPU_LIVEPORTRAIT__DIR=$PWD/$LIVEPORTRAIT_DIR GPU_AVATAR_ENGINE=liveportrait"
 fi
 .venv/bin/python scripts/check_environment.py --service gpu
 echo "ready: scripts/run_gpu_service.sh"

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from contracts.runtime import EnginesUsed, StageTimings
 from evaluator.metrics.intelligibility import Heard, TextErrors
 from evaluator.metrics.latency import Spread
 from evaluator.metrics.pitch import PitchStats
 from evaluator.metrics.sanity import VideoSanity
 from evaluator.thresholds import Thresholds
-from runtime.schemas import EnginesUsed, StageTimings
 
 
 class Check(BaseModel):
@@ -68,7 +68,7 @@ class LatencySummary(BaseModel):
     rtf: Spread
     total_s: Spread
     tts_s: Spread
-    avatar_s: Spread
+    render_s: Spread
     client_s: Spread
 
 

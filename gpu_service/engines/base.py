@@ -1,8 +1,10 @@
-"""What every engine promises: the TTS Protocol and the data it returns."""
+"""What every engine promises. Streaming first: a TTS engine yields speech segments, an avatar engine opens a
+session that turns segments (and silence) into frames. Whole-clip synthesis consumes the same stream."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -14,18 +16,37 @@ from gpu_service.assets import AssetReference
 
 @dataclass(frozen=True)
 class PhonemeEvent:
-    t: float  # seconds from the start of the audio
+    t: float  # seconds from the start of the audio it belongs to
     phoneme: str  # IPA; "_" is a pause
 
 
 @dataclass
-class Speech:
+class SpeechSegment:
+    """One sentence (or, for engines that stream inside a sentence, one chunk of it)."""
+
     samples: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
-    phonemes: list[PhonemeEvent] | None  # None when the engine gives no timeline
+    phonemes: list[PhonemeEvent] | None  # times from the segment's start; None when the engine gives none
+    text: str  # what this segment speaks ("" for a chunk that continues the previous segment's sentence)
     voice_matched: bool = False  # the embedded engine moved its voice toward the reference
     voice_cloned: bool = False  # a cloning engine (XTTS) spoke in the reference voice
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, e.g. synth, match
+    seconds: float = 0.0  # time the engine spent making it
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass
+class Speech:
+    """A whole clip: the segments of a stream joined."""
+
+    samples: np.ndarray
+    sample_rate: int
+    phonemes: list[PhonemeEvent] | None
+    voice_matched: bool = False
+    voice_cloned: bool = False
+    synth_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
@@ -36,16 +57,71 @@ class TTSEngine(Protocol):
     name: str
     languages: frozenset[str]
 
-    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech: ...
+    @property
+    def sample_rate(self) -> int: ...
 
     def stream(
         self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
-    ) -> Iterator[np.ndarray]:
-        """Float32 mono chunks at `sample_rate`, as soon as each is ready."""
+    ) -> Iterator[SpeechSegment]:
+        """Segments in order, each as soon as it is ready. Closing the iterator releases everything it holds."""
         ...
 
-    @property
-    def sample_rate(self) -> int: ...
+
+def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech:
+    """The whole clip from a segment stream: samples concatenated, phoneme times shifted onto one clock."""
+    pieces: list[np.ndarray] = []
+    phonemes: list[PhonemeEvent] = []
+    has_timeline, matched, cloned, offset = False, False, False, 0
+    started = time.perf_counter()
+    for segment in segments:
+        if segment.phonemes is not None:
+            has_timeline = True
+            start = offset / sample_rate
+            phonemes.extend(PhonemeEvent(start + event.t, event.phoneme) for event in segment.phonemes)
+        pieces.append(segment.samples)
+        matched, cloned = matched or segment.voice_matched, cloned or segment.voice_cloned
+        offset += len(segment.samples)
+    return Speech(
+        samples=np.concatenate(pieces) if pieces else np.zeros(0, np.float32),
+        sample_rate=sample_rate,
+        phonemes=phonemes if has_timeline else None,
+        voice_matched=matched,
+        voice_cloned=cloned,
+        synth_s=time.perf_counter() - started,
+    )
+
+
+def synthesize(
+    engine: TTSEngine, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+) -> Speech:
+    """Whole-text synthesis: the engine's stream, consumed to the end."""
+    segments = engine.stream(text, language, voice, match_voice=match_voice)
+    try:
+        return join_segments(segments, engine.sample_rate)
+    finally:
+        segments.close()  # type: ignore[attr-defined]
+
+
+class AvatarSession(Protocol):
+    """Opened per (portrait, fps, size). Carries blink schedule, head-pose phase and mouth state across calls."""
+
+    fps: int
+    size: int
+    photo: np.ndarray  # the framed portrait, (size, size, 3)
+
+    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
+        """One frame per 1/fps of `samples` (a whole number of frames' worth), the mouth following the speech."""
+        ...
+
+    def idle(self, seconds: float) -> Iterator[np.ndarray]:
+        """Silence: blinks, breathing, slight head motion, closed mouth."""
+        ...
+
+
+class AvatarEngine(Protocol):
+    name: str
+
+    def open_session(self, portrait: AssetReference, *, fps: int, size: int, seed: int = 0) -> AvatarSession: ...
 
 
 @dataclass
@@ -55,12 +131,4 @@ class Rendered:
     fps: int
     size: int
     duration_s: float
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-
-
-class AvatarEngine(Protocol):
-    name: str
-
-    def render(
-        self, portrait: AssetReference, speech: Speech, out: Path, *, fps: int, size: int, seed: int = 0
-    ) -> Rendered: ...
+    timings: dict[str, float] = field(default_factory=dict)

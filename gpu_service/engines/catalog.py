@@ -5,77 +5,86 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gpu_service.config import Settings
-from gpu_service.engines.face import FaceAnalyzer
-from gpu_service.engines.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
-from gpu_service.engines.liveportrait import LivePortraitOptions
-from gpu_service.engines.liveportrait import unavailable_reason as liveportrait_unavailable
-from gpu_service.engines.registry import EngineRegistry, EngineSpec
-from gpu_service.engines.xtts import LICENSE as XTTS_LICENSE
-from gpu_service.engines.xtts import XTTS_LANGUAGE, XttsOptions
-from gpu_service.engines.xtts import unavailable_reason as xtts_unavailable
+from gpu_service.engines.avatar.face import FaceAnalyzer
+from gpu_service.engines.avatar.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
+from gpu_service.engines.avatar.liveportrait import LivePortraitOptions
+from gpu_service.engines.avatar.liveportrait import unavailable_reason as liveportrait_unavailable
+from gpu_service.engines.base import AvatarEngine, TTSEngine
+from gpu_service.engines.registry import Capability, EngineRegistry, EngineSpec
+from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
+from gpu_service.engines.tts.xtts import LICENSE as XTTS_LICENSE
+from gpu_service.engines.tts.xtts import XTTS_LANGUAGE, XttsOptions
+from gpu_service.engines.tts.xtts import unavailable_reason as xtts_unavailable
+
+
+def xtts_options(settings: Settings, device: str) -> XttsOptions:
+    return XttsOptions(
+        model_dir=settings.xtts.model_dir,
+        download=settings.xtts.download,
+        device=device,
+        fp16=settings.xtts.fp16,
+        cache_dir=settings.cache_dir,
+        stream_chunk_tokens=settings.xtts.stream_chunk_tokens,
+    )
+
+
+def liveportrait_options(settings: Settings, device: str) -> LivePortraitOptions:
+    return LivePortraitOptions(
+        checkout=settings.liveportrait.dir,
+        weights=settings.liveportrait.weights_dir,
+        device=device,
+        fp16=settings.liveportrait.fp16,
+        batch_size=settings.liveportrait.batch,
+    )
 
 
 def build_registry(
     settings: Settings, faces: FaceAnalyzer, device: str, on_loaded: Callable[[str, float], None] | None = None
 ) -> EngineRegistry:
-    xtts_options = XttsOptions(
-        model_dir=settings.xtts_model_dir,
-        download=settings.xtts_download,
-        device=device,
-        fp16=settings.xtts_fp16,
-        cache_dir=settings.cache_dir,
-        stream_chunk_tokens=settings.xtts_stream_chunk_tokens,
-    )
+    xtts_setup = xtts_options(settings, device)
+    portrait_setup = liveportrait_options(settings, device)
 
-    def espeak() -> object:
-        from gpu_service.engines.espeak import EspeakEngine
-        from gpu_service.engines.voice_profiles import VoiceProfileStore
+    def espeak() -> TTSEngine:
+        from gpu_service.engines.tts.espeak import EspeakEngine
+        from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
         return EspeakEngine(VoiceProfileStore(settings.cache_dir))
 
-    def animator() -> object:
-        from gpu_service.engines.animator import AnimatorEngine
+    def xtts() -> TTSEngine:
+        from gpu_service.engines.tts.xtts import XttsEngine
+
+        return XttsEngine(xtts_setup)
+
+    def animator() -> AvatarEngine:
+        from gpu_service.engines.avatar.animator import AnimatorEngine
 
         return AnimatorEngine(faces)
 
-    liveportrait_options = LivePortraitOptions(
-        checkout=settings.liveportrait_dir,
-        weights=settings.liveportrait_weights_dir,
-        device=device,
-        fp16=settings.liveportrait_fp16,
-        batch_size=settings.liveportrait_batch,
-    )
+    def liveportrait() -> AvatarEngine:
+        from gpu_service.engines.avatar.liveportrait import LivePortraitEngine
 
-    def liveportrait() -> object:
-        from gpu_service.engines.liveportrait import LivePortraitEngine
+        return LivePortraitEngine(portrait_setup, faces)
 
-        return LivePortraitEngine(liveportrait_options, faces)
-
-    def xtts() -> object:
-        from gpu_service.engines.xtts import XttsEngine
-
-        return XttsEngine(xtts_options)
-
-    specs = [
-        EngineSpec("espeak", "tts", frozenset({"en", "zh", "es"}), espeak),
+    tts_specs: list[EngineSpec[TTSEngine]] = [
+        EngineSpec("espeak", espeak, languages=ESPEAK_LANGUAGES),
         EngineSpec(
             "xtts",
-            "tts",
-            frozenset(XTTS_LANGUAGE),
             xtts,
-            precheck=lambda: xtts_unavailable(xtts_options),
+            languages=frozenset(XTTS_LANGUAGE),
+            precheck=lambda: xtts_unavailable(xtts_setup),
             license=XTTS_LICENSE,
         ),
-        EngineSpec("animator", "avatar", frozenset(), animator),
+    ]
+    avatar_specs: list[EngineSpec[AvatarEngine]] = [
+        EngineSpec("animator", animator),
         EngineSpec(
             "liveportrait",
-            "avatar",
-            frozenset(),
             liveportrait,
-            precheck=lambda: liveportrait_unavailable(liveportrait_options),
+            precheck=lambda: liveportrait_unavailable(portrait_setup),
             license=LIVEPORTRAIT_LICENSE,
         ),
     ]
     return EngineRegistry(
-        specs, defaults={"tts": settings.tts_engine, "avatar": settings.avatar_engine}, on_loaded=on_loaded
+        Capability("tts", tts_specs, settings.tts_engine, on_loaded),
+        Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded),
     )

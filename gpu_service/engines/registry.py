@@ -1,4 +1,7 @@
-"""Engines by name: each loaded once, lazily, behind a lock; each able to say why it cannot load."""
+"""Engines by capability and name: each loaded once, lazily, behind a lock; each able to say why it cannot load.
+
+Typed per capability: the TTS slots give a `TTSEngine`, the avatar slots an `AvatarEngine`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
 
 from common.errors import EngineUnavailable, Unprocessable
-from gpu_service.schemas import EngineKind, EngineStatus
+from contracts.gpu_service import EngineKind, EngineStatus
+from gpu_service.engines.base import AvatarEngine, TTSEngine
+
+EngineT = TypeVar("EngineT")
 
 
 class EngineLoadError(RuntimeError):
@@ -17,11 +23,10 @@ class EngineLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class EngineSpec:
+class EngineSpec(Generic[EngineT]):
     name: str
-    kind: EngineKind
-    languages: frozenset[str]
-    factory: Callable[[], Any]
+    factory: Callable[[], EngineT]
+    languages: frozenset[str] = frozenset()  # what a TTS engine speaks (declared once, here)
     # Cheap check run by /health without loading anything: why the engine cannot load, or None.
     precheck: Callable[[], str | None] = lambda: None
     license: str | None = None
@@ -30,15 +35,16 @@ class EngineSpec:
 LoadedCallback = Callable[[str, float], None]  # engine name, seconds it took to load
 
 
-class EngineSlot:
-    def __init__(self, spec: EngineSpec, on_loaded: LoadedCallback | None = None) -> None:
+class EngineSlot(Generic[EngineT]):
+    def __init__(self, spec: EngineSpec[EngineT], kind: EngineKind, on_loaded: LoadedCallback | None) -> None:
         self.spec = spec
+        self.kind = kind
         self._on_loaded = on_loaded
-        self._engine: Any = None
+        self._engine: EngineT | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Any:
+    def get(self) -> EngineT:
         with self._lock:
             if self._engine is None:
                 reason = self.spec.precheck()
@@ -51,7 +57,7 @@ class EngineSlot:
                     except (EngineLoadError, ImportError, OSError) as exc:
                         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, ImportError) else str(exc)
                 self._error = reason
-                if reason is not None:
+                if self._engine is None:
                     raise EngineUnavailable(f"engine '{self.spec.name}' is unavailable: {reason}")
             return self._engine
 
@@ -62,7 +68,7 @@ class EngineSlot:
         state = "ready" if loaded else ("unavailable" if reason else "not_loaded")
         return EngineStatus(
             name=self.spec.name,
-            kind=self.spec.kind,
+            kind=self.kind,
             languages=sorted(self.spec.languages),
             state=state,
             default=default,
@@ -71,29 +77,49 @@ class EngineSlot:
         )
 
 
-class EngineRegistry:
+class Capability(Generic[EngineT]):
+    """The engines of one kind, with the one used when a request names none."""
+
     def __init__(
-        self, specs: list[EngineSpec], defaults: dict[EngineKind, str], on_loaded: LoadedCallback | None = None
+        self, kind: EngineKind, specs: list[EngineSpec[EngineT]], default: str, on_loaded: LoadedCallback | None
     ) -> None:
-        self._slots = {spec.name: EngineSlot(spec, on_loaded) for spec in specs}
-        for kind, name in defaults.items():
-            if name not in self._slots or self._slots[name].spec.kind != kind:
-                known = ", ".join(self.names(kind))
-                raise ValueError(f"unknown {kind} engine '{name}' in settings; known: {known}")
-        self._defaults = defaults
+        self.kind = kind
+        self._slots = {spec.name: EngineSlot(spec, kind, on_loaded) for spec in specs}
+        if default not in self._slots:
+            raise ValueError(f"unknown {kind} engine '{default}' in settings; known: {', '.join(self._slots)}")
+        self.default = default
 
-    def names(self, kind: EngineKind) -> list[str]:
-        return [name for name, slot in self._slots.items() if slot.spec.kind == kind]
+    def names(self) -> list[str]:
+        return list(self._slots)
 
-    def get(self, kind: EngineKind, name: str | None) -> Any:
-        chosen = name or self._defaults[kind]
+    def get(self, name: str | None = None) -> EngineT:
+        chosen = name or self.default
         slot = self._slots.get(chosen)
-        if slot is None or slot.spec.kind != kind:
-            raise Unprocessable(f"unknown {kind} engine '{chosen}'; known: {', '.join(self.names(kind))}")
+        if slot is None:
+            raise Unprocessable(f"unknown {self.kind} engine '{chosen}'; known: {', '.join(self._slots)}")
         return slot.get()
 
-    def default(self, kind: EngineKind) -> str:
-        return self._defaults[kind]
+    def spec(self, name: str | None = None) -> EngineSpec[EngineT]:
+        return self._slots[name or self.default].spec
 
     def statuses(self) -> list[EngineStatus]:
-        return [slot.status(self._defaults.get(slot.spec.kind) == name) for name, slot in self._slots.items()]
+        return [slot.status(name == self.default) for name, slot in self._slots.items()]
+
+
+class EngineRegistry:
+    def __init__(self, tts: Capability[TTSEngine], avatar: Capability[AvatarEngine]) -> None:
+        self.tts = tts
+        self.avatar = avatar
+
+    def statuses(self) -> list[EngineStatus]:
+        return [*self.tts.statuses(), *self.avatar.statuses()]
+
+    def load_defaults(self) -> list[str]:
+        """Load the default engines now; why any could not load."""
+        problems = []
+        for capability in (self.tts, self.avatar):
+            try:
+                capability.get()
+            except EngineUnavailable as exc:
+                problems.append(exc.detail)
+        return problems

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 
 from common.audio import AudioDecodeError, load_audio
 from common.errors import Unprocessable, documented
+from contracts.gpu_service import AvatarRequest, AvatarResponse, AvatarTimings
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
-from gpu_service.engines.base import AvatarEngine, PhonemeEvent, Speech
-from gpu_service.schemas import AvatarRequest, AvatarResponse, AvatarTimings
+from gpu_service.engines.base import PhonemeEvent, Speech
+from gpu_service.media.encoding import render_clip
 
 router = APIRouter(prefix="/api/v1")
 
@@ -21,7 +22,7 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     """Animate the portrait speaking the audio; an MP4 (H.264 + AAC) as long as the audio."""
     started = time.perf_counter()
     settings = services.settings
-    engine: AvatarEngine = services.engines.get("avatar", request.engine)
+    engine = services.engines.avatar.get(request.engine)
     audio_path = resolve_file(request.audio_path, [settings.output_root], "audio")
     portrait = services.portraits.resolve(request.portrait)
     try:
@@ -31,7 +32,9 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     phonemes = [PhonemeEvent(mark.t, mark.phoneme) for mark in request.phonemes] if request.phonemes else None
     speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
     out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
-    rendered = engine.render(portrait, speech, out, fps=request.fps, size=request.size, seed=request.seed)
+    opened = time.perf_counter()
+    session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=request.seed)
+    rendered = render_clip(session, speech, out, {"analyze_s": time.perf_counter() - opened})
     services.metrics.stages.labels("avatar").observe(time.perf_counter() - started)
     return AvatarResponse(
         video_path=str(rendered.path),
@@ -43,7 +46,6 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
         engine=engine.name,
         timings=AvatarTimings(
             analyze_s=rendered.timings.get("analyze_s", 0.0),
-            track_s=rendered.timings.get("track_s", 0.0),
             render_s=rendered.timings.get("render_s", 0.0),
             encode_s=rendered.timings.get("encode_s", 0.0),
             total_s=time.perf_counter() - started,

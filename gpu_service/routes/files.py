@@ -10,9 +10,9 @@ from fastapi.responses import FileResponse
 
 from common.errors import TooLarge, Unprocessable, documented
 from common.files import atomic_target
+from contracts.gpu_service import StoredInput
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
-from gpu_service.schemas import StoredInput
 
 router = APIRouter(prefix="/api/v1")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

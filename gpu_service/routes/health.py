@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from contracts.gpu_service import HealthResponse
 from gpu_service import __version__
 from gpu_service.dependencies import Services, get_services
-from gpu_service.schemas import HealthResponse
 
 router = APIRouter()
 

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.errors import documented
+from contracts.gpu_service import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
 from gpu_service.dependencies import Services, get_services
-from gpu_service.schemas import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
 
 router = APIRouter(prefix="/api/v1")
 CHECK_SIZE = 512

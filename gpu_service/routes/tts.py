@@ -4,44 +4,53 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
 
 from common.audio import streaming_wav_header, to_pcm16, write_wav
 from common.errors import TooLarge, Unprocessable, documented
+from common.streaming import ClosingStreamingResponse
+from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services, get_services
-from gpu_service.engines.base import TTSEngine
-from gpu_service.schemas import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
+from gpu_service.engines.base import TTSEngine, synthesize
 
 router = APIRouter(prefix="/api/v1")
 log = logging.getLogger("gpu_service.tts")
 
 
-def _prepare(request: TTSRequest, services: Services) -> tuple[TTSEngine, AssetReference | None, bool]:
-    """Check the request against the limits and the engine; the engine, the resolved voice, whether to match."""
+@dataclass(frozen=True)
+class SpeechOrder:
+    """A TTS request checked against the limits and resolved: engine, voice, whether to match it."""
+
+    engine: TTSEngine
+    voice: AssetReference | None
+    match_voice: bool
+
+
+def resolve_speech(request: TTSRequest, services: Services) -> SpeechOrder:
     settings = services.settings
     if len(request.text) > settings.max_text_chars:
         raise TooLarge(
             f"text has {len(request.text)} characters; the limit is {settings.max_text_chars} (GPU_MAX_TEXT_CHARS)"
         )
-    engine: TTSEngine = services.engines.get("tts", request.engine)
+    engine = services.engines.tts.get(request.engine)
     if request.language not in engine.languages:
         raise Unprocessable(f"engine '{engine.name}' does not speak '{request.language}'")
     voice = services.voices.resolve(request.voice) if request.voice else None
     match_voice = settings.voice_matching if request.match_voice is None else request.match_voice
-    return engine, voice, match_voice
+    return SpeechOrder(engine, voice, match_voice)
 
 
 @router.post("/tts", response_model=TTSResponse, responses=documented(400, 404, 413, 422, 503))
-def synthesize(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> TTSResponse:
+def speak_to_file(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> TTSResponse:
     """Speak `text` in `language`, in a voice matched to (or, with XTTS, cloned from) the reference voice."""
-    engine, voice, match_voice = _prepare(request, services)
+    order = resolve_speech(request, services)
     started = time.perf_counter()
-    speech = engine.synthesize(request.text, request.language, voice, match_voice=match_voice)
+    speech = synthesize(order.engine, request.text, request.language, order.voice, match_voice=order.match_voice)
     services.metrics.stages.labels("tts").observe(time.perf_counter() - started)
     path = services.settings.output_root / "tts" / f"{uuid.uuid4().hex}.wav"
     write_wav(path, speech.samples, speech.sample_rate)
@@ -51,45 +60,46 @@ def synthesize(request: TTSRequest, services: Annotated[Services, Depends(get_se
         sample_rate=speech.sample_rate,
         language=request.language,
         voice=request.voice,
-        engine=engine.name,
+        engine=order.engine.name,
         voice_matched=speech.voice_matched,
         voice_cloned=speech.voice_cloned,
         phonemes=[PhonemeMark(t=event.t, phoneme=event.phoneme) for event in speech.phonemes or []],
-        timings=TTSTimings(
-            synth_s=speech.timings.get("synth_s", 0.0),
-            match_s=speech.timings.get("match_s", 0.0),
-            latents_s=speech.timings.get("latents_s", 0.0),
-            total_s=time.perf_counter() - started,
-        ),
+        timings=TTSTimings(synth_s=speech.synth_s, total_s=time.perf_counter() - started),
     )
 
 
 @router.post(
     "/tts/stream",
-    response_class=StreamingResponse,
+    response_class=ClosingStreamingResponse,
     responses={200: {"content": {"audio/wav": {}}}, **documented(400, 404, 413, 422, 503)},
 )
-def stream(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> StreamingResponse:
+def stream(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> ClosingStreamingResponse:
     """The same speech as a WAV stream (16-bit mono), sent chunk by chunk as the engine produces it.
 
     The first chunk is made before the answer starts, so errors still arrive as 4xx/5xx; its time is in the
     `X-First-Chunk-Seconds` header.
     """
-    engine, voice, match_voice = _prepare(request, services)
+    order = resolve_speech(request, services)
+    engine = order.engine
     started = time.perf_counter()
-    chunks = engine.stream(request.text, request.language, voice, match_voice=match_voice)
-    first = next(chunks, np.zeros(0, np.float32))
+    segments = engine.stream(request.text, request.language, order.voice, match_voice=order.match_voice)
+    first = next(segments, None)
     first_chunk_s = time.perf_counter() - started
     log.info("tts stream: engine %s, first chunk after %.3f s", engine.name, first_chunk_s)
 
     def body() -> Iterator[bytes]:
-        yield streaming_wav_header(engine.sample_rate) + to_pcm16(first)
-        for chunk in chunks:
-            yield to_pcm16(chunk)
+        try:
+            yield streaming_wav_header(engine.sample_rate) + to_pcm16(
+                first.samples if first else np.zeros(0, np.float32)
+            )
+            for segment in segments:
+                yield to_pcm16(segment.samples)
+        finally:
+            segments.close()  # type: ignore[attr-defined]
 
     headers = {
         "X-Engine": engine.name,
         "X-Sample-Rate": str(engine.sample_rate),
         "X-First-Chunk-Seconds": f"{first_chunk_s:.3f}",
     }
-    return StreamingResponse(body(), media_type="audio/wav", headers=headers)
+    return ClosingStreamingResponse(body(), media_type="audio/wav", headers=headers)

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from contracts.gpu_service import VoicesResponse
 from gpu_service.dependencies import Services, get_services
-from gpu_service.schemas import VoicesResponse
 
 router = APIRouter(prefix="/api/v1")
 

@@ -3,14 +3,25 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from common.errors import documented
+from common.streaming import ClosingStreamingResponse
+from contracts.runtime import VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
 from runtime.dependencies import Services, get_services, rate_limited
-from runtime.pipelines.phase1_script import run_script
+from runtime.pipelines.generate import generate as generate_video
+from runtime.pipelines.generate import open_stream
 from runtime.routes.urls import absolute
-from runtime.schemas import GenerateRequest, GenerateResult
 
 router = APIRouter(prefix="/api/v1")
+
+STREAM_DOC = {
+    "content": {"video/mp4": {}},
+    "description": "With `stream: true`: a fragmented MP4 (H.264 + AAC), sent as it is made. `X-Video-Id` and "
+    "`X-Video-Url` name the stored video before the first byte. A stream that fails midway ends without HTTP's "
+    "final chunk: clients see an incomplete body (curl exits with 18, a browser's fetch reader rejects), and no "
+    "video is stored under that id.",
+}
 
 
 async def _no_stage(_: str) -> None:
@@ -20,11 +31,21 @@ async def _no_stage(_: str) -> None:
 @router.post(
     "/generate",
     response_model=GenerateResult,
-    responses=documented(400, 404, 413, 422, 429, 502, 503),
+    responses={200: STREAM_DOC, **documented(400, 404, 413, 422, 429, 502, 503)},
     dependencies=[Depends(rate_limited)],
 )
 async def generate(
     body: GenerateRequest, request: Request, services: Annotated[Services, Depends(get_services)]
-) -> GenerateResult:
-    """Text to a talking-head video, waiting for it. For long texts prefer POST /api/v1/jobs."""
-    return absolute(await run_script(body, services.phase1, _no_stage), request)
+) -> GenerateResult | Response:
+    """Text to a talking-head video: waiting for it, or (`stream: true`) watching it as it is made.
+
+    For long texts without streaming, prefer POST /api/v1/jobs."""
+    if not body.stream:
+        return absolute(await generate_video(body, services.generating, _no_stage), request)
+    stream = await open_stream(body, services.generating, _no_stage)
+    headers = {
+        VIDEO_ID_HEADER: stream.video_id,
+        VIDEO_URL_HEADER: f"/api/v1/videos/{stream.video_id}",
+        "Cache-Control": "no-store",
+    }
+    return ClosingStreamingResponse(stream.chunks(), media_type="video/mp4", headers=headers)

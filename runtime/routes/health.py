@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from common.errors import ServiceError
+from contracts.runtime import GpuServiceHealth, HealthResponse
 from runtime import __version__
 from runtime.dependencies import Services, get_services
 from runtime.gpu_client import GpuUnreachable
-from runtime.schemas import GpuServiceHealth, HealthResponse
 
 router = APIRouter()
 

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from common.errors import documented
+from contracts.runtime import GenerateRequest, Job, JobList
 from runtime.dependencies import Services, get_services, rate_limited
-from runtime.pipelines.phase1_script import check_request
+from runtime.pipelines.generate import check_request
 from runtime.routes.urls import job_with_urls
-from runtime.schemas import GenerateRequest, Job, JobList
 
 router = APIRouter(prefix="/api/v1")
 

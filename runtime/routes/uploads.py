@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import BaseModel
 
 from common.errors import documented
-from gpu_service.schemas import VoiceInfo
+from contracts.gpu_service import VoiceInfo
+from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.dependencies import Services, get_services
-from runtime.schemas import UploadedPortrait, UploadedVoice
 
 router = APIRouter(prefix="/api/v1")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from runtime.schemas import GenerateResult, Job
+from contracts.runtime import GenerateResult, Job
 
 
 def absolute(result: GenerateResult, request: Request) -> GenerateResult:

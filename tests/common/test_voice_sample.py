@@ -11,7 +11,7 @@ import soundfile as sf
 
 from common.video import write_mp4
 from common.voice_sample import REFERENCE_RATE, speech_mask
-from gpu_service.engines.espeak_lib import EspeakLibrary
+from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT = "This is a recording of a person talking for a while, with long pauses between the sentences."

@@ -11,6 +11,7 @@ import pytest
 from common.audio import load_audio
 from common.launch import RunningService
 from common.video import write_mp4
+from contracts.gpu_service import AvatarResponse, TTSResponse
 from evaluator.media import iter_frames, probe
 from evaluator.metrics.intelligibility import Listener, normalize_text, text_errors
 from evaluator.metrics.latency import spread
@@ -21,7 +22,6 @@ from evaluator.report.schema import ClipReport
 from evaluator.scoring import ClipScorer
 from evaluator.thresholds import load_thresholds
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.schemas import AvatarResponse, TTSResponse
 
 VOICES = DEFAULT_ASSETS / "voices"
 THRESHOLDS = Path(__file__).resolve().parents[2] / "evaluator" / "thresholds.toml"

@@ -11,8 +11,8 @@ import pytest
 
 from common.audio import write_wav
 from common.launch import RunningService
+from contracts.gpu_service import AvatarResponse
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.schemas import AvatarResponse
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,26 @@ mouth track, batching, paste-back and the MP4 writer.
 
 from __future__ import annotations
 
+import io
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import httpx
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
 from common.launch import RunningService, run_service
+from contracts.gpu_service import AvatarResponse, HealthResponse, SpeakResult, TTSResponse
 from evaluator.media import iter_frames, probe
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.engines.espeak import EspeakEngine
-from gpu_service.engines.face import FaceAnalyzer
-from gpu_service.engines.liveportrait import WEIGHTS, LivePortraitEngine, LivePortraitOptions, unavailable_reason
-from gpu_service.engines.liveportrait_motion import (
+from gpu_service.engines.avatar.face import FaceAnalyzer
+from gpu_service.engines.avatar.liveportrait import WEIGHTS, LivePortraitEngine, LivePortraitOptions, unavailable_reason
+from gpu_service.engines.avatar.liveportrait_motion import (
     LIP_OPEN_RATIO,
     batches,
     eyes_open_ratios,
@@ -35,9 +38,11 @@ from gpu_service.engines.liveportrait_motion import (
     paste_back,
     rotation_matrices,
 )
-from gpu_service.engines.mouth import build_track, frame_count
-from gpu_service.engines.voice_profiles import VoiceProfileStore
-from gpu_service.schemas import AvatarResponse, HealthResponse, TTSResponse
+from gpu_service.engines.avatar.mouth import build_track, frame_count
+from gpu_service.engines.base import synthesize
+from gpu_service.engines.tts.espeak import EspeakEngine
+from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+from gpu_service.media.encoding import render_clip, whole_frames
 
 STAND_IN = Path(__file__).resolve().parent / "liveportrait_stand_in"
 PORTRAIT = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
@@ -78,7 +83,7 @@ def test_batches_cover_every_frame_once() -> None:
 
 
 def test_motion_has_one_entry_per_video_frame() -> None:
-    speech = EspeakEngine(VoiceProfileStore(Path("/nonexistent"))).synthesize(TEXT, "en", None, match_voice=False)
+    speech = synthesize(EspeakEngine(VoiceProfileStore(Path("/nonexistent"))), TEXT, "en", None, match_voice=False)
     track = build_track(speech.samples, speech.sample_rate, speech.phonemes, 25)
     motion = motion_from_track(track, 0.3)
     assert motion.frames == frame_count(speech.duration_s, 25) == round(speech.duration_s * 25)
@@ -129,15 +134,16 @@ def test_engine_drives_the_wrapper_and_writes_the_video(weights: Path, tmp_path:
     )
     calls = sys.modules["src.live_portrait_wrapper"].CALLS
     calls.clear()
-    speech = EspeakEngine(VoiceProfileStore(tmp_path)).synthesize(TEXT, "en", None, match_voice=False)
-    rendered = engine.render(PORTRAIT, speech, tmp_path / "lp.mp4", fps=25, size=512)
+    speech = synthesize(EspeakEngine(VoiceProfileStore(tmp_path)), TEXT, "en", None, match_voice=False)
+    session = engine.open_session(PORTRAIT, fps=25, size=512)
+    rendered = render_clip(session, speech, tmp_path / "lp.mp4", {})
 
-    frames = frame_count(speech.duration_s, 25)
+    frames = math.ceil(speech.duration_s * 25)  # the audio is padded to whole frames
     info = probe(rendered.path)
     assert rendered.frames == info.frames == frames and (info.width, info.height) == (512, 512)
     assert abs(info.duration_s - speech.duration_s) <= 1 / 25 + 1e-6
 
-    track = build_track(speech.samples, speech.sample_rate, speech.phonemes, 25)
+    track = build_track(whole_frames(speech.samples, speech.sample_rate, 25), speech.sample_rate, speech.phonemes, 25)
     lip_calls = [call[1] for call in calls if call[0] == "retarget_lip"]
     assert [len(c) for c in lip_calls] == [len(r) for r in batches(frames, 7)]  # batched, in order
     lip = np.concatenate([c.numpy() for c in lip_calls])
@@ -191,8 +197,8 @@ def stand_in_service(weights: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("lp-service")
     env = {
         "GPU_OUTPUT_ROOT": str(root / "out"),
-        "GPU_LIVEPORTRAIT_DIR": str(STAND_IN),
-        "GPU_LIVEPORTRAIT_WEIGHTS_DIR": str(weights),
+        "GPU_LIVEPORTRAIT__DIR": str(STAND_IN),
+        "GPU_LIVEPORTRAIT__WEIGHTS_DIR": str(weights),
         "GPU_AVATAR_ENGINE": "liveportrait",
     }
     with run_service("gpu_service.app:create_app", env, root) as service:
@@ -213,4 +219,22 @@ def test_avatar_endpoint_renders_with_the_engine(stand_in_service: RunningServic
     )
     assert response.status_code == 200, response.text
     video = AvatarResponse.model_validate(response.json())
-    assert video.engine == "liveportrait" and video.frames == frame_count(speech.duration_s, 25)
+    assert video.engine == "liveportrait" and video.frames == math.ceil(speech.duration_s * 25)
+
+
+def test_speak_streams_through_the_engine(stand_in_service: RunningService) -> None:
+    """The streamed path drives the same wrapper, sentence by sentence, on one session."""
+    body = {"text": "One sentence here. And a second one.", "language": "en"}
+    with httpx.stream("POST", f"{stand_in_service.url}/api/v1/speak", json=body, timeout=300) as response:
+        assert response.status_code == 200 and response.headers["x-avatar-engine"] == "liveportrait"
+        data = b"".join(response.iter_bytes())
+    result = SpeakResult.model_validate(
+        httpx.get(f"{stand_in_service.url}/api/v1/speak/{response.headers['x-speak-id']}").json()
+    )
+    assert result.status == "done" and [segment.text for segment in result.segments][:2] == [
+        "One sentence here.",
+        "And a second one.",
+    ]
+    with av.open(io.BytesIO(data)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == result.frames > 25

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from common.audio import rms_dbfs
 from common.launch import RunningService
-from gpu_service.schemas import HealthResponse, TTSResponse, VoicesResponse
+from contracts.gpu_service import HealthResponse, TTSResponse, VoicesResponse
 
 TEXTS = {
     "en": ("The weather is lovely today, so we are going for a long walk in the park.", (8, 25)),
@@ -70,7 +70,7 @@ def test_speech_is_real_audio_with_a_timeline(
 def test_matching_can_be_switched_off_per_request(gpu_service: RunningService) -> None:
     body = {"text": "Hello there.", "language": "en", "voice": "synthetic_en_female", "match_voice": False}
     result = TTSResponse.model_validate(post_tts(gpu_service, body).json())
-    assert not result.voice_matched and result.timings.match_s < 0.05
+    assert not result.voice_matched and result.timings.synth_s < 0.1
 
 
 def test_long_text_is_split_and_joined_without_gaps_in_the_timeline(gpu_service: RunningService) -> None:

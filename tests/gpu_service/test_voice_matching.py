@@ -9,9 +9,9 @@ import soundfile as sf
 
 from common.audio import load_audio
 from common.launch import RunningService
+from contracts.gpu_service import TTSResponse
 from evaluator.metrics.speaker import speaker_similarity
 from gpu_service.config import DEFAULT_ASSETS
-from gpu_service.schemas import TTSResponse
 
 TEXT = (
     "Good morning everyone, and welcome to the weekly meeting. Today we will talk about the new product "
@@ -45,8 +45,10 @@ def test_matching_does_not_move_away_from_a_human_reference(gpu_service: Running
 def test_the_formant_warp_is_kept_only_where_it_fits(tmp_path) -> None:
     """Synthetic references are fitted with a warp; the human one, whose envelope no warp matches well, without."""
     from gpu_service.assets import AssetReference
-    from gpu_service.engines.espeak import ESPEAK_VOICES, EspeakEngine
-    from gpu_service.engines.voice_profiles import VoiceProfileStore
+    from gpu_service.engines.base import synthesize
+    from gpu_service.engines.tts.espeak import EspeakEngine
+    from gpu_service.engines.tts.languages import ESPEAK_VOICES
+    from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
     store = VoiceProfileStore(tmp_path)
     engine = EspeakEngine(store)
@@ -57,7 +59,7 @@ def test_the_formant_warp_is_kept_only_where_it_fits(tmp_path) -> None:
     warps = {}
     for voice, language in (("synthetic_en_female", "en"), ("librivox_en_reader", "en")):
         reference = AssetReference(voice, DEFAULT_ASSETS / "voices" / f"{voice}.wav")
-        engine.synthesize("Warm up.", language, reference, match_voice=True)
+        synthesize(engine, "Warm up.", language, reference, match_voice=True)
         warps[voice] = store.get(reference, ESPEAK_VOICES[language], engine.sample_rate, already_fitted).warp
     assert warps["synthetic_en_female"] > 1.1  # a shorter vocal tract than espeak's male voice
     assert warps["librivox_en_reader"] == 1.0

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from common.launch import free_port, run_service
-from runtime.schemas import Job
+from contracts.runtime import Job
 from tests.runtime.conftest import in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 LONG_TEXT = (

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from common.launch import RunningService, run_service
-from runtime.schemas import Job
+from contracts.runtime import Job
 
 ISOLATE = 'mount --bind "$1" "$2" && mount -t tmpfs tmpfs "$1" && shift 2 && exec "$@"'
 

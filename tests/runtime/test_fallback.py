@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from common.launch import free_port, run_service
-from runtime.schemas import GenerateResult
+from contracts.runtime import GenerateResult
 
 
 def dead_gpu_env(tmp_path: Path, **extra: str) -> dict[str, str]:

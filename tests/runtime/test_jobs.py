@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from common.launch import run_service
-from runtime.schemas import Job
+from contracts.runtime import Job
 from tests.runtime.conftest import Stack, container_view, runtime_env, wait_for_job
 
 LONG_TEXT = "This job has a fairly long text, so that it keeps the only worker busy for a while. " * 6

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 
 from common.video import write_mp4
+from contracts.runtime import GenerateResult, UploadedPortrait, UploadedVoice
 from gpu_service.config import DEFAULT_ASSETS
-from runtime.schemas import GenerateResult, UploadedPortrait, UploadedVoice
 from tests.runtime.conftest import Stack
 
 HUMAN = DEFAULT_ASSETS / "voices" / "gold" / "librivox_en_reader_0920.wav"

@@ -12,7 +12,7 @@ import numpy as np
 from common.audio import AudioDecodeError, load_audio, resample
 from common.errors import Unprocessable
 from gpu_service.assets import AssetReference
-from gpu_service.engines.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
+from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
 
 REFERENCE_MAX_SECONDS = 30.0  # more adds fitting time, not accuracy
 

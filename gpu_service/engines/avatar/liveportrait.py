@@ -1,7 +1,7 @@
 """The `liveportrait` avatar engine: LivePortrait's motion space driven by our mouth track instead of a video.
 
-LivePortrait's code is imported from a checkout (GPU_LIVEPORTRAIT_DIR), never copied here; its weights come from
-a folder (GPU_LIVEPORTRAIT_WEIGHTS_DIR). Per portrait: source keypoints and appearance features once. Per frame:
+LivePortrait's code is imported from a checkout (GPU_LIVEPORTRAIT__DIR), never copied here; its weights come from
+a folder (GPU_LIVEPORTRAIT__WEIGHTS_DIR). Per portrait: source keypoints and appearance features once. Per frame:
 head rotation from the pose curve, `retarget_lip` from the jaw opening, `retarget_eye` from the blink curve, then
 `stitching` and `warp_decode`, in batches; the 256x256 result is pasted back into the full photo and encoded by
 the same PyAV writer as the animator. Faces are found with our MediaPipe mesh, so LivePortrait's InsightFace-based
@@ -26,10 +26,8 @@ import numpy as np
 
 from common.face_geometry import eye_open_ratios, lip_open_ratio
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import Rendered, Speech
-from gpu_service.engines.encoding import encode_rendered
-from gpu_service.engines.face import FaceAnalyzer, FaceGeometry
-from gpu_service.engines.liveportrait_motion import (
+from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
+from gpu_service.engines.avatar.liveportrait_motion import (
     INPUT_SIDE,
     CropBox,
     Motion,
@@ -40,7 +38,8 @@ from gpu_service.engines.liveportrait_motion import (
     paste_back,
     rotation_matrices,
 )
-from gpu_service.engines.mouth import build_track
+from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
+from gpu_service.engines.base import PhonemeEvent
 from gpu_service.engines.registry import EngineLoadError
 
 log = logging.getLogger("gpu_service.liveportrait")
@@ -83,17 +82,17 @@ def unavailable_reason(options: LivePortraitOptions) -> str | None:
     if options.checkout is None:
         return (
             "no LivePortrait checkout: run scripts/setup_gpu_service.sh --with-liveportrait, or set "
-            "GPU_LIVEPORTRAIT_DIR to a clone of github.com/KwaiVGI/LivePortrait"
+            "GPU_LIVEPORTRAIT__DIR to a clone of github.com/KwaiVGI/LivePortrait"
         )
     if not (options.checkout / "src" / "live_portrait_wrapper.py").is_file():
         return (
-            f"GPU_LIVEPORTRAIT_DIR={options.checkout} is not a LivePortrait checkout (no src/live_portrait_wrapper.py)"
+            f"GPU_LIVEPORTRAIT__DIR={options.checkout} is not a LivePortrait checkout (no src/live_portrait_wrapper.py)"
         )
     weights = options.weights_dir
     assert weights is not None
     missing = [name for name in WEIGHTS.values() if not (weights / name).is_file()]
     if missing:
-        return f"LivePortrait weights missing in {weights}: {', '.join(missing)} (GPU_LIVEPORTRAIT_WEIGHTS_DIR)"
+        return f"LivePortrait weights missing in {weights}: {', '.join(missing)} (GPU_LIVEPORTRAIT__WEIGHTS_DIR)"
     return None
 
 
@@ -219,22 +218,34 @@ class LivePortraitEngine:
         out = wrapper.warp_decode(feature, x_s, driving)
         return np.asarray(wrapper.parse_output(out["out"]))
 
-    def render(
-        self, portrait: AssetReference, speech: Speech, out: Path, *, fps: int, size: int, seed: int = 0
-    ) -> Rendered:
-        started = time.perf_counter()
+    def open_session(self, portrait: AssetReference, *, fps: int, size: int, seed: int = 0) -> LivePortraitSession:
         with self._lock:
             source = self.source(portrait, size)
-        analyzed = time.perf_counter()
-        track = build_track(speech.samples, speech.sample_rate, speech.phonemes, fps, seed)
-        motion = motion_from_track(track, float(np.mean(source.eyes_open)))
-        tracked = time.perf_counter()
+        return LivePortraitSession(self, source, fps, size, seed)
 
-        def frames() -> Iterator[np.ndarray]:
-            for frame_range in batches(motion.frames, self._batch):
-                with self._lock:
-                    crops = self._render_batch(source, motion, frame_range)
-                yield from (paste_back(source.face.image, crop, source.box, source.mask) for crop in crops)
+    def frames(self, source: Source, motion: Motion) -> Iterator[np.ndarray]:
+        """Frames in batches; the device lock is held for one batch at a time, never across a yield."""
+        for frame_range in batches(motion.frames, self._batch):
+            with self._lock:
+                crops = self._render_batch(source, motion, frame_range)
+            yield from (paste_back(source.face.image, crop, source.box, source.mask) for crop in crops)
 
-        timings = {"analyze_s": analyzed - started, "track_s": tracked - analyzed}
-        return encode_rendered(out, frames(), speech, fps=fps, size=size, timings=timings)
+
+class LivePortraitSession:
+    """One portrait driven segment after segment by one motion clock (see MotionPlanner)."""
+
+    def __init__(self, engine: LivePortraitEngine, source: Source, fps: int, size: int, seed: int) -> None:
+        self.fps, self.size, self.photo = fps, size, source.face.image
+        self._engine = engine
+        self._source = source
+        self._planner = MotionPlanner(fps, seed)
+        self._eyes_open = float(np.mean(source.eyes_open))
+
+    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.speech(samples, sample_rate, phonemes))
+
+    def idle(self, seconds: float) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.silence(round(seconds * self.fps)))
+
+    def _frames(self, track: MouthTrack) -> Iterator[np.ndarray]:
+        return self._engine.frames(self._source, motion_from_track(track, self._eyes_open))

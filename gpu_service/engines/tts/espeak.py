@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import PhonemeEvent, Speech
-from gpu_service.engines.espeak_lib import EspeakLibrary
-from gpu_service.engines.voice_match import apply_profile
-from gpu_service.engines.voice_profiles import VoiceProfileStore
+from gpu_service.engines.base import PhonemeEvent, SpeechSegment
+from gpu_service.engines.tts.espeak_lib import EspeakLibrary
+from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES, ESPEAK_VOICES
+from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
+from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
 
-ESPEAK_VOICES = {"en": "en-us", "zh": "cmn", "es": "es"}
 # Phonetically varied text the base voice speaks once per reference voice to fit the match.
 CALIBRATION_TEXT = {
     "en": "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, "
@@ -27,11 +28,12 @@ CALIBRATION_TEXT = {
     "del palenque de paja, y todos cantaban juntos por la mañana.",
 }
 PAUSE = "_"
+MATCH_LOOKAHEAD = os.cpu_count() or 1  # sentences matched ahead of the one being consumed
 
 
 class EspeakEngine:
     name = "espeak"
-    languages = frozenset(ESPEAK_VOICES)
+    languages = ESPEAK_LANGUAGES
 
     def __init__(self, profiles: VoiceProfileStore) -> None:
         self._lib = EspeakLibrary.shared()
@@ -39,47 +41,47 @@ class EspeakEngine:
         self.sample_rate = self._lib.sample_rate
         self.version = self._lib.version
 
-    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech:
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[SpeechSegment]:
+        """One segment per sentence. With matching, the next sentences are matched in a pool while this one is
+        consumed (WORLD releases the GIL); a closed stream cancels what has not started."""
         base_voice = ESPEAK_VOICES[language]
-        started = time.perf_counter()
         profile = None
         if voice is not None and match_voice:
             profile = self._profiles.get(
                 voice, base_voice, self.sample_rate, lambda: self._speak(CALIBRATION_TEXT[language], base_voice)[0]
             )
-        setup_s = time.perf_counter() - started
-        tick = time.perf_counter()
-        spoken = [self._speak(sentence, base_voice) for sentence in split_sentences(text)]
-        synth_s = time.perf_counter() - tick
-        pieces = [samples for samples, _ in spoken]
-        tick = time.perf_counter()
-        if profile is not None:
-            matched = profile
-            # WORLD releases the GIL: sentences are matched in parallel, one per core.
-            pieces = list(
-                _matching_pool().map(lambda samples: apply_profile(samples, self.sample_rate, matched), pieces)
-            )
-        match_s = time.perf_counter() - tick
-        phonemes: list[PhonemeEvent] = []
-        offset = 0
-        for samples, (_, marks) in zip(pieces, spoken, strict=True):
-            phonemes.extend(PhonemeEvent((offset + index) / self.sample_rate, symbol) for index, symbol in marks)
-            offset += len(samples)
-        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-        return Speech(
-            samples=audio,
-            sample_rate=self.sample_rate,
-            phonemes=_merge_pauses(phonemes),
-            voice_matched=profile is not None,
-            timings={"synth_s": synth_s, "match_s": match_s + setup_s},
-        )
+        sentences = split_sentences(text)
+        if profile is None:
+            for sentence in sentences:
+                yield self._segment(sentence, base_voice, None)
+            return
+        pending: deque[Future[SpeechSegment]] = deque()
+        try:
+            for sentence in sentences:
+                pending.append(_matching_pool().submit(self._segment, sentence, base_voice, profile))
+                if len(pending) > MATCH_LOOKAHEAD:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
-    def stream(
-        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
-    ) -> Iterator[np.ndarray]:
-        """One chunk per sentence: espeak and WORLD work on whole sentences."""
-        for sentence in split_sentences(text):
-            yield self.synthesize(sentence, language, voice, match_voice=match_voice).samples
+    def _segment(self, sentence: str, base_voice: str, profile: VoiceProfile | None) -> SpeechSegment:
+        started = time.perf_counter()
+        samples, marks = self._speak(sentence, base_voice)
+        if profile is not None:
+            samples = apply_profile(samples, self.sample_rate, profile)
+        return SpeechSegment(
+            samples=samples,
+            sample_rate=self.sample_rate,
+            phonemes=_merge_pauses([PhonemeEvent(index / self.sample_rate, symbol) for index, symbol in marks]),
+            text=sentence,
+            voice_matched=profile is not None,
+            seconds=time.perf_counter() - started,
+        )
 
     def _speak(self, text: str, base_voice: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
         raw = self._lib.synthesize(text, base_voice)

@@ -26,7 +26,7 @@ from common.audio import load_audio
 from common.errors import Unprocessable
 from common.files import atomic_target
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import Speech
+from gpu_service.engines.base import SpeechSegment
 from gpu_service.engines.registry import EngineLoadError
 from gpu_service.text import split_sentences
 
@@ -57,12 +57,12 @@ def unavailable_reason(options: XttsOptions) -> str | None:
     if options.model_dir is not None:
         missing = [name for name in REQUIRED_FILES if not (options.model_dir / name).is_file()]
         if missing:
-            return f"XTTS model folder {options.model_dir} lacks {', '.join(missing)} (GPU_XTTS_MODEL_DIR)"
+            return f"XTTS model folder {options.model_dir} lacks {', '.join(missing)} (GPU_XTTS__MODEL_DIR)"
         return None
     if not options.download:
         return (
-            "no XTTS model: set GPU_XTTS_MODEL_DIR to a folder with config.json, model.pth and vocab.json, "
-            "or GPU_XTTS_DOWNLOAD=true on a machine with internet (see GPU_SERVICE.md)"
+            "no XTTS model: set GPU_XTTS__MODEL_DIR to a folder with config.json, model.pth and vocab.json, "
+            "or GPU_XTTS__DOWNLOAD=true on a machine with internet (see GPU_SERVICE.md)"
         )
     if os.environ.get("COQUI_TOS_AGREED") != "1":
         return f"{LICENSE}. Set COQUI_TOS_AGREED=1 to accept it before coqui downloads the weights"
@@ -209,42 +209,19 @@ class XttsEngine:
             raise Unprocessable("the xtts engine clones a voice: name one (an id from /api/v1/voices or an upload)")
         return voice
 
-    def synthesize(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> Speech:
-        """The whole clip at once. `match_voice` does not apply: XTTS always speaks in the cloned voice."""
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[SpeechSegment]:
+        """Segments as XTTS produces them: a sentence's first chunk carries its text, later chunks continue it.
+
+        `match_voice` does not apply: XTTS always speaks in the cloned voice. The device lock is held while one
+        sentence streams; closing the iterator releases it (every route closes its stream when the response ends).
+        """
         started = time.perf_counter()
         conditioning = self.conditioning(self._voice(voice))
         latents_s = time.perf_counter() - started
         gap = np.zeros(round(SENTENCE_GAP_S * self.sample_rate), np.float32)
-        pieces: list[np.ndarray] = []
-        tick = time.perf_counter()
-        for sentence in self._sentences(text, language):
-            with self._lock, self._autocast():
-                out = self._model.inference(
-                    sentence,
-                    XTTS_LANGUAGE[language],
-                    conditioning.gpt_latent,
-                    conditioning.speaker_embedding,
-                    **self._settings(),
-                )
-            pieces += [np.asarray(out["wav"], dtype=np.float32), gap]
-        samples = np.concatenate(pieces[:-1]) if pieces else np.zeros(0, np.float32)
-        return Speech(
-            samples=np.clip(samples, -1.0, 1.0),
-            sample_rate=self.sample_rate,
-            phonemes=None,  # XTTS gives no timeline: the avatar drives the mouth from the audio
-            voice_cloned=True,
-            timings={"synth_s": time.perf_counter() - tick, "latents_s": latents_s},
-        )
-
-    def stream(
-        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
-    ) -> Iterator[np.ndarray]:
-        """Audio chunks as XTTS produces them (float32 mono at `sample_rate`), sentence after sentence.
-
-        The device lock is held while a sentence streams: close the iterator (or read it to the end) to release it.
-        """
-        conditioning = self.conditioning(self._voice(voice))
-        for sentence in self._sentences(text, language):
+        for number, sentence in enumerate(self._sentences(text, language)):
             with self._lock, self._autocast():
                 chunks = self._model.inference_stream(
                     sentence,
@@ -254,5 +231,20 @@ class XttsEngine:
                     stream_chunk_size=self._chunk_tokens,
                     **self._settings(),
                 )
+                first = True
+                tick = time.perf_counter()
                 for chunk in chunks:
-                    yield np.clip(chunk.detach().cpu().float().numpy(), -1.0, 1.0).astype(np.float32)
+                    samples = np.clip(chunk.detach().cpu().float().numpy(), -1.0, 1.0).astype(np.float32)
+                    if first and number > 0:
+                        samples = np.concatenate([gap, samples])  # a pause between sentences
+                    seconds = time.perf_counter() - tick + (latents_s if number == 0 and first else 0.0)
+                    yield SpeechSegment(
+                        samples=samples,
+                        sample_rate=self.sample_rate,
+                        phonemes=None,  # XTTS gives no timeline: the avatar drives the mouth from the audio
+                        text=sentence if first else "",
+                        voice_cloned=True,
+                        seconds=seconds,
+                    )
+                    first = False
+                    tick = time.perf_counter()

@@ -8,7 +8,6 @@ upper row riding on the upper lip and the lower row on the jaw.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,10 @@ import numpy as np
 
 from common import face_landmarks as lm
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import Rendered, Speech
-from gpu_service.engines.encoding import encode_rendered
-from gpu_service.engines.face import FaceAnalyzer, FaceGeometry
-from gpu_service.engines.mesh_warp import PiecewiseAffineWarp
-from gpu_service.engines.mouth import MouthTrack, build_track
+from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
+from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp
+from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
+from gpu_service.engines.base import PhonemeEvent
 
 MAX_GAP_FACE_HEIGHTS = 0.12  # inner-lip gap at jaw_open = 1
 UPPER_LIP_SHARE = 0.15  # the upper lip rises by this share of the jaw's drop
@@ -251,6 +249,27 @@ def _draw_mouth_interior(rig: Rig, moved: np.ndarray, out: np.ndarray) -> None:
     region[:] = (region + (cavity - region) * alpha).astype(np.uint8)
 
 
+class AnimatorSession:
+    """One portrait at one size and frame rate, animated segment after segment on one motion clock."""
+
+    def __init__(self, rig: Rig, fps: int, size: int, seed: int) -> None:
+        self.fps, self.size, self.photo = fps, size, rig.image
+        self._rig = rig
+        self._planner = MotionPlanner(fps, seed)
+
+    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.speech(samples, sample_rate, phonemes))
+
+    def idle(self, seconds: float) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.silence(round(seconds * self.fps)))
+
+    def _frames(self, track: MouthTrack) -> Iterator[np.ndarray]:
+        for index in range(track.frames):
+            canvas = self._rig.image.copy()
+            render_frame(self._rig, track, index, canvas)
+            yield canvas
+
+
 class AnimatorEngine:
     name = "animator"
 
@@ -266,20 +285,5 @@ class AnimatorEngine:
             cached = self._rigs[key] = build_rig(face)
         return cached
 
-    def render(
-        self, portrait: AssetReference, speech: Speech, out: Path, *, fps: int, size: int, seed: int = 0
-    ) -> Rendered:
-        started = time.perf_counter()
-        rig = self.rig(portrait, size)
-        analyzed = time.perf_counter()
-        track = build_track(speech.samples, speech.sample_rate, speech.phonemes, fps, seed)
-        tracked = time.perf_counter()
-
-        def frames() -> Iterator[np.ndarray]:
-            for index in range(track.frames):
-                canvas = rig.image.copy()
-                render_frame(rig, track, index, canvas)
-                yield canvas
-
-        timings = {"analyze_s": analyzed - started, "track_s": tracked - analyzed}
-        return encode_rendered(out, frames(), speech, fps=fps, size=size, timings=timings)
+    def open_session(self, portrait: AssetReference, *, fps: int, size: int, seed: int = 0) -> AnimatorSession:
+        return AnimatorSession(self.rig(portrait, size), fps, size, seed)

@@ -11,10 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from common.storage import DiskUsage
-from gpu_service.schemas import EngineStatus, SpokenText
+from contracts.gpu_service import EngineStatus, SpokenText
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
 JobStatus = Literal["queued", "running", "done", "failed"]
+JobKind = Literal["generate"]  # later kinds (chat replies) share the table and the runner
 
 
 class GenerateRequest(BaseModel):
@@ -22,12 +23,22 @@ class GenerateRequest(BaseModel):
     language: RequestLanguage = Field("auto", description="en, zh, es, or auto (detected from the text).")
     voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
     portrait: str | None = Field(None, description="Portrait id (bundled or uploaded); the default if omitted.")
+    stream: bool = Field(
+        False,
+        description="true: answer with the video as a fragmented MP4 stream while it is made (X-Video-Id names it); "
+        "false: wait and answer with the result.",
+    )
+
+
+VIDEO_ID_HEADER = "X-Video-Id"  # a streamed answer names its video before the first byte
+VIDEO_URL_HEADER = "X-Video-Url"  # where the stored video will be once the stream has ended well
 
 
 class StageTimings(BaseModel):
-    tts_s: float
-    avatar_s: float
-    total_s: float
+    first_fragment_s: float = Field(description="From the gpu_service's start to its first playable fragment.")
+    tts_s: float = Field(description="Speech synthesis, summed over sentences (overlaps rendering).")
+    render_s: float = Field(description="Making frames (overlaps synthesis and encoding).")
+    total_s: float = Field(description="The whole request, as the runtime saw it.")
 
 
 class EnginesUsed(BaseModel):
@@ -51,8 +62,9 @@ class GenerateResult(BaseModel):
 
 class Job(BaseModel):
     id: str
+    kind: JobKind = "generate"
     status: JobStatus
-    stage: str | None = Field(None, description="While running: resolving, tts, avatar or storing.")
+    stage: str | None = Field(None, description="While running: resolving or speaking.")
     created_at: datetime
     updated_at: datetime
     attempts: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from common.storage import DiskUsage
 
@@ -24,6 +24,18 @@ def _not_blank(text: str) -> str:
 
 
 SpokenText = Annotated[str, AfterValidator(_not_blank)]  # shared with the runtime's schemas
+
+
+def _even(size: int) -> int:
+    if size % 2:
+        raise ValueError("size must be even (H.264 with 4:2:0 chroma needs even dimensions)")
+    return size
+
+
+VideoSize = Annotated[
+    int, Field(ge=128, le=1024, description="Square output size in pixels (even)."), AfterValidator(_even)
+]
+Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second.")]
 
 
 class TTSRequest(BaseModel):
@@ -44,9 +56,7 @@ class PhonemeMark(BaseModel):
 
 
 class TTSTimings(BaseModel):
-    synth_s: float
-    match_s: float
-    latents_s: float = Field(0.0, description="xtts: computing (or loading cached) conditioning latents.")
+    synth_s: float = Field(description="Synthesis, including voice matching and (xtts) conditioning latents.")
     total_s: float
 
 
@@ -71,22 +81,14 @@ class AvatarRequest(BaseModel):
     phonemes: list[PhonemeMark] | None = Field(
         None, description="Phoneme timeline from /api/v1/tts; without it the mouth follows the audio itself."
     )
-    fps: int = Field(25, ge=1, le=60)
-    size: int = Field(512, ge=128, le=1024, description="Square output size in pixels (even).")
+    fps: Fps = 25
+    size: VideoSize = 512
     engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
     seed: int = Field(0, description="Seeds blinks and head motion, so a render is reproducible.")
 
-    @field_validator("size")
-    @classmethod
-    def size_even(cls, size: int) -> int:
-        if size % 2:
-            raise ValueError("size must be even (H.264 with 4:2:0 chroma needs even dimensions)")
-        return size
-
 
 class AvatarTimings(BaseModel):
-    analyze_s: float = Field(description="Face analysis (cached per portrait after the first time).")
-    track_s: float = Field(description="Mouth, blink and head-motion curves.")
+    analyze_s: float = Field(description="Face analysis and session set-up (cached per portrait after the first time).")
     render_s: float
     encode_s: float
     total_s: float
@@ -101,6 +103,58 @@ class AvatarResponse(BaseModel):
     portrait: str
     engine: str
     timings: AvatarTimings
+
+
+class SpeakRequest(TTSRequest):
+    """Text to a talking-head video stream: speech and rendering overlapped, sentence by sentence."""
+
+    portrait: str = Field(
+        "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
+    )
+    avatar_engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
+    fps: Fps = 25
+    size: VideoSize = 512
+    seed: int | None = Field(None, description="Seeds blinks and head motion; default: derived from the text.")
+
+
+SpeakStatus = Literal["running", "done", "failed"]
+
+
+class SegmentTiming(BaseModel):
+    text: str = Field(description="The sentence spoken (empty for a chunk continuing the previous one).")
+    start_s: float = Field(description="Where it starts in the video.")
+    duration_s: float
+
+
+class SpeakTimings(BaseModel):
+    first_fragment_s: float = Field(0.0, description="From the request to the first fragment's bytes.")
+    tts_s: float = Field(0.0, description="Speech synthesis, summed over segments (overlaps rendering).")
+    render_s: float = Field(0.0, description="Making frames (overlaps synthesis and encoding).")
+    total_s: float = 0.0
+
+
+class SpeakResult(BaseModel):
+    """What GET /api/v1/speak/{id} says of a stream: while it runs, once done, or why it failed."""
+
+    id: str
+    status: SpeakStatus
+    video_path: str | None = Field(None, description="The complete fragmented MP4 (host path), once done.")
+    duration_s: float = 0.0
+    frames: int = 0
+    fps: int
+    size: int
+    language: Language
+    tts_engine: str
+    avatar_engine: str
+    voice_matched: bool = False
+    voice_cloned: bool = False
+    segments: list[SegmentTiming] = Field(default_factory=list)
+    timings: SpeakTimings = Field(default_factory=SpeakTimings)
+    error: str | None = None
+
+
+SPEAK_ID_HEADER = "X-Speak-Id"
+VIDEO_PATH_HEADER = "X-Video-Path"  # where the complete file will be once the stream ends well
 
 
 class StoredInput(BaseModel):

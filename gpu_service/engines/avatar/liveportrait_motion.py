@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from common import face_landmarks as lm
-from gpu_service.engines.mouth import MouthTrack
+from gpu_service.engines.avatar.mouth import MouthTrack
 
 LIP_OPEN_RATIO = 0.5  # lip-open ratio at jaw_open = 1 (LivePortrait's own retargeting UI offers 0 .. 0.8)
 LIP_CLOSED_RATIO = 0.0  # lips together, for /p b m/ and silence

@@ -1,0 +1,1 @@
+"""A command-line client of the runtime's public API."""

@@ -1,0 +1,52 @@
+"""Streamed responses whose source is always closed when the response ends, for any reason.
+
+Starlette closes neither a sync body iterator nor an async one when the client goes away; a generator holding an
+engine lock, worker threads or an upstream connection would keep them until garbage collection. This response
+closes its source as soon as the response ends: finished, failed or abandoned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    def __init__(self, source: Iterator[bytes] | AsyncIterator[bytes], **kwargs: Any) -> None:
+        self._sync_source = source if isinstance(source, Iterator) else None
+        self._async_source = None if isinstance(source, Iterator) else source
+        self._guard = threading.Lock()  # a step still running in a worker thread finishes before the close
+        super().__init__(self._chunks() if self._async_source is None else self._async_source, **kwargs)
+
+    def _step(self) -> bytes | None:
+        assert self._sync_source is not None
+        with self._guard:
+            return next(self._sync_source, None)
+
+    def _close_sync_source(self) -> None:
+        with self._guard:
+            close = getattr(self._sync_source, "close", None)
+            if close is not None:
+                close()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while (chunk := await anyio.to_thread.run_sync(self._step)) is not None:
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._async_source is not None:
+                close = getattr(self._async_source, "aclose", None)
+                if close is not None:
+                    with anyio.CancelScope(shield=True):
+                        await close()
+            else:
+                # In a thread of its own: closing may wait for a step in flight, and this task may be cancelled.
+                threading.Thread(target=self._close_sync_source, name="close-stream", daemon=True).start()

@@ -1,0 +1,1 @@
+"""Wire contracts: one module per API, imported by both sides (pydantic only)."""

@@ -1,0 +1,1 @@
+"""Avatar engines: sessions that turn speech segments (and silence) into frames."""

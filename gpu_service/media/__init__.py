@@ -1,0 +1,1 @@
+"""Audio and video plumbing of the gpu_service: frame alignment, MP4 and fragmented-MP4 writing."""

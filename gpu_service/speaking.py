@@ -1,0 +1,130 @@
+"""The segment step: text -> speech segments -> video frames -> fragmented-MP4 bytes, stages overlapped.
+
+TTS runs ahead in its own thread (sentence k+1 is synthesized while sentence k renders), frames are rendered in
+another while this one encodes. The bytes go to the caller as fragments complete and to a file under the output
+root, which appears under its final name only when the stream ended well. A result record beside it
+(`<id>.json`, served by GET /api/v1/speak/{id}) says how it went. Closing the iterator early (a client that left)
+stops every stage and releases what they hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.files import atomic_target
+from common.prefetch import prefetch
+from contracts.gpu_service import SegmentTiming, SpeakResult
+from gpu_service.assets import AssetReference
+from gpu_service.engines.base import AvatarSession, PhonemeEvent, TTSEngine
+from gpu_service.media.encoding import StageClock
+from gpu_service.media.fmp4 import FragmentedMp4Writer
+from gpu_service.media.frames import AudioFramer, FramedAudio
+
+log = logging.getLogger("gpu_service.speak")
+TTS_LOOKAHEAD = 2  # segments synthesized ahead of the one being rendered
+
+
+@dataclass
+class SpeakPlan:
+    text: str
+    language: str
+    voice: AssetReference | None
+    match_voice: bool
+    tts: TTSEngine
+    session: AvatarSession
+    video_path: Path  # where the complete file appears
+    result: SpeakResult  # updated as the stream goes; saved beside the video
+
+    @property
+    def result_path(self) -> Path:
+        return result_path_for(self.video_path)
+
+
+def result_path_for(video_path: Path) -> Path:
+    return video_path.with_suffix(".json")
+
+
+def save_result(plan: SpeakPlan) -> None:
+    with atomic_target(plan.result_path) as partial:
+        partial.write_text(plan.result.model_dump_json())
+
+
+def speak_fragments(plan: SpeakPlan, started: float) -> Iterator[bytes]:
+    """The stream's bytes: the header, then one fragment after another."""
+    result, session = plan.result, plan.session
+    sample_rate = plan.tts.sample_rate
+    writer = FragmentedMp4Writer(session.fps, session.size, sample_rate)
+    framer = AudioFramer(sample_rate, session.fps)
+    clock = StageClock()
+    partial = plan.video_path.with_suffix(".mp4.part")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    segments = prefetch(
+        plan.tts.stream(plan.text, plan.language, plan.voice, match_voice=plan.match_voice), TTS_LOOKAHEAD
+    )
+    save_result(plan)
+    finished = False
+
+    def encode(framed: FramedAudio, phonemes: list[PhonemeEvent] | None) -> Iterator[bytes]:
+        if not framed.frames:
+            return
+        frames = prefetch(clock.timed(session.speak(framed.samples, sample_rate, phonemes)))
+        try:
+            for index, image in enumerate(frames):
+                data = writer.write(image, framed.frame_audio(index), segment_start=index == 0)
+                if data:
+                    yield data
+        finally:
+            frames.close()  # type: ignore[attr-defined]
+
+    try:
+        with partial.open("wb") as sink:
+
+            def emit(data: bytes) -> bytes:
+                sink.write(data)
+                if not result.timings.first_fragment_s and b"moof" in data:
+                    result.timings.first_fragment_s = time.perf_counter() - started
+                return data
+
+            for segment in segments:
+                result.timings.tts_s += segment.seconds
+                result.voice_matched |= segment.voice_matched
+                result.voice_cloned |= segment.voice_cloned
+                carried = framer.carried_s  # the previous segment's tail plays first
+                framed = framer.take(segment.samples)
+                start_s = framed.first_frame / session.fps + carried
+                result.segments.append(SegmentTiming(text=segment.text, start_s=start_s, duration_s=segment.duration_s))
+                phonemes = shifted(segment.phonemes, carried)
+                yield from (emit(data) for data in encode(framed, phonemes))
+            yield from (emit(data) for data in encode(framer.flush(), None))
+            yield emit(writer.close())
+        partial.rename(plan.video_path)
+        finished = True
+        result.status, result.video_path = "done", str(plan.video_path)
+    except Exception as exc:
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        log.exception("speak %s failed", result.id)
+        raise
+    finally:
+        segments.close()  # type: ignore[attr-defined]
+        if not finished:
+            writer.abort()
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            if result.status == "running":
+                result.status, result.error = "failed", "stopped before the end: the client went away"
+        result.frames = writer.frames
+        result.duration_s = writer.frames / session.fps
+        result.timings.render_s = clock.seconds
+        result.timings.total_s = time.perf_counter() - started
+        save_result(plan)
+
+
+def shifted(phonemes: list[PhonemeEvent] | None, seconds: float) -> list[PhonemeEvent] | None:
+    if phonemes is None or not seconds:
+        return phonemes
+    return [PhonemeEvent(event.t + seconds, event.phoneme) for event in phonemes]

@@ -1,0 +1,189 @@
+"""Text in, talking-head video out, as a stream: the gpu_service's /speak fragments pass through while they are
+stored. A whole-clip answer (and a job) is the same stream consumed to the end.
+
+The stored video appears only when the stream ended well (remuxed to a plain MP4 with its index first, for
+seeking); a stream that breaks leaves nothing under the video's id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+from prometheus_client import Histogram
+
+from common.errors import ServiceUnavailable, TooLarge
+from common.video import remux_faststart
+from contracts.gpu_service import SpeakRequest, SpeakResult
+from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
+from runtime.config import Settings
+from runtime.gpu_client import GpuUnreachable
+from runtime.gpu_gateway import GpuBackend, GpuGateway
+from runtime.language import detect_language
+from runtime.uploads import UploadStore
+from runtime.videos import VideoStore
+
+StageCallback = Callable[[str], Awaitable[None]]
+log = logging.getLogger("runtime.generate")
+
+
+@dataclass
+class GenerateContext:
+    settings: Settings
+    gateway: GpuGateway
+    uploads: UploadStore
+    videos: VideoStore
+    stages: Histogram | None = None  # time per stage, for /metrics
+
+    def observe(self, stage: str, seconds: float) -> None:
+        if self.stages is not None:
+            self.stages.labels(stage).observe(seconds)
+
+
+def check_request(request: GenerateRequest, settings: Settings) -> None:
+    """Refusals that need no work: made before a job is queued, so a queued job cannot fail for them later."""
+    if len(request.text) > settings.max_text_chars:
+        raise TooLarge(
+            f"text has {len(request.text)} characters; the limit is {settings.max_text_chars} (RUNTIME_MAX_TEXT_CHARS)"
+        )
+
+
+@dataclass
+class VideoStream:
+    """A video being made: its id now, its bytes as they come, its result once they have all come."""
+
+    video_id: str
+    backend: GpuBackend
+    speak_id: str
+    request: GenerateRequest
+    language: str
+    detected: bool
+    context: GenerateContext
+    started: float
+    upstream: AsyncIterator[bytes]
+    closer: contextlib.AsyncExitStack
+    result: GenerateResult | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The fragmented MP4, passed through and stored; raises GpuUnreachable if the stream breaks off."""
+        videos = self.context.videos
+        partial = videos.partial_path(self.video_id)
+        try:
+            with partial.open("wb") as sink:
+                async for chunk in self.upstream:
+                    sink.write(chunk)
+                    yield chunk
+            await anyio.to_thread.run_sync(remux_faststart, partial, videos.path_for(self.video_id))
+            report = await self.backend.client.speak_result(self.speak_id)
+            self.result = self._result(report)
+        finally:
+            partial.unlink(missing_ok=True)
+            with anyio.CancelScope(shield=True):
+                await self.closer.aclose()
+
+    def _result(self, report: SpeakResult) -> GenerateResult:
+        total_s = time.perf_counter() - self.started
+        self.context.observe("total", total_s)
+        settings = self.context.settings
+        return GenerateResult(
+            video_id=self.video_id,
+            video_url=f"/api/v1/videos/{self.video_id}",
+            duration_s=report.duration_s,
+            language=report.language,
+            language_detected=self.detected,
+            voice=self.request.voice or settings.default_voice,
+            portrait=self.request.portrait or settings.default_portrait,
+            timings=StageTimings(
+                first_fragment_s=report.timings.first_fragment_s,
+                tts_s=report.timings.tts_s,
+                render_s=report.timings.render_s,
+                total_s=total_s,
+            ),
+            rtf=total_s / report.duration_s if report.duration_s else 0.0,
+            engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
+            fallback=self.backend.name == "in-process",
+        )
+
+
+async def open_stream(request: GenerateRequest, context: GenerateContext, on_stage: StageCallback) -> VideoStream:
+    """Resolve the request and start the video: refusals arrive here, before any byte is sent."""
+    started = time.perf_counter()
+    check_request(request, context.settings)
+    await on_stage("resolving")
+    detected = request.language == "auto"
+    language = detect_language(request.text) if detected else request.language
+    backend = await context.gateway.backend()
+    try:
+        return await _open(request, language, detected, backend, context, started)
+    except GpuUnreachable as exc:
+        return await _open(request, language, detected, _fallback(backend, context, exc), context, started)
+
+
+def _fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
+    """The gpu_service went away during the request (killed, restarted, network): in-process if allowed."""
+    if backend.name == "remote" and context.settings.fallback_enabled:
+        log.warning("gpu_service lost during the request (%s); finishing with the in-process engines", exc)
+        return context.gateway.in_process()
+    raise ServiceUnavailable(
+        f"gpu_service stopped answering during the request: {exc}. Nothing was stored; send it again "
+        "once the gpu_service is back (scripts/run_gpu_service.sh)."
+    ) from exc
+
+
+async def _open(
+    request: GenerateRequest,
+    language: str,
+    detected: bool,
+    backend: GpuBackend,
+    context: GenerateContext,
+    started: float,
+) -> VideoStream:
+    settings = context.settings
+    voice = await context.uploads.resolve_voice(request.voice or settings.default_voice, backend)
+    portrait = await context.uploads.resolve_portrait(request.portrait or settings.default_portrait, backend)
+    speak = SpeakRequest(
+        text=request.text, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
+    )
+    closer = contextlib.AsyncExitStack()
+    try:
+        answer = await closer.enter_async_context(backend.client.speak(speak))
+    except BaseException:
+        await closer.aclose()
+        raise
+    context.observe("first_bytes", time.perf_counter() - started)
+    return VideoStream(
+        video_id=context.videos.new_id(),
+        backend=backend,
+        speak_id=answer.speak_id,
+        request=request,
+        language=language,
+        detected=detected,
+        context=context,
+        started=started,
+        upstream=answer.chunks,
+        closer=closer,
+    )
+
+
+async def generate(request: GenerateRequest, context: GenerateContext, on_stage: StageCallback) -> GenerateResult:
+    """The whole clip: the stream consumed to the end. A stream that breaks off is made again in-process (if
+    allowed): nothing has reached the client yet."""
+    stream = await open_stream(request, context, on_stage)
+    await on_stage("speaking")
+    try:
+        return await _consume(stream)
+    except GpuUnreachable as exc:
+        backend = _fallback(stream.backend, context, exc)
+        again = await _open(request, stream.language, stream.detected, backend, context, stream.started)
+        return await _consume(again)
+
+
+async def _consume(stream: VideoStream) -> GenerateResult:
+    async for _ in stream.chunks():
+        pass
+    assert stream.result is not None
+    return stream.result
