@@ -17,11 +17,12 @@ from starlette.types import Receive, Scope, Send
 
 
 class ClosingStreamingResponse(StreamingResponse):
-    def __init__(self, source: Iterator[bytes] | AsyncIterator[bytes], **kwargs: Any) -> None:
+    def __init__(self, source: Iterator[bytes] | AsyncIterator[bytes], status_code: int = 200, **kwargs: Any) -> None:
         self._sync_source = source if isinstance(source, Iterator) else None
         self._async_source = None if isinstance(source, Iterator) else source
         self._guard = threading.Lock()  # a step still running in a worker thread finishes before the close
-        super().__init__(self._chunks() if self._async_source is None else self._async_source, **kwargs)
+        body = self._chunks() if self._async_source is None else self._async_source
+        super().__init__(body, status_code=status_code, **kwargs)
 
     def _step(self) -> bytes | None:
         assert self._sync_source is not None

@@ -58,8 +58,14 @@ def write_mp4(
     return count
 
 
+AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (an edit list tells players to skip them)
+
+
 def remux_faststart(source: Path, path: Path) -> None:
-    """Copy the streams of `source` (e.g. a fragmented MP4) into a plain MP4 with the index first, atomically."""
+    """Copy the streams of `source` (e.g. a fragmented MP4) into a plain MP4 with the index first, atomically.
+
+    Demuxers ignore the edit lists of fragmented files, so the AAC priming shows up as audio starting at 0; moving
+    it back before 0 makes the plain file's edit list skip it again, and sound lines up with the picture."""
     with (
         av.open(str(source)) as reader,
         atomic_target(path, ".mp4.part") as partial,
@@ -69,5 +75,8 @@ def remux_faststart(source: Path, path: Path) -> None:
         for packet in reader.demux():
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
+            if packet.stream.type == "audio" and packet.stream.codec_context.name == "aac":
+                packet.dts -= AAC_PRIMING  # time base 1/rate
+                packet.pts = packet.dts if packet.pts is None else packet.pts - AAC_PRIMING
             packet.stream = streams[packet.stream.index]
             writer.mux(packet)

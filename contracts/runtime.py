@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from common.storage import DiskUsage
-from contracts.gpu_service import EngineStatus, SpokenText
+from contracts.gpu_service import EngineStatus, SegmentTiming, SpokenText
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -32,6 +32,7 @@ class GenerateRequest(BaseModel):
 
 VIDEO_ID_HEADER = "X-Video-Id"  # a streamed answer names its video before the first byte
 VIDEO_URL_HEADER = "X-Video-Url"  # where the stored video will be once the stream has ended well
+FALLBACK_HEADER = "X-Fallback"  # "true" when the in-process engines make the stream (gpu_service unreachable)
 
 
 class StageTimings(BaseModel):
@@ -55,6 +56,9 @@ class GenerateResult(BaseModel):
     voice: str
     portrait: str
     timings: StageTimings
+    segments: list[SegmentTiming] = Field(
+        default_factory=list, description="Each sentence (or streamed chunk) and where it plays in the video."
+    )
     rtf: float = Field(description="Real-time factor: total processing time / video duration.")
     engines: EnginesUsed
     fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from common.mp4_boxes import BoxReader
 from contracts.runtime import GenerateRequest, GenerateResult
 from evaluator.config import EvalSettings
 from evaluator.metrics.intelligibility import Listener
@@ -95,6 +96,27 @@ def generate_clip(client: httpx.Client, url: str, clip: ClipReport, destination:
     return True
 
 
+def first_video(client: httpx.Client, url: str, clip: ClipReport, timeout_s: float) -> None:
+    """The same clip in streaming mode: time to the first playable fragment (its `mdat` complete), read to the end."""
+    request = GenerateRequest(text=clip.text, language=clip.language_requested, voice=clip.voice, stream=True)
+    reader = BoxReader()
+    started = time.perf_counter()
+    try:
+        with client.stream(
+            "POST", f"{url}/api/v1/generate", json=request.model_dump(exclude_none=True), timeout=timeout_s
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                clip.error = f"streaming: {_error_text(response)}"
+                return
+            for chunk in response.iter_bytes():
+                if clip.first_video_s is None and any(box.kind == "mdat" for box in reader.feed(chunk)):
+                    clip.first_video_s = time.perf_counter() - started
+    except httpx.TransportError as error:  # the stream broke off: its documented error signal
+        clip.first_video_s = None
+        clip.error = f"streaming: {type(error).__name__}: {error}"
+
+
 def summarize(suite: str, scenario: str, clips: list[ClipReport]) -> ScenarioReport:
     timed = [clip for clip in clips if clip.timings is not None and clip.rtf is not None]
     latency = None
@@ -105,6 +127,7 @@ def summarize(suite: str, scenario: str, clips: list[ClipReport]) -> ScenarioRep
             tts_s=spread([clip.timings.tts_s for clip in timed if clip.timings]),
             render_s=spread([clip.timings.render_s for clip in timed if clip.timings]),
             client_s=spread([clip.client_s for clip in timed if clip.client_s is not None]),
+            first_video_s=spread(first) if (first := [c.first_video_s for c in timed if c.first_video_s]) else None,
         )
     failed = sorted({check.name for clip in clips for check in clip.checks if not check.passed})
     return ScenarioReport(
@@ -156,6 +179,7 @@ def run(settings: EvalSettings, options: RunOptions, run_dir: Path, progress: Pr
                         voice=scenario.voice,
                     )
                     relative = Path("clips") / f"{suite.name}-{scenario.id}-r{repeat}-t{index}.mp4"
+                    first_video(client, url, clip, settings.request_timeout_s)
                     if generate_clip(client, url, clip, run_dir / relative, settings.request_timeout_s):
                         clip.video_file = str(relative)
                         scorer.score(clip, run_dir / relative, reference)

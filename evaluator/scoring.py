@@ -95,7 +95,10 @@ def judge(clip: ClipReport, limits: Thresholds) -> list[Check]:
     """Every check that applies to this clip; a measurement that could not be made fails its check."""
     if clip.error is not None and clip.sanity is None:
         return [Check(name="generate", value=clip.error, limit="succeeds", passed=False)]
-    checks = [_at_most("latency.rtf", clip.rtf, limits.latency.rtf_max)]
+    checks = [
+        _at_most("latency.rtf", clip.rtf, limits.latency.rtf_max),
+        _at_most("latency.first_video_s", clip.first_video_s, limits.latency.first_video_s_max),
+    ]
     sanity = clip.sanity
     assert sanity is not None
     video = limits.video

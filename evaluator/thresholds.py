@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 class LatencyLimits(BaseModel):
     rtf_max: float = Field(gt=0)
+    first_video_s_max: float = Field(gt=0)
 
 
 class VoiceLimits(BaseModel):

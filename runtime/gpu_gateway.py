@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
+from common.asgi_stream import StreamingASGITransport
 from common.errors import ServiceUnavailable
 from common.files import atomic_target
 from runtime.config import Settings
@@ -109,6 +108,6 @@ class GpuGateway:
                 ) from exc
             root = self._settings.in_process_gpu_root
             app = create_app(GpuSettings(output_root=root), configure_logs=False)
-            client = GpuClient("http://in-process", self._settings.gpu_timeout_s, httpx.ASGITransport(app=app))
+            client = GpuClient("http://in-process", self._settings.gpu_timeout_s, StreamingASGITransport(app))
             self._in_process = GpuBackend("in-process", client, SharedVolume(PathMapper(root, root)))
         return self._in_process

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from evaluator.config import EvalSettings
@@ -17,8 +18,17 @@ COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
+    """Every variable a settings class reads; nested models (an engine's settings) as PREFIX_MODEL__FIELD."""
     prefix = str(settings.model_config.get("env_prefix", ""))
-    return {f"{prefix}{name}".upper() for name in settings.model_fields}
+    delimiter = settings.model_config.get("env_nested_delimiter") or ""
+    names = set()
+    for name, field in settings.model_fields.items():
+        nested = field.annotation
+        if delimiter and isinstance(nested, type) and issubclass(nested, BaseModel):
+            names |= {f"{prefix}{name}{delimiter}{inner}".upper() for inner in nested.model_fields}
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
 
 
 def test_runtime_service_ports_volume_and_environment() -> None:

@@ -50,6 +50,9 @@ class ClipReport(BaseModel):
     video_id: str | None = None
     video_file: str | None = Field(None, description="The downloaded MP4, relative to the run folder.")
     client_s: float | None = Field(None, description="Wall time of the generate call as the client saw it.")
+    first_video_s: float | None = Field(
+        None, description="Streaming mode: from the request to the first playable fragment received."
+    )
     timings: StageTimings | None = None
     rtf: float | None = None
     engines: EnginesUsed | None = None
@@ -70,6 +73,7 @@ class LatencySummary(BaseModel):
     tts_s: Spread
     render_s: Spread
     client_s: Spread
+    first_video_s: Spread | None = None
 
 
 class ScenarioReport(BaseModel):

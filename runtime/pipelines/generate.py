@@ -103,6 +103,7 @@ class VideoStream:
                 render_s=report.timings.render_s,
                 total_s=total_s,
             ),
+            segments=report.segments,
             rtf=total_s / report.duration_s if report.duration_s else 0.0,
             engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
             fallback=self.backend.name == "in-process",

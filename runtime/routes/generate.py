@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from common.errors import documented
 from common.streaming import ClosingStreamingResponse
-from contracts.runtime import VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
+from contracts.runtime import FALLBACK_HEADER, VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
 from runtime.dependencies import Services, get_services, rate_limited
 from runtime.pipelines.generate import generate as generate_video
 from runtime.pipelines.generate import open_stream
@@ -46,6 +46,7 @@ async def generate(
     headers = {
         VIDEO_ID_HEADER: stream.video_id,
         VIDEO_URL_HEADER: f"/api/v1/videos/{stream.video_id}",
+        FALLBACK_HEADER: str(stream.backend.name == "in-process").lower(),
         "Cache-Control": "no-store",
     }
     return ClosingStreamingResponse(stream.chunks(), media_type="video/mp4", headers=headers)

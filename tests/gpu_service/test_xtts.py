@@ -18,7 +18,7 @@ import pytest
 from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService
 from common.stack import local_stack
-from contracts.gpu_service import AvatarResponse, HealthResponse, TTSResponse
+from contracts.gpu_service import AvatarResponse, HealthResponse, SpeakResult, TTSResponse
 from contracts.runtime import GenerateResult
 from evaluator.media import probe
 from gpu_service.assets import AssetReference
@@ -26,6 +26,7 @@ from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.base import synthesize
 from gpu_service.engines.tts.xtts import XTTS_LANGUAGE, XttsEngine, XttsOptions, sentences_for, unavailable_reason
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
+from tests.media_stream import decode
 
 VOICE = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
 TEXTS = {
@@ -187,6 +188,48 @@ def test_streaming_endpoint_sends_a_playable_wav(xtts_service: tuple[RunningServ
     assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt " and data[36:40] == b"data"
     pcm = np.frombuffer(data[44:], "<i2")
     assert len(pcm) / 24_000 > 0.2
+
+
+def test_speak_streams_xtts_chunks_as_video(xtts_service: tuple[RunningService, RunningService]) -> None:
+    """XTTS streams inside a sentence: each chunk becomes a segment; audio stays aligned across chunk edges."""
+    gpu, _ = xtts_service
+    body = {"text": TEXTS["en"], "language": "en", "voice": "librivox_en_reader"}
+    with httpx.stream("POST", f"{gpu.url}/api/v1/speak", json=body, timeout=300) as response:
+        assert response.status_code == 200 and response.headers["x-tts-engine"] == "xtts"
+        data = b"".join(response.iter_bytes())
+    result = SpeakResult.model_validate(httpx.get(f"{gpu.url}/api/v1/speak/{response.headers['x-speak-id']}").json())
+    assert result.status == "done" and result.voice_cloned and len(result.segments) > 2
+    clip = decode(data)
+    assert len(clip.frames) == result.frames
+    assert clip.synced_within(1 / 25)
+    starts = [segment.start_s for segment in result.segments]
+    assert starts == sorted(starts)
+    ends = [segment.start_s + segment.duration_s for segment in result.segments]
+    assert all(abs(end - start) < 1e-6 for end, start in zip(ends, starts[1:], strict=False)), "no gaps, no overlaps"
+
+
+@pytest.mark.parametrize(
+    ("path", "leave_after_bytes"), [("/api/v1/tts/stream", 1), ("/api/v1/speak", 1), ("/api/v1/speak", 200_000)]
+)
+def test_an_abandoned_xtts_stream_releases_the_engine(
+    xtts_service: tuple[RunningService, RunningService], path: str, leave_after_bytes: int
+) -> None:
+    """Before, the engine's lock stayed with an abandoned generator until garbage collection (later calls hung)."""
+    gpu, _ = xtts_service
+    long_text = " ".join([TEXTS["en"]] * 6)
+    body = {"text": long_text, "language": "en", "voice": "librivox_en_reader"}
+    received = 0
+    with httpx.stream("POST", f"{gpu.url}{path}", json=body, timeout=300) as response:
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received >= leave_after_bytes:
+                break
+    started = time.perf_counter()
+    short = {"text": "Next.", "language": "en", "voice": "librivox_en_reader"}
+    answer = httpx.post(f"{gpu.url}/api/v1/tts", json=short, timeout=120)
+    assert answer.status_code == 200, answer.text
+    # At most the chunk in hand is finished first; six sentences of it would take far longer.
+    assert time.perf_counter() - started < 30
 
 
 def test_generate_through_the_runtime_with_xtts(xtts_service: tuple[RunningService, RunningService]) -> None:

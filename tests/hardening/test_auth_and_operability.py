@@ -88,11 +88,12 @@ def test_metrics_count_requests_jobs_stages_and_engine_loads(guarded: tuple[Runn
     text = httpx.get(f"{runtime.url}/metrics", headers=bearer()).text
     assert 'http_requests_total{method="POST",route="/api/v1/generate",status="200"}' in text
     assert "runtime_jobs_queued " in text and "runtime_jobs_running " in text
-    assert 'runtime_stage_duration_seconds_count{stage="tts"}' in text
+    assert 'runtime_stage_duration_seconds_count{stage="first_bytes"}' in text
+    assert 'runtime_stage_duration_seconds_count{stage="total"}' in text
     gpu_text = httpx.get(f"{gpu.url}/metrics", headers=bearer(SECRET)).text
     assert 'gpu_service_engine_load_seconds{engine="espeak"}' in gpu_text
-    assert 'gpu_service_stage_duration_seconds_count{stage="avatar"}' in gpu_text
-    assert 'route="/api/v1/tts"' in gpu_text
+    assert 'gpu_service_stage_duration_seconds_count{stage="speak_first_bytes"}' in gpu_text
+    assert 'route="/api/v1/speak"' in gpu_text
 
 
 def test_cors_allows_only_the_configured_origin(guarded: tuple[RunningService, RunningService]) -> None:
@@ -102,6 +103,18 @@ def test_cors_allows_only_the_configured_origin(guarded: tuple[RunningService, R
     assert allowed.headers.get("access-control-allow-origin") == "https://app.example"
     other = httpx.options(f"{runtime.url}/api/v1/jobs", headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_streamed_path_is_guarded_and_traced(guarded: tuple[RunningService, RunningService]) -> None:
+    """Auth, the shared secret on the hop to the gpu_service and request ids apply to streams as to the rest."""
+    _, runtime = guarded
+    body = {"text": "A guarded stream.", "language": "en", "stream": True}
+    assert httpx.post(f"{runtime.url}/api/v1/generate", json=body).status_code == 401
+    headers = {**bearer(), "X-Request-ID": "st-1"}
+    with httpx.stream("POST", f"{runtime.url}/api/v1/generate", json=body, headers=headers, timeout=120) as response:
+        assert response.status_code == 200 and response.headers["x-request-id"] == "st-1"
+        data = response.read()
+    assert data[4:8] == b"ftyp" and b"moof" in data
 
 
 def test_rate_limit_per_client(guarded: tuple[RunningService, RunningService]) -> None:

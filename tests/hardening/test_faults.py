@@ -44,7 +44,7 @@ def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path)
     env = one_machine_env(first.url, tmp_path, RUNTIME_FALLBACK="off")
     with run_service("runtime.app:create_app", env, tmp_path) as runtime:
         job = Job.model_validate(httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": LONG_TEXT}, timeout=30).json())
-        wait_for_stage(runtime.url, job.id, {"tts", "avatar"})
+        wait_for_stage(runtime.url, job.id, {"speaking"})
         first.stop(signal.SIGKILL)  # mid-request, no goodbye
         gpu.__exit__(None, None, None)
         with run_service("gpu_service.app:create_app", gpu_env, tmp_path, port=port):
@@ -61,7 +61,7 @@ def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path)
             job = Job.model_validate(
                 httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": LONG_TEXT}, timeout=30).json()
             )
-            wait_for_stage(runtime.url, job.id, {"tts", "avatar"})
+            wait_for_stage(runtime.url, job.id, {"speaking"})
             gpu.stop(signal.SIGKILL)
             finished = wait_for_job(runtime.url, job.id)
     assert finished.status == "failed"

@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 
 from common.launch import free_port, run_service
-from contracts.runtime import GenerateResult
+from common.mp4_boxes import BoxReader
+from contracts.runtime import FALLBACK_HEADER, VIDEO_ID_HEADER, GenerateResult
 
 
 def dead_gpu_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -30,6 +31,19 @@ def test_local_mode_falls_back_to_in_process_engines(tmp_path: Path) -> None:
         result = GenerateResult.model_validate(response.json())
         assert result.fallback and result.engines.tts == "espeak"
         assert httpx.get(result.video_url).status_code == 200
+
+        # Streaming through the in-process engines streams too: fragments arrive before the end.
+        text = " ".join(["The service is down, but the page still talks."] * 6)
+        reader, fragments_before_last_chunk, chunks = BoxReader(), [], 0
+        body = {"text": text, "language": "en", "stream": True}
+        with httpx.stream("POST", f"{runtime.url}/api/v1/generate", json=body, timeout=300) as streamed:
+            assert streamed.status_code == 200 and streamed.headers[FALLBACK_HEADER] == "true"
+            for chunk in streamed.iter_bytes():
+                chunks += 1
+                fragments_before_last_chunk.append(sum(box.kind == "moof" for box in reader.feed(chunk)))
+        assert chunks > 3 and sum(fragments_before_last_chunk[:-1]) >= 3, "fragments came one by one"
+        video_id = streamed.headers[VIDEO_ID_HEADER]
+        assert httpx.get(f"{runtime.url}/api/v1/videos/{video_id}").status_code == 200
 
 
 def test_without_fallback_the_answer_is_503_naming_what_is_down(tmp_path: Path) -> None:

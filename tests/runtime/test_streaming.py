@@ -1,0 +1,89 @@
+"""`/generate` with `stream: true` against the real runtime and gpu_service: the body read as it arrives, decoded
+progressively, compared with the stored video; motion measured on decoded frames across segment boundaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from common.mp4_boxes import BoxReader
+from contracts.runtime import VIDEO_ID_HEADER, GenerateResult
+from evaluator.metrics.continuity import continuity, head_position
+from evaluator.metrics.face_tracks import count_blinks, track_faces
+from evaluator.metrics.lipsync import lip_sync, loudness_per_frame
+from gpu_service.speaking import TTS_LOOKAHEAD
+from tests.media_stream import decode
+from tests.runtime.conftest import Stack
+
+SENTENCES = [
+    "Welcome to the evening news.",
+    "Tonight we talk about the weather.",
+    "It rained all day in the north.",
+    "The south stayed dry and warm.",
+    "Tomorrow brings wind from the west.",
+    "Farmers will be glad of the rain.",
+    "Children will be glad of the sun.",
+    "Next week looks calm again.",
+    "That is all for tonight.",
+    "Thank you for watching, and good night.",
+]
+TEXT = " ".join(SENTENCES)
+
+
+def speak_records(stack: Stack) -> list[dict[str, object]]:
+    """The gpu_service's records of its streams, read from its output folder (the test sees both sides)."""
+    return [json.loads(path.read_text()) for path in (stack.host_root / "video").glob("*.json")]
+
+
+def test_the_first_fragment_plays_before_the_last_sentence_is_synthesized(stack: Stack) -> None:
+    body = {"text": TEXT, "language": "en", "stream": True}
+    reader, received, first_fragment = BoxReader(), b"", None
+    before = {record["id"] for record in speak_records(stack)}
+    with httpx.stream("POST", f"{stack.runtime.url}/api/v1/generate", json=body, timeout=300) as response:
+        assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
+        video_id = response.headers[VIDEO_ID_HEADER]
+        for chunk in response.iter_bytes():
+            received += chunk
+            boxes = [box.kind for box in reader.feed(chunk)]
+            if first_fragment is None and "mdat" in boxes:
+                first_fragment = decode(received)  # what a player has at this moment
+                (record,) = [r for r in speak_records(stack) if r["id"] not in before]
+                in_progress = (record["status"], len(record["segments"]))  # type: ignore[arg-type]
+    assert first_fragment is not None and first_fragment.frames and first_fragment.audio_s > 0.2
+    assert np.abs(first_fragment.audio).max() > 0.05, "the first fragment has sound"
+    status, consumed = in_progress
+    # Segments are synthesized at most TTS_LOOKAHEAD (+1 in hand) ahead of the one being rendered.
+    assert status == "running" and consumed + TTS_LOOKAHEAD + 1 < len(SENTENCES)
+
+    whole = decode(received)
+    stored = httpx.get(f"{stack.runtime.url}/api/v1/videos/{video_id}")
+    assert stored.status_code == 200
+    kept = decode(stored.content)
+    assert len(whole.frames) == len(kept.frames) and whole.video_s > 10
+    frame = 1 / whole.fps
+    assert abs(whole.audio_s - kept.audio_s) <= frame and abs(whole.video_s - kept.video_s) <= frame
+    assert whole.synced_within(frame) and kept.synced_within(frame)
+    assert len(first_fragment.frames) < len(whole.frames) / 4
+
+
+def test_motion_continues_across_segment_boundaries(stack: Stack, tmp_path: Path) -> None:
+    response = httpx.post(f"{stack.runtime.url}/api/v1/generate", json={"text": TEXT, "language": "en"}, timeout=300)
+    assert response.status_code == 200, response.text
+    result = GenerateResult.model_validate(response.json())
+    assert [segment.text for segment in result.segments] == SENTENCES
+    clip = decode(httpx.get(result.video_url).content)
+    faces = track_faces(clip.frames)
+    loudness = loudness_per_frame(clip.audio, clip.sample_rate, clip.fps, len(clip.frames))
+    sync = lip_sync(faces.mouth_open, loudness, clip.fps)
+    assert sync.correlation > 0.6 and abs(sync.offset_ms) <= 80, sync  # the mouth follows the audio throughout
+    assert count_blinks(faces.eye_open) >= 3, "blinks continue through a 20 s clip"
+
+    boundaries = [round(segment.start_s * clip.fps) for segment in result.segments[1:]]
+    face_width = 200.0
+    x, y = head_position(faces.landmarks, face_width)
+    for name, curve in (("mouth", faces.mouth_open), ("head x", x), ("head y", y)):
+        measured = continuity(curve, boundaries)
+        assert measured.smooth, f"{name}: step {measured.boundary_step:.4f} at a boundary > {measured.inside_step:.4f}"
