@@ -6,10 +6,11 @@ Keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compare
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 OPEN_PATHS = frozenset({"/health"})
 
@@ -30,21 +31,36 @@ def key_matches(presented: str, keys: Collection[str]) -> bool:
     return matched
 
 
-def install_key_guard(app: FastAPI, keys: Collection[str], what: str) -> None:
-    """No keys: nothing is guarded. `what` names the setting, so a 401 says how to fix it."""
-    if not keys:
-        return
+class KeyGuard:
+    """ASGI middleware (not BaseHTTPMiddleware, which would end a failing stream as if it had succeeded)."""
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp, keys: Collection[str], what: str) -> None:
+        self.app, self.keys, self.what = app, keys, what
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         if request.url.path in OPEN_PATHS or request.method == "OPTIONS":
-            return await call_next(request)
+            await self.app(scope, receive, send)
+            return
         presented = presented_key(request)
-        if presented is None or not key_matches(presented, keys):
+        if presented is None or not key_matches(presented, self.keys):
             reason = "missing" if presented is None else "not valid"
-            return JSONResponse(
+            refusal = JSONResponse(
                 status_code=401,
-                content={"detail": f"API key {reason}: send 'Authorization: Bearer <key>' or 'X-API-Key' ({what})"},
+                content={
+                    "detail": f"API key {reason}: send 'Authorization: Bearer <key>' or 'X-API-Key' ({self.what})"
+                },
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return await call_next(request)
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def install_key_guard(app: FastAPI, keys: Collection[str], what: str) -> None:
+    """No keys: nothing is guarded. `what` names the setting, so a 401 says how to fix it."""
+    if keys:
+        app.add_middleware(KeyGuard, keys=keys, what=what)

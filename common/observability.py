@@ -11,11 +11,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
@@ -91,37 +92,58 @@ class HttpMetrics:
         )
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     """The route's pattern (/api/v1/jobs/{job_id}), never the raw path: labels must stay few."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     return str(getattr(route, "path", "unmatched"))
 
 
-def install_observability(app: FastAPI, metrics: HttpMetrics) -> None:
-    log = logging.getLogger("http")
+class Observe:
+    """Request ids, a log line and metrics per request. Plain ASGI: an exception raised while a response streams
+    still reaches the server, which then ends the connection without HTTP's final chunk (the stream's error signal);
+    BaseHTTPMiddleware would end such a stream as if it had succeeded."""
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app, self.metrics = app, metrics
+        self.log = logging.getLogger("http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
+        method, path = scope["method"], scope["path"]
         started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         except Exception:
-            metrics.requests.labels(request.method, _route_template(request), "500").inc()
-            log.exception("%s %s failed", request.method, request.url.path)
-            REQUEST_ID.reset(token)
+            self.metrics.requests.labels(method, _route_template(scope), "500").inc()
+            self.log.exception("%s %s failed", method, path)
             raise
-        elapsed = time.perf_counter() - started
-        route = _route_template(request)
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        if route not in ("/health", "/metrics"):
-            log.info("%s %s -> %d in %.3f s", request.method, request.url.path, response.status_code, elapsed)
-        REQUEST_ID.reset(token)
-        return response
+        else:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            if route not in ("/health", "/metrics"):
+                self.log.info("%s %s -> %d in %.3f s", method, path, status, elapsed)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+def install_observability(app: FastAPI, metrics: HttpMetrics) -> None:
+    app.add_middleware(Observe, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

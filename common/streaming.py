@@ -8,7 +8,7 @@ closes its source as soon as the response ends: finished, failed or abandoned.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import anyio
@@ -51,3 +51,12 @@ class ClosingStreamingResponse(StreamingResponse):
             else:
                 # In a thread of its own: closing may wait for a step in flight, and this task may be cancelled.
                 threading.Thread(target=self._close_sync_source, name="close-stream", daemon=True).start()
+
+
+def prepend(first: bytes, rest: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
+    """`first`, then `rest`; closing this closes `rest` (itertools.chain would not: it has no close)."""
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()

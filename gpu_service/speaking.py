@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def save_result(plan: SpeakPlan) -> None:
         partial.write_text(plan.result.model_dump_json())
 
 
-def speak_fragments(plan: SpeakPlan, started: float) -> Iterator[bytes]:
+def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, None]:
     """The stream's bytes: the header, then one fragment after another."""
     result, session = plan.result, plan.session
     sample_rate = plan.tts.sample_rate
@@ -98,6 +98,7 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Iterator[bytes]:
                 framed = framer.take(segment.samples)
                 start_s = framed.first_frame / session.fps + carried
                 result.segments.append(SegmentTiming(text=segment.text, start_s=start_s, duration_s=segment.duration_s))
+                save_result(plan)  # progress is visible while the stream runs
                 phonemes = shifted(segment.phonemes, carried)
                 yield from (emit(data) for data in encode(framed, phonemes))
             yield from (emit(data) for data in encode(framer.flush(), None))

@@ -6,13 +6,12 @@ import re
 import time
 import uuid
 import zlib
-from itertools import chain
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from common.errors import NotFound, documented
-from common.streaming import ClosingStreamingResponse
+from common.streaming import ClosingStreamingResponse, prepend
 from contracts.gpu_service import SPEAK_ID_HEADER, VIDEO_PATH_HEADER, SpeakRequest, SpeakResult
 from gpu_service.dependencies import Services, get_services
 from gpu_service.routes.tts import resolve_speech
@@ -70,7 +69,7 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
         "X-Avatar-Engine": avatar.name,
         "Cache-Control": "no-store",
     }
-    return ClosingStreamingResponse(chain([first], fragments), media_type="video/mp4", headers=headers)
+    return ClosingStreamingResponse(prepend(first, fragments), media_type="video/mp4", headers=headers)
 
 
 @router.get("/speak/{speak_id}", response_model=SpeakResult, responses=documented(404))
