@@ -198,7 +198,8 @@ def test_speak_streams_xtts_chunks_as_video(xtts_service: tuple[RunningService, 
         assert response.status_code == 200 and response.headers["x-tts-engine"] == "xtts"
         data = b"".join(response.iter_bytes())
     result = SpeakResult.model_validate(httpx.get(f"{gpu.url}/api/v1/speak/{response.headers['x-speak-id']}").json())
-    assert result.status == "done" and result.voice_cloned and len(result.segments) > 2
+    assert result.status == "done" and result.voice_cloned
+    assert result.segments[0].text and any(not segment.text for segment in result.segments[1:]), "chunks continue it"
     clip = decode(data)
     assert len(clip.frames) == result.frames
     assert clip.synced_within(1 / 25)

@@ -14,13 +14,14 @@ from common.stack import local_stack
 
 KEY = "key-for-tests"
 SECRET = "shared-secret-for-tests"
+STREAM_KEY = "key-of-the-stream-test"  # its own rate-limit bucket
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningService, RunningService]]:
     base = tmp_path_factory.mktemp("guarded")
     runtime_env = {
-        "RUNTIME_API_KEYS": json.dumps([KEY, "second-key"]),
+        "RUNTIME_API_KEYS": json.dumps([KEY, "second-key", STREAM_KEY]),
         "RUNTIME_GPU_SHARED_SECRET": SECRET,
         "RUNTIME_CORS_ORIGINS": json.dumps(["https://app.example"]),
         "RUNTIME_RATE_LIMIT_PER_MINUTE": "6",
@@ -110,7 +111,7 @@ def test_the_streamed_path_is_guarded_and_traced(guarded: tuple[RunningService, 
     _, runtime = guarded
     body = {"text": "A guarded stream.", "language": "en", "stream": True}
     assert httpx.post(f"{runtime.url}/api/v1/generate", json=body).status_code == 401
-    headers = {**bearer(), "X-Request-ID": "st-1"}
+    headers = {**bearer(STREAM_KEY), "X-Request-ID": "st-1"}
     with httpx.stream("POST", f"{runtime.url}/api/v1/generate", json=body, headers=headers, timeout=120) as response:
         assert response.status_code == 200 and response.headers["x-request-id"] == "st-1"
         data = response.read()

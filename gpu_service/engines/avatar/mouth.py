@@ -65,7 +65,7 @@ class MotionPlanner:
         # Per axis (yaw, pitch, roll): three incommensurate sines (frequency Hz, phase).
         self._drift = self._rng.uniform((0.05, 0.0), (0.35, 2 * np.pi), size=(3, 3, 2))
         self._reference_db: float | None = None  # loud speech level, fixed by the first segment that has speech
-        self._last = np.zeros(4)  # jaw, width, round, nod of the last planned frame
+        self._last: np.ndarray | None = None  # jaw, width, round, nod of the last planned frame
 
     def speech(self, samples: np.ndarray, sample_rate: int, phonemes: Sequence[PhonemeEvent] | None) -> MouthTrack:
         """The track for `samples`: one frame per 1/fps (the caller hands whole frames' worth)."""
@@ -99,8 +99,9 @@ class MotionPlanner:
 
     def _track(self, curves: np.ndarray) -> MouthTrack:
         frames = curves.shape[1]
-        settle = np.exp(-np.arange(frames) / CONTINUITY_FRAMES)
-        curves = curves + (self._last - curves[:, 0])[:, None] * settle[None, :]
+        if self._last is not None:  # a session's first segment starts as the speech does
+            settle = np.exp(-np.arange(frames) / CONTINUITY_FRAMES)
+            curves = curves + (self._last - curves[:, 0])[:, None] * settle[None, :]
         self._last = curves[:, -1].copy()
         times = (self.frame + np.arange(frames)) / self.fps
         yaw, pitch, roll = (
