@@ -16,12 +16,14 @@ import httpx
 
 from common.audio import load_audio
 from common.mp4_boxes import BoxReader
+from common.remux import remux_faststart
 from common.stack import local_stack
-from common.video import write_mp4
 from contracts.runtime import GenerateResult
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
+from gpu_service.media.fmp4 import FragmentedMp4Writer
+from gpu_service.media.frames import AudioFramer
 
 FOUR_SENTENCES = (
     "Good evening, and welcome to the program. Tonight we look at how people learn new languages. "
@@ -65,6 +67,26 @@ async def _throughput(url: str, clients: int) -> float:
         return REQUESTS / (time.perf_counter() - tick) * 60
 
 
+def floor(video: Path, scratch: Path) -> float:
+    """RTF of making the same MP4 from a still photo and the same audio: the writer and remux, nothing else."""
+    audio, rate = load_audio(video)
+    still = (
+        FaceAnalyzer(scratch)
+        .analyze(AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png"), 512)
+        .image
+    )
+    tick = time.perf_counter()
+    framer = AudioFramer(rate, 25)
+    framed = framer.take(audio)
+    writer = FragmentedMp4Writer(25, 512, rate)
+    with (scratch / "floor.fmp4").open("wb") as sink:
+        for index in range(framed.frames):
+            sink.write(writer.write(still, framed.frame_audio(index), segment_start=index == 0))
+        sink.write(writer.close())
+    remux_faststart(scratch / "floor.fmp4", scratch / "floor.mp4")
+    return (time.perf_counter() - tick) / (len(audio) / rate)
+
+
 def run() -> list[str]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     gpu_root, data_dir = scratch / "gpu", scratch / "runtime"
@@ -83,16 +105,7 @@ def run() -> list[str]:
 
     rtf = statistics.median(result.rtf for result in results)
     last = results[-1]
-    audio, rate = load_audio(data_dir / "videos" / f"{last.video_id}.mp4")
-    still = (
-        FaceAnalyzer(scratch)
-        .analyze(AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png"), 512)
-        .image
-    )
-    frames = round(len(audio) / rate * 25)
-    tick = time.perf_counter()
-    write_mp4(scratch / "floor.mp4", (still for _ in range(frames)), 25, audio, rate)
-    floor_rtf = (time.perf_counter() - tick) / (len(audio) / rate)
+    floor_rtf = floor(data_dir / "videos" / f"{last.video_id}.mp4", scratch)
     return [
         "End to end (runtime -> gpu_service over loopback, embedded engines, voice matching on)",
         f"streamed /generate: first playable fragment after {first * 1000:.0f} ms (median of 5, first sentence "
@@ -100,7 +113,7 @@ def run() -> list[str]:
         f"/generate RTF for a {last.duration_s:.1f} s, four-sentence clip: {rtf:.3f} (median of {REPEATS}; "
         f"target <= 0.10); tts {last.timings.tts_s:.2f} s and render {last.timings.render_s:.2f} s overlapped "
         f"in total {last.timings.total_s:.2f} s",
-        f"floor (still photo + same audio -> same MP4 format): RTF {floor_rtf:.3f}; "
+        f"floor (still photo + same audio -> the same fragmented MP4, remuxed): RTF {floor_rtf:.3f}; "
         f"generate / floor = {rtf / floor_rtf:.1f}x (target <= 2x)",
         f"throughput ({REQUESTS} short clips): 1 client {one_client:.1f} clips/min, 4 clients {four_clients:.1f} "
         f"clips/min ({four_clients / one_client:.2f}x)",

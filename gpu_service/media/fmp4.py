@@ -2,8 +2,8 @@
 fragments, each starting at a keyframe. A client can play it as it arrives (`ffplay -`, Media Source Extensions).
 
 A keyframe is forced at every segment start and after `fragment_s` within a segment, so a fragment is never longer
-than that and the first one is out as soon as its frames are encoded. x264 runs with `zerolatency` (no B-frames,
-no lookahead): a frame's packet comes out as soon as it is encoded.
+than that; the first fragment is shorter still (`first_fragment_s`), so playback can start sooner. x264 runs with
+`zerolatency` (no B-frames, no lookahead): a frame's packet comes out as soon as it is encoded.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import av
 import numpy as np
+
+from common.video import yuv420_frame
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 
@@ -39,12 +41,14 @@ class FragmentedMp4Writer:
         sample_rate: int,
         *,
         fragment_s: float = 0.5,
+        first_fragment_s: float = 0.2,
         crf: int = 21,
-        preset: str = "veryfast",
+        preset: str = "superfast",  # a live stream: speed over the last ~15 % of bitrate
     ) -> None:
         self.fps, self.sample_rate = fps, sample_rate
         self.frames = 0
         self._fragment_frames = max(1, round(fragment_s * fps))
+        self._first_fragment_frames = max(1, round(first_fragment_s * fps))
         self._since_key = 0
         self._audio_pts = 0
         self._sink = _Sink()
@@ -68,9 +72,10 @@ class FragmentedMp4Writer:
 
     def write(self, image: np.ndarray, audio: np.ndarray, *, segment_start: bool = False) -> bytes:
         """Encode one RGB frame and the audio that plays during it; the bytes of any fragment now complete."""
-        picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+        picture = yuv420_frame(image)
         picture.pts, picture.time_base = self.frames, Fraction(1, self.fps)
-        if segment_start or self.frames == 0 or self._since_key >= self._fragment_frames:
+        first_ends = self.frames == self._first_fragment_frames  # a short first fragment: playback starts sooner
+        if segment_start or self.frames == 0 or first_ends or self._since_key >= self._fragment_frames:
             picture.pict_type = av.video.frame.PictureType.I
             self._since_key = 0
         self._since_key += 1

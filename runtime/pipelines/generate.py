@@ -17,7 +17,7 @@ import anyio
 from prometheus_client import Histogram
 
 from common.errors import ServiceUnavailable, TooLarge
-from common.video import remux_faststart
+from common.remux import remux_faststart
 from contracts.gpu_service import SpeakRequest, SpeakResult
 from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
 from runtime.config import Settings
