@@ -24,7 +24,14 @@ from evaluator.media import probe
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.base import synthesize
-from gpu_service.engines.tts.xtts import XTTS_LANGUAGE, XttsEngine, XttsOptions, sentences_for, unavailable_reason
+from gpu_service.engines.tts.xtts import (
+    XTTS_LANGUAGE,
+    XttsEngine,
+    XttsOptions,
+    sentences_for,
+    unavailable_reason,
+    weights_key,
+)
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
 from tests.media_stream import decode
 
@@ -253,3 +260,13 @@ def test_without_weights_health_says_why_and_requests_get_503(gpu_service: Runni
         response = httpx.post(f"{gpu_service.url}{path}", json=body, timeout=60)
         assert response.status_code == 503
         assert "GPU_XTTS__MODEL_DIR" in response.json()["detail"]
+
+
+def test_latents_are_keyed_on_the_whole_weights_file(tmp_path: Path) -> None:
+    """Two files alike in their first megabytes (a GPT-only fine-tune) must not share conditioning latents."""
+    base = np.random.default_rng(0).bytes(3 << 20)
+    first, second = tmp_path / "a.pth", tmp_path / "b.pth"
+    first.write_bytes(base)
+    second.write_bytes(base[:-1] + bytes([base[-1] ^ 1]))
+    assert weights_key(first) != weights_key(second)
+    assert weights_key(first) == weights_key(first)
