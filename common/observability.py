@@ -92,6 +92,9 @@ class HttpMetrics:
         )
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _route_template(scope: Scope) -> str:
     """The route's pattern (/api/v1/jobs/{job_id}), never the raw path: labels must stay few."""
     route = scope.get("route")
@@ -114,7 +117,9 @@ class Observe:
         given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
-        method, path = scope["method"], scope["path"]
+        # Labels from a fixed set only: a request's own method or path would let anyone grow /metrics.
+        method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+        path = scope["path"]
         started = time.perf_counter()
         status = 500
 

@@ -5,6 +5,7 @@ Only pydantic here: the runtime imports it without any of the service's heavy de
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -17,8 +18,13 @@ EngineState = Literal["ready", "not_loaded", "unavailable"]
 EngineKind = Literal["tts", "avatar"]
 
 
+_INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}  # controls, format characters (zero-width, BOM), spaces
+
+
 def _not_blank(text: str) -> str:
-    if not text.strip():
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise ValueError("text is not valid Unicode (a lone surrogate); send UTF-8 text")
+    if all(unicodedata.category(char) in _INVISIBLE for char in text):
         raise ValueError("text is empty; give at least one word to speak")
     return text
 

@@ -39,4 +39,5 @@ def get_services(request: Request) -> Services:
 
 def rate_limited(request: Request) -> None:
     """Dependency of the endpoints that start work: one token of the caller's bucket, or 429."""
-    get_services(request).limiter.take(client_identity(request))
+    services = get_services(request)
+    services.limiter.take(client_identity(request, services.settings.api_keys))

@@ -118,7 +118,8 @@ class GpuGateway:
                     f"({exc.name} missing; pip install -e '.[gpu]'), so there is no fallback"
                 ) from exc
             root = self._settings.in_process_gpu_root
-            app = create_app(GpuSettings(output_root=root), configure_logs=False)
+            # In this process nothing crosses a network: no shared secret, even if GPU_SHARED_SECRET is set here.
+            app = create_app(GpuSettings(output_root=root, shared_secret=None), configure_logs=False)
             client = GpuClient("http://in-process", self._settings.gpu_timeout_s, StreamingASGITransport(app))
             self._in_process = GpuBackend("in-process", client, SharedVolume(PathMapper(root, root)))
         return self._in_process

@@ -6,7 +6,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from fastapi import Request
 
@@ -55,9 +55,10 @@ class RateLimiter:
                 del self._buckets[client]
 
 
-def client_identity(request: Request) -> str:
-    """The API key when one is sent (hashed: keys never sit in memory as labels), else the peer address."""
-    key = presented_key(request)
+def client_identity(request: Request, keys: Collection[str]) -> str:
+    """With keys configured, the caller's (valid: the guard refused the rest) key, hashed so keys never sit in
+    memory as labels; without keys, the peer address: a made-up X-API-Key is then no new identity."""
+    key = presented_key(request) if keys else None
     if key is not None:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return "addr:" + (request.client.host if request.client else "unknown")
