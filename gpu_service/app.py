@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     engine_load = Gauge(
         "gpu_service_engine_load_seconds", "Time each engine took to load", ["engine"], registry=metrics.registry
     )
-    faces = FaceAnalyzer(settings.cache_dir)
+    faces = FaceAnalyzer(settings.cache_dir, settings.max_portrait_pixels, settings.cache_items)
     device = pick_device(settings.device)
     services = Services(
         settings=settings,

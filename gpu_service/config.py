@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
+    max_portrait_pixels: int = Field(
+        40_000_000, gt=0, description="Largest portrait, in pixels, read from its header before any decoding."
+    )
+    cache_items: int = Field(
+        64, ge=1, description="Portraits and voices kept analysed in memory (least recently used go first)."
+    )
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
     xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
     liveportrait: LivePortraitSettings = Field(

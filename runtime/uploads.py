@@ -19,6 +19,7 @@ from fastapi import UploadFile
 from common.audio import AudioDecodeError, load_audio, write_wav
 from common.bounded import run_bounded
 from common.errors import NotFound, TooLarge, Unprocessable
+from common.images import check_pixels
 from common.voice_sample import REFERENCE_RATE, make_reference
 from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.config import Settings
@@ -156,15 +157,10 @@ def image_size(path: Path, name: str, max_pixels: int) -> tuple[int, int]:
 
     The header comes first: a small file claiming 50000x50000 pixels is refused before it can take the memory.
     """
+    check_pixels(path, name, max_pixels, "RUNTIME_MAX_PORTRAIT_PIXELS")
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-            if width * height > max_pixels:
-                raise TooLarge(
-                    f"'{name}' is {width}x{height} pixels; the limit is {max_pixels} (RUNTIME_MAX_PORTRAIT_PIXELS)"
-                )
-            frame = next(container.decode(stream))
+            frame = next(container.decode(container.streams.video[0]))
             return int(frame.width), int(frame.height)
     except (av.FFmpegError, StopIteration, IndexError) as exc:
         raise Unprocessable(f"'{name}' is not a readable image") from exc

@@ -35,6 +35,7 @@ def liveportrait_options(settings: Settings, device: str) -> LivePortraitOptions
         device=device,
         fp16=settings.liveportrait.fp16,
         batch_size=settings.liveportrait.batch,
+        cache_items=settings.cache_items,
     )
 
 
@@ -48,7 +49,7 @@ def build_registry(
         from gpu_service.engines.tts.espeak import EspeakEngine
         from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
-        return EspeakEngine(VoiceProfileStore(settings.cache_dir))
+        return EspeakEngine(VoiceProfileStore(settings.cache_dir, settings.cache_items))
 
     def xtts() -> TTSEngine:
         from gpu_service.engines.tts.xtts import XttsEngine
@@ -58,7 +59,7 @@ def build_registry(
     def animator() -> AvatarEngine:
         from gpu_service.engines.avatar.animator import AnimatorEngine
 
-        return AnimatorEngine(faces)
+        return AnimatorEngine(faces, settings.cache_items)
 
     def liveportrait() -> AvatarEngine:
         from gpu_service.engines.avatar.liveportrait import LivePortraitEngine

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from common.errors import documented
+from common.errors import ServiceError, documented
 from contracts.gpu_service import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
 from gpu_service.dependencies import Services, get_services
 
@@ -23,7 +23,13 @@ def check_portrait(
 ) -> PortraitCheckResponse:
     """Find the face in a portrait (422 "no face found in ..." otherwise); the analysis is cached for rendering."""
     portrait = services.portraits.resolve(request.portrait)
-    face = services.faces.analyze(portrait, CHECK_SIZE)
+    try:
+        face = services.faces.analyze(portrait, CHECK_SIZE)
+    except ServiceError:
+        # A refused upload (no face, too large, not an image) is not kept among the inputs.
+        if portrait.path.is_relative_to((services.settings.output_root / "inputs").resolve()):
+            portrait.path.unlink(missing_ok=True)
+        raise
     low, high = face.landmarks.min(axis=0), face.landmarks.max(axis=0)
     return PortraitCheckResponse(
         portrait=request.portrait,

@@ -7,10 +7,16 @@ import random
 import string
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from common.launch import free_port, run_service
+from common.lru import LruCache
+from gpu_service.assets import AssetReference
+from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.avatar.face import FaceAnalyzer
 from tests.runtime.conftest import Stack
 
 
@@ -85,3 +91,48 @@ def test_the_fallback_needs_no_shared_secret(tmp_path: Path) -> None:
         answer = httpx.post(f"{runtime.url}/api/v1/generate", json={"text": "Fallback.", "language": "en"}, timeout=300)
     assert answer.status_code == 200, answer.text
     assert json.loads(answer.text)["fallback"] is True
+
+
+@pytest.fixture(scope="module")
+def small_gpu(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("small-gpu")
+    env = {"GPU_OUTPUT_ROOT": str(folder / "gpu"), "GPU_MAX_PORTRAIT_PIXELS": "1000000"}
+    with run_service("gpu_service.app:create_app", env, folder) as service:
+        yield service
+
+
+def png(width: int, height: int) -> bytes:
+    ok, encoded = cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))
+    assert ok
+    return encoded.tobytes()
+
+
+def test_a_portrait_too_large_is_refused_from_its_header_and_not_kept(small_gpu) -> None:
+    """Before: cv2.imdecode ran first (a 30000x30000 PNG of 2.7 MB took 6.1 GB and 44 s), and refused portraits
+    stayed in inputs/portraits."""
+    stored = httpx.put(f"{small_gpu.url}/api/v1/inputs/portraits/big.png", content=png(2000, 1000)).json()
+    answer = httpx.post(f"{small_gpu.url}/api/v1/portraits/check", json={"portrait": stored["path"]}, timeout=60)
+    assert answer.status_code == 413 and "2000x1000" in answer.json()["detail"]
+    assert "GPU_MAX_PORTRAIT_PIXELS" in answer.json()["detail"]
+    assert not Path(stored["path"]).exists()
+    blank = httpx.put(f"{small_gpu.url}/api/v1/inputs/portraits/blank.png", content=png(300, 300)).json()
+    refused = httpx.post(f"{small_gpu.url}/api/v1/portraits/check", json={"portrait": blank["path"]}, timeout=60)
+    assert refused.status_code == 422 and "no face" in refused.json()["detail"]
+    assert not Path(blank["path"]).exists()
+
+
+def test_face_and_voice_caches_are_bounded(tmp_path: Path) -> None:
+    """Before: every distinct portrait and voice stayed in memory for good (150 uploads: +115 MB)."""
+    photo = cv2.imread(str(DEFAULT_ASSETS / "images" / "astronaut.png"))
+    analyzer = FaceAnalyzer(tmp_path, memory_items=2)
+    for number in range(4):
+        path = tmp_path / f"p{number}.png"
+        cv2.imwrite(str(path), np.clip(photo.astype(int) + number, 0, 255).astype(np.uint8))  # distinct content
+        analyzer.analyze(AssetReference(f"p{number}", path), 256)
+    assert len(analyzer._memory) == 2
+    cache: LruCache[str, int] = LruCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # now the most recent
+    cache.put("c", 3)
+    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3

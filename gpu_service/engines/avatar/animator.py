@@ -8,6 +8,7 @@ upper row riding on the upper lip and the lower row on the jaw.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 
 from common import face_landmarks as lm
+from common.lru import LruCache
 from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp
@@ -273,17 +275,20 @@ class AnimatorSession:
 class AnimatorEngine:
     name = "animator"
 
-    def __init__(self, faces: FaceAnalyzer) -> None:
+    def __init__(self, faces: FaceAnalyzer, memory_items: int = 64) -> None:
         self._faces = faces
-        self._rigs: dict[tuple[Path, int], Rig] = {}
+        self._rigs: LruCache[tuple[Path, int], Rig] = LruCache(memory_items)
+        self._lock = threading.Lock()
 
     def rig(self, portrait: AssetReference, size: int) -> Rig:
         face = self._faces.analyze(portrait, size)
         key = (portrait.path, size)
-        cached = self._rigs.get(key)
-        if cached is None or cached.image is not face.image:
-            cached = self._rigs[key] = build_rig(face)
-        return cached
+        with self._lock:
+            cached = self._rigs.get(key)
+            if cached is None or cached.image is not face.image:
+                cached = build_rig(face)
+                self._rigs.put(key, cached)
+            return cached
 
     def open_session(self, portrait: AssetReference, *, fps: int, size: int, seed: int = 0) -> AnimatorSession:
         return AnimatorSession(self.rig(portrait, size), fps, size, seed)

@@ -15,12 +15,15 @@ import numpy as np
 
 from common.errors import Unprocessable
 from common.face_mesh import FaceMesh
+from common.images import check_pixels
+from common.lru import LruCache
 from gpu_service.assets import AssetReference
 
 MAX_SIDE = 2048  # larger photos are scaled down first: detection does not need more, memory does
 CROP_FACE_HEIGHTS = 2.6  # square crop side, in face heights: hair, neck and shoulders stay in frame
 CROP_CENTER_DROP = 0.2  # crop centre sits this many face heights below the face centre (shoulders, not sky)
 CACHE_VERSION = 1
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class FaceGeometry:
     landmarks: np.ndarray  # (478, 2) float32 pixel coordinates in `image`
 
 
-def read_portrait(path: Path, name: str) -> np.ndarray:
-    """RGB uint8, scaled so that its longer side is at most MAX_SIDE."""
+def read_portrait(path: Path, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """RGB uint8, scaled so that its longer side is at most MAX_SIDE; the header's size is checked first."""
+    check_pixels(path, name, max_pixels, "GPU_MAX_PORTRAIT_PIXELS")
     data = np.fromfile(path, dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None:
@@ -62,10 +66,11 @@ def frame(image: np.ndarray, box: tuple[int, int, int], size: int) -> np.ndarray
 
 
 class FaceAnalyzer:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, max_pixels: int = DEFAULT_MAX_PIXELS, memory_items: int = 64) -> None:
         self._dir = cache_dir / "faces"
         self._mesh: FaceMesh | None = None
-        self._memory: dict[str, FaceGeometry] = {}
+        self._max_pixels = max_pixels
+        self._memory: LruCache[str, FaceGeometry] = LruCache(memory_items)
         self._lock = threading.Lock()
 
     def _face_mesh(self) -> FaceMesh:
@@ -76,9 +81,10 @@ class FaceAnalyzer:
     def analyze(self, portrait: AssetReference, size: int) -> FaceGeometry:
         key = f"{hashlib.sha256(portrait.path.read_bytes()).hexdigest()[:32]}-{size}-v{CACHE_VERSION}"
         with self._lock:
-            if key in self._memory:
-                return self._memory[key]
-            image = read_portrait(portrait.path, portrait.name)
+            known = self._memory.get(key)
+            if known is not None:
+                return known
+            image = read_portrait(portrait.path, portrait.name, self._max_pixels)
             cached = self._dir / f"{key}.npz"
             if cached.is_file():
                 with np.load(cached) as arrays:
@@ -90,7 +96,7 @@ class FaceAnalyzer:
                 part = cached.with_suffix(".part.npz")
                 np.savez(part, box=np.array(box), landmarks=geometry.landmarks)
                 part.replace(cached)
-            self._memory[key] = geometry
+            self._memory.put(key, geometry)
             return geometry
 
     def _detect(self, image: np.ndarray, name: str, size: int) -> tuple[FaceGeometry, tuple[int, int, int]]:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from common.face_geometry import eye_open_ratios, lip_open_ratio
+from common.lru import LruCache
 from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.avatar.liveportrait_motion import (
@@ -67,6 +68,7 @@ class LivePortraitOptions:
     device: str
     fp16: bool
     batch_size: int = 8
+    cache_items: int = 64  # portraits kept prepared in memory
 
     @property
     def weights_dir(self) -> Path | None:
@@ -144,7 +146,7 @@ class LivePortraitEngine:
         self._torch = torch
         self._faces = faces
         self._batch = options.batch_size
-        self._sources: dict[tuple[Path, int], Source] = {}
+        self._sources: LruCache[tuple[Path, int], Source] = LruCache(options.cache_items)
         self._lock = threading.Lock()  # one render at a time on the device
         self.load_s = time.perf_counter() - started
         log.info("LivePortrait loaded from %s in %.1f s", options.checkout, self.load_s)
@@ -175,7 +177,7 @@ class LivePortraitEngine:
             lip_open=lip_open_ratio(face.landmarks),
             eyes_open=eye_open_ratios(face.landmarks),
         )
-        self._sources[key] = source
+        self._sources.put(key, source)
         return source
 
     def _driving_keypoints(self, source: Source, motion: Motion, frames: range) -> Any:

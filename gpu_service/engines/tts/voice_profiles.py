@@ -11,6 +11,7 @@ import numpy as np
 
 from common.audio import AudioDecodeError, load_audio, resample
 from common.errors import Unprocessable
+from common.lru import LruCache
 from gpu_service.assets import AssetReference
 from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
 
@@ -26,9 +27,9 @@ def file_digest(path: Path) -> str:
 
 
 class VoiceProfileStore:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, memory_items: int = 64) -> None:
         self._dir = cache_dir / "voice_profiles"
-        self._memory: dict[str, VoiceProfile] = {}
+        self._memory: LruCache[str, VoiceProfile] = LruCache(memory_items)
         self._lock = threading.Lock()
 
     def get(
@@ -41,7 +42,7 @@ class VoiceProfileStore:
             if profile is None:
                 profile = self._fit(voice, sample_rate, calibration())
                 self._save(key, profile)
-            self._memory[key] = profile
+            self._memory.put(key, profile)
             return profile
 
     def _fit(self, voice: AssetReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
