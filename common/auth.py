@@ -5,6 +5,7 @@ Keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compare
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Collection
 
@@ -21,6 +22,12 @@ def presented_key(request: Request) -> str | None:
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return request.headers.get("x-api-key") or None
+
+
+def owner_of(request: Request, keys: Collection[str]) -> str:
+    """Whose work a request is: its API key, hashed (keys are never stored); "" when no keys are configured."""
+    key = presented_key(request) if keys else None
+    return "" if key is None else "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def key_matches(presented: str, keys: Collection[str]) -> bool:

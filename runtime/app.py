@@ -45,8 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda status=status: job_store.count(status)  # type: ignore[misc]
         )
 
-    async def work(request: GenerateRequest, on_stage: StageCallback) -> GenerateResult:
-        return await pipeline.generate(request, generating, on_stage)
+    async def work(request: GenerateRequest, on_stage: StageCallback, owner: str) -> GenerateResult:
+        return await pipeline.generate(request, generating, on_stage, owner)
 
     runner = JobRunner(job_store, work, settings.job_workers, settings.max_queued_jobs)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)

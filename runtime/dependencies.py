@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from common.auth import owner_of
 from common.observability import HttpMetrics
 from common.storage import DiskUsageProbe
 from runtime.config import Settings
@@ -35,6 +37,14 @@ class Services:
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def owner(request: Request) -> str:
+    """Dependency: whose jobs, videos and uploads this request may see (its key's; "" without auth)."""
+    return owner_of(request, get_services(request).settings.api_keys)
+
+
+Owner = Annotated[str, Depends(owner)]
 
 
 def rate_limited(request: Request) -> None:

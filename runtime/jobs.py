@@ -27,12 +27,13 @@ RETRY_DELAY_S = 2.0  # times the attempt number, before a transiently failed job
 TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
 
 StageCallback = Callable[[str], Awaitable[None]]
-JobFunction = Callable[[GenerateRequest, StageCallback], Awaitable[GenerateResult]]
+JobFunction = Callable[[GenerateRequest, StageCallback, str], Awaitable[GenerateResult]]  # request, stage, owner
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL DEFAULT 'generate',
+    owner TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL,
     stage TEXT,
     request TEXT NOT NULL,
@@ -54,8 +55,10 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "kind" not in columns:  # a database from before jobs had kinds: all of them were generate jobs
-            self._db.execute("ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'generate'")
+        # A database from before jobs had kinds and owners: generate jobs of the keyless single owner.
+        for column, default in (("kind", "generate"), ("owner", "")):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -66,27 +69,37 @@ class JobStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def create(self, request: GenerateRequest, kind: JobKind = "generate") -> Job:
+    def create(self, request: GenerateRequest, owner: str, kind: JobKind = "generate") -> Job:
         now = time.time()
         job_id = uuid.uuid4().hex
         self._execute(
-            "INSERT INTO jobs (id, kind, status, request, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (id, kind, owner, status, request, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'queued', ?, ?, ?)",
             job_id,
             kind,
+            owner,
             request.model_dump_json(),
             now,
             now,
         )
-        return self.get(job_id)
+        return self.get(job_id, owner)
 
-    def get(self, job_id: str) -> Job:
-        rows = self._execute("SELECT * FROM jobs WHERE id = ?", job_id)
+    def get(self, job_id: str, owner: str) -> Job:
+        """The job, for its owner; other keys are told it does not exist."""
+        rows = self._execute("SELECT * FROM jobs WHERE id = ? AND owner = ?", job_id, owner)
         if not rows:
             raise NotFound(f"no job '{job_id}'")
         return _job(rows[0])
 
-    def recent(self, limit: int) -> list[Job]:
-        return [_job(row) for row in self._execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", limit)]
+    def owner_of(self, job_id: str) -> str:
+        rows = self._execute("SELECT owner FROM jobs WHERE id = ?", job_id)
+        if not rows:
+            raise NotFound(f"no job '{job_id}'")
+        return str(rows[0]["owner"])
+
+    def recent(self, limit: int, owner: str) -> list[Job]:
+        rows = self._execute("SELECT * FROM jobs WHERE owner = ? ORDER BY created_at DESC LIMIT ?", owner, limit)
+        return [_job(row) for row in rows]
 
     def count(self, status: str) -> int:
         return int(self._execute("SELECT COUNT(*) FROM jobs WHERE status = ?", status)[0][0])
@@ -198,7 +211,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def submit(self, request: GenerateRequest) -> Job:
+    def submit(self, request: GenerateRequest, owner: str) -> Job:
         queued = self._store.count("queued")
         if queued >= self._max_queued:
             wait_s = max(1, round(self._store.mean_duration_s() * queued / self._workers))
@@ -206,7 +219,7 @@ class JobRunner:
                 f"the job queue is full ({queued} waiting); try again in about {wait_s} s",
                 headers={"Retry-After": str(wait_s)},
             )
-        job = self._store.create(request)
+        job = self._store.create(request, owner)
         self._queue.put_nowait(job.id)
         return job
 
@@ -228,7 +241,8 @@ class JobRunner:
                 self._queue.task_done()
 
     async def _run(self, job_id: str) -> None:
-        job = self._store.get(job_id)
+        owner = self._store.owner_of(job_id)
+        job = self._store.get(job_id, owner)
         if job.status != "queued":
             return
         self._store.start(job_id)
@@ -237,7 +251,7 @@ class JobRunner:
             self._store.set_stage(job_id, stage)
 
         try:
-            result = await self._work(job.request, on_stage)
+            result = await self._work(job.request, on_stage, owner)
         except (ServiceUnavailable, BadGateway) as exc:
             # Transient (the gpu_service is down or failed): queue it again after a pause, a few times.
             attempts = job.attempts + 1

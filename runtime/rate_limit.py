@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -10,7 +9,7 @@ from collections.abc import Callable, Collection
 
 from fastapi import Request
 
-from common.auth import presented_key
+from common.auth import owner_of
 from common.errors import TooManyRequests
 
 MAX_CLIENTS = 10_000  # buckets kept; idle full ones are dropped first
@@ -58,7 +57,4 @@ class RateLimiter:
 def client_identity(request: Request, keys: Collection[str]) -> str:
     """With keys configured, the caller's (valid: the guard refused the rest) key, hashed so keys never sit in
     memory as labels; without keys, the peer address: a made-up X-API-Key is then no new identity."""
-    key = presented_key(request) if keys else None
-    if key is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    return "addr:" + (request.client.host if request.client else "unknown")
+    return owner_of(request, keys) or "addr:" + (request.client.host if request.client else "unknown")

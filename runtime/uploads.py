@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 from fastapi import UploadFile
+from pydantic import BaseModel
 
 from common.audio import AudioDecodeError, load_audio, write_wav
 from common.bounded import run_bounded
@@ -64,7 +65,7 @@ class UploadStore:
             raise Unprocessable(f"{what} upload '{upload.filename}' is empty")
         return Path(tmp)
 
-    async def add_voice(self, upload: UploadFile) -> UploadedVoice:
+    async def add_voice(self, upload: UploadFile, owner: str) -> UploadedVoice:
         name = upload.filename or "upload"
         received = await self._receive(upload, self._max_voice, "voice")
         try:
@@ -76,10 +77,10 @@ class UploadStore:
         voice_id = f"v_{uuid.uuid4().hex[:12]}"
         write_wav(self._voices / f"{voice_id}.wav", reference, rate)
         info = UploadedVoice(id=voice_id, source_name=name, duration_s=len(reference) / rate)
-        (self._voices / f"{voice_id}.json").write_text(info.model_dump_json())
+        _record(self._voices / f"{voice_id}.json", info, owner)
         return info
 
-    async def add_portrait(self, upload: UploadFile, backend: GpuBackend) -> UploadedPortrait:
+    async def add_portrait(self, upload: UploadFile, backend: GpuBackend, owner: str) -> UploadedPortrait:
         """Store a JPEG/PNG in which the gpu_service finds a face; nothing is kept otherwise."""
         name = upload.filename or "upload"
         received = await self._receive(upload, self._max_portrait, "portrait")
@@ -101,46 +102,62 @@ class UploadStore:
         finally:
             received.unlink(missing_ok=True)
         info = UploadedPortrait(id=portrait_id, source_name=name, width=width, height=height)
-        (self._portraits / f"{portrait_id}.json").write_text(info.model_dump_json())
+        _record(self._portraits / f"{portrait_id}.json", info, owner)
         return info
 
-    def voice_file(self, voice_id: str) -> Path:
-        return self._stored(self._voices, voice_id, "voice")
+    def voice_file(self, voice_id: str, owner: str) -> Path:
+        return self._stored(self._voices, voice_id, "voice", owner)
 
-    def portrait_file(self, portrait_id: str) -> Path:
-        return self._stored(self._portraits, portrait_id, "portrait")
+    def portrait_file(self, portrait_id: str, owner: str) -> Path:
+        return self._stored(self._portraits, portrait_id, "portrait", owner)
 
     @staticmethod
     def is_upload_id(name: str) -> bool:
         return bool(UPLOAD_ID.match(name))
 
-    def _stored(self, folder: Path, upload_id: str, what: str) -> Path:
-        if UPLOAD_ID.match(upload_id):
+    def _stored(self, folder: Path, upload_id: str, what: str, owner: str) -> Path:
+        """An upload's file, for its owner only: to any other key it does not exist."""
+        if UPLOAD_ID.match(upload_id) and _owner(folder / f"{upload_id}.json") == owner:
             for path in folder.glob(f"{upload_id}.*"):
                 if path.suffix != ".json":
                     return path
         raise NotFound(f"no uploaded {what} '{upload_id}'")
 
-    def list_voices(self) -> list[UploadedVoice]:
-        return [UploadedVoice.model_validate(json.loads(p.read_text())) for p in sorted(self._voices.glob("*.json"))]
+    def list_voices(self, owner: str) -> list[UploadedVoice]:
+        return [UploadedVoice.model_validate(record) for record in _records(self._voices, owner)]
 
-    def list_portraits(self) -> list[UploadedPortrait]:
-        return [
-            UploadedPortrait.model_validate(json.loads(p.read_text())) for p in sorted(self._portraits.glob("*.json"))
-        ]
+    def list_portraits(self, owner: str) -> list[UploadedPortrait]:
+        return [UploadedPortrait.model_validate(record) for record in _records(self._portraits, owner)]
 
-    async def resolve_voice(self, name: str, backend: GpuBackend) -> str:
+    async def resolve_voice(self, name: str, backend: GpuBackend, owner: str) -> str:
         """What to send the gpu_service as `voice`: a bundled id as it is, an upload as a path it can read."""
         if not self.is_upload_id(name):
             return name
-        path = self.voice_file(name)
+        path = self.voice_file(name, owner)
         return await backend.files.publish(path, "voices", path.name)
 
-    async def resolve_portrait(self, name: str, backend: GpuBackend) -> str:
+    async def resolve_portrait(self, name: str, backend: GpuBackend, owner: str) -> str:
         if not self.is_upload_id(name):
             return name
-        path = self.portrait_file(name)
+        path = self.portrait_file(name, owner)
         return await backend.files.publish(path, "portraits", path.name)
+
+
+def _record(path: Path, info: BaseModel, owner: str) -> None:
+    """An upload's description, with whose it is (the hashed key; never sent back)."""
+    path.write_text(json.dumps({**info.model_dump(mode="json"), "owner": owner}))
+
+
+def _owner(record: Path) -> str | None:
+    try:
+        return str(json.loads(record.read_text()).get("owner", ""))  # older records: the keyless single owner
+    except FileNotFoundError:
+        return None
+
+
+def _records(folder: Path, owner: str) -> list[dict[str, object]]:
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    return [record for record in records if record.get("owner", "") == owner]
 
 
 def _image_suffix(path: Path, name: str) -> str:

@@ -27,8 +27,21 @@ class VideoStore:
         """Where a video's bytes gather while it is made (never served)."""
         return self._folder / f"{video_id}.fmp4.part"
 
-    def existing(self, video_id: str) -> Path:
+    def claim(self, video_id: str, owner: str) -> None:
+        """Record whose video this is (before it appears): other keys are told it does not exist."""
+        self._owner_path(video_id).write_text(owner)
+
+    def existing(self, video_id: str, owner: str) -> Path:
         path = self.path_for(video_id) if VIDEO_ID.match(video_id) else None
-        if path is None or not path.is_file():
+        if path is None or not path.is_file() or self._owner(video_id) != owner:
             raise NotFound(f"no video '{video_id}'")
         return path
+
+    def _owner_path(self, video_id: str) -> Path:
+        return self._folder / f"{video_id}.owner"
+
+    def _owner(self, video_id: str) -> str:
+        try:
+            return self._owner_path(video_id).read_text()
+        except FileNotFoundError:
+            return ""  # stored before videos had owners: the single owner of an installation without keys

@@ -57,6 +57,7 @@ class VideoStream:
     """A video being made: its id now, its bytes as they come, its result once they have all come."""
 
     video_id: str
+    owner: str  # the API key (hashed) the video belongs to
     backend: GpuBackend
     speak_id: str
     request: GenerateRequest
@@ -77,6 +78,7 @@ class VideoStream:
                 async for chunk in self.upstream:
                     sink.write(chunk)
                     yield chunk
+            videos.claim(self.video_id, self.owner)
             await anyio.to_thread.run_sync(remux_faststart, partial, videos.path_for(self.video_id))
             report = await self.backend.client.speak_result(self.speak_id)
             self.result = self._result(report)
@@ -110,8 +112,10 @@ class VideoStream:
         )
 
 
-async def open_stream(request: GenerateRequest, context: GenerateContext, on_stage: StageCallback) -> VideoStream:
-    """Resolve the request and start the video: refusals arrive here, before any byte is sent."""
+async def open_stream(
+    request: GenerateRequest, context: GenerateContext, on_stage: StageCallback, owner: str
+) -> VideoStream:
+    """Resolve the request and start the video for `owner`: refusals arrive here, before any byte is sent."""
     started = time.perf_counter()
     check_request(request, context.settings)
     await on_stage("resolving")
@@ -119,9 +123,9 @@ async def open_stream(request: GenerateRequest, context: GenerateContext, on_sta
     language = detect_language(request.text) if detected else request.language
     backend = await context.gateway.backend()
     try:
-        return await _open(request, language, detected, backend, context, started)
+        return await _open(request, language, detected, backend, context, started, owner)
     except GpuUnreachable as exc:
-        return await _open(request, language, detected, _fallback(backend, context, exc), context, started)
+        return await _open(request, language, detected, _fallback(backend, context, exc), context, started, owner)
 
 
 def _fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
@@ -142,10 +146,11 @@ async def _open(
     backend: GpuBackend,
     context: GenerateContext,
     started: float,
+    owner: str,
 ) -> VideoStream:
     settings = context.settings
-    voice = await context.uploads.resolve_voice(request.voice or settings.default_voice, backend)
-    portrait = await context.uploads.resolve_portrait(request.portrait or settings.default_portrait, backend)
+    voice = await context.uploads.resolve_voice(request.voice or settings.default_voice, backend, owner)
+    portrait = await context.uploads.resolve_portrait(request.portrait or settings.default_portrait, backend, owner)
     speak = SpeakRequest(
         text=request.text, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
     )
@@ -158,6 +163,7 @@ async def _open(
     context.observe("first_bytes", time.perf_counter() - started)
     return VideoStream(
         video_id=context.videos.new_id(),
+        owner=owner,
         backend=backend,
         speak_id=answer.speak_id,
         request=request,
@@ -170,16 +176,18 @@ async def _open(
     )
 
 
-async def generate(request: GenerateRequest, context: GenerateContext, on_stage: StageCallback) -> GenerateResult:
+async def generate(
+    request: GenerateRequest, context: GenerateContext, on_stage: StageCallback, owner: str
+) -> GenerateResult:
     """The whole clip: the stream consumed to the end. A stream that breaks off is made again in-process (if
     allowed): nothing has reached the client yet."""
-    stream = await open_stream(request, context, on_stage)
+    stream = await open_stream(request, context, on_stage, owner)
     await on_stage("speaking")
     try:
         return await _consume(stream)
     except GpuUnreachable as exc:
         backend = _fallback(stream.backend, context, exc)
-        again = await _open(request, stream.language, stream.detected, backend, context, stream.started)
+        again = await _open(request, stream.language, stream.detected, backend, context, stream.started, owner)
         return await _consume(again)
 
 

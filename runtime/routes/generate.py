@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from common.errors import documented
 from common.streaming import ClosingStreamingResponse
 from contracts.runtime import FALLBACK_HEADER, VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
-from runtime.dependencies import Services, get_services, rate_limited
+from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.pipelines.generate import generate as generate_video
 from runtime.pipelines.generate import open_stream
 from runtime.routes.urls import absolute
@@ -35,14 +35,14 @@ async def _no_stage(_: str) -> None:
     dependencies=[Depends(rate_limited)],
 )
 async def generate(
-    body: GenerateRequest, request: Request, services: Annotated[Services, Depends(get_services)]
+    body: GenerateRequest, request: Request, owner: Owner, services: Annotated[Services, Depends(get_services)]
 ) -> GenerateResult | Response:
     """Text to a talking-head video: waiting for it, or (`stream: true`) watching it as it is made.
 
     For long texts without streaming, prefer POST /api/v1/jobs."""
     if not body.stream:
-        return absolute(await generate_video(body, services.generating, _no_stage), request)
-    stream = await open_stream(body, services.generating, _no_stage)
+        return absolute(await generate_video(body, services.generating, _no_stage, owner), request)
+    stream = await open_stream(body, services.generating, _no_stage, owner)
     headers = {
         VIDEO_ID_HEADER: stream.video_id,
         VIDEO_URL_HEADER: f"/api/v1/videos/{stream.video_id}",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from common.errors import documented
 from contracts.runtime import GenerateRequest, Job, JobList
-from runtime.dependencies import Services, get_services, rate_limited
+from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.pipelines.generate import check_request
 from runtime.routes.urls import job_with_urls
 
@@ -20,21 +20,26 @@ router = APIRouter(prefix="/api/v1")
     responses=documented(400, 413, 422, 429),
     dependencies=[Depends(rate_limited)],
 )
-async def submit(body: GenerateRequest, services: Annotated[Services, Depends(get_services)]) -> Job:
+async def submit(body: GenerateRequest, owner: Owner, services: Annotated[Services, Depends(get_services)]) -> Job:
     """Queue a generate request; poll GET /api/v1/jobs/{id} for its stage and result."""
     check_request(body, services.settings)
-    return services.runner.submit(body)
+    return services.runner.submit(body, owner)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=documented(404))
-async def status(job_id: str, request: Request, services: Annotated[Services, Depends(get_services)]) -> Job:
-    return job_with_urls(services.jobs.get(job_id), request)
+async def status(
+    job_id: str, request: Request, owner: Owner, services: Annotated[Services, Depends(get_services)]
+) -> Job:
+    """A job of this key's (other keys' jobs do not exist for it)."""
+    return job_with_urls(services.jobs.get(job_id, owner), request)
 
 
 @router.get("/jobs", response_model=JobList)
 async def recent(
     request: Request,
+    owner: Owner,
     services: Annotated[Services, Depends(get_services)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> JobList:
-    return JobList(jobs=[job_with_urls(job, request) for job in services.jobs.recent(limit)])
+    """This key's most recent jobs."""
+    return JobList(jobs=[job_with_urls(job, request) for job in services.jobs.recent(limit, owner)])

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
 from common.errors import documented
-from runtime.dependencies import Services, get_services
+from runtime.dependencies import Owner, Services, get_services
 
 router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/videos/{video_id}", response_class=FileResponse, responses=documented(404))
-async def video(video_id: str, services: Annotated[Services, Depends(get_services)]) -> FileResponse:
-    """The MP4; honours Range requests, so players can seek."""
-    return FileResponse(services.videos.existing(video_id), media_type="video/mp4", filename=f"{video_id}.mp4")
+async def video(video_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]) -> FileResponse:
+    """The MP4; honours Range requests, so players can seek. Only the key that made it sees it."""
+    path = services.videos.existing(video_id, owner)
+    return FileResponse(path, media_type="video/mp4", filename=f"{video_id}.mp4")

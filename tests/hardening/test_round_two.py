@@ -14,6 +14,7 @@ import pytest
 
 from common.launch import free_port, run_service
 from common.lru import LruCache
+from common.stack import local_stack
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
@@ -136,3 +137,40 @@ def test_face_and_voice_caches_are_bounded(tmp_path: Path) -> None:
     assert cache.get("a") == 1  # now the most recent
     cache.put("c", 3)
     assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+
+
+def test_each_key_sees_only_its_own_jobs_videos_and_uploads(tmp_path: Path) -> None:
+    """Before: one key listed another's jobs (with their text), downloaded its videos and used its voice."""
+    keys = {"RUNTIME_API_KEYS": json.dumps(["alice-key", "bob-key"]), "RUNTIME_RATE_LIMIT_PER_MINUTE": "0"}
+    alice, bob = {"X-API-Key": "alice-key"}, {"X-API-Key": "bob-key"}
+    with local_stack(tmp_path / "gpu", tmp_path / "data", tmp_path, runtime_env=keys) as (_, runtime):
+        url = runtime.url
+        voice_file = (DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav").read_bytes()
+        voice = httpx.post(
+            f"{url}/api/v1/voices", files={"file": ("me.wav", voice_file, "audio/wav")}, headers=alice, timeout=60
+        ).json()["id"]
+        made = httpx.post(
+            f"{url}/api/v1/generate",
+            json={"text": "Mine.", "language": "en", "voice": voice},
+            headers=alice,
+            timeout=120,
+        )
+        assert made.status_code == 200, made.text
+        video = made.json()["video_url"]
+        job = httpx.post(f"{url}/api/v1/jobs", json={"text": "A private note."}, headers=alice).json()["id"]
+
+        assert httpx.get(video, headers=alice).status_code == 200
+        assert httpx.get(video, headers=bob).status_code == 404
+        assert httpx.get(f"{url}/api/v1/jobs/{job}", headers=alice).status_code == 200
+        assert httpx.get(f"{url}/api/v1/jobs/{job}", headers=bob).status_code == 404
+        assert [j["id"] for j in httpx.get(f"{url}/api/v1/jobs", headers=bob).json()["jobs"]] == []
+        assert job in [j["id"] for j in httpx.get(f"{url}/api/v1/jobs", headers=alice).json()["jobs"]]
+        borrowed = httpx.post(f"{url}/api/v1/generate", json={"text": "Yours?", "voice": voice}, headers=bob)
+        assert borrowed.status_code == 404 and voice in borrowed.json()["detail"]
+        assert httpx.get(f"{url}/api/v1/voices", headers=bob).json()["uploaded"] == []
+        assert [v["id"] for v in httpx.get(f"{url}/api/v1/voices", headers=alice).json()["uploaded"]] == [voice]
+        # Bundled voices and portraits stay shared.
+        shared = httpx.post(
+            f"{url}/api/v1/generate", json={"text": "Shared.", "voice": "librivox_en_reader"}, headers=bob, timeout=120
+        )
+        assert shared.status_code == 200
