@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from common.auth import install_key_guard
+from common.body_limit import BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.storage import DiskUsageProbe, prepare_output_root, start_cleanup
@@ -75,6 +76,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     install_error_handlers(app)
     install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_input_bytes,
+        max_json_bytes=settings.max_json_bytes,
+        settings="GPU_MAX_INPUT_BYTES, GPU_MAX_JSON_BYTES",
+    )
     install_observability(app, metrics)
     for router in (
         health.router,

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     cache_items: int = Field(
         64, ge=1, description="Portraits and voices kept analysed in memory (least recently used go first)."
     )
+    max_json_bytes: int = Field(1_048_576, gt=0, description="Largest JSON request body, in bytes.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
     xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
     liveportrait: LivePortraitSettings = Field(

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Gauge
 
 from common.auth import install_key_guard
+from common.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.storage import DiskUsageProbe, prepare_output_root, remove_older_than, start_cleanup
@@ -87,6 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS")
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max(settings.max_voice_upload_bytes, settings.max_portrait_upload_bytes) + MULTIPART_OVERHEAD,
+        max_json_bytes=settings.max_json_bytes,
+        settings="RUNTIME_MAX_VOICE_UPLOAD_BYTES, RUNTIME_MAX_PORTRAIT_UPLOAD_BYTES, RUNTIME_MAX_JSON_BYTES",
+    )
     install_observability(app, metrics)
     if settings.cors_origins:
         app.add_middleware(

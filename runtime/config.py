@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     job_workers: int = Field(1, gt=0, description="Jobs run at the same time.")
     max_voice_upload_bytes: int = Field(25_000_000, gt=0, description="Largest voice upload (audio or video).")
     max_portrait_upload_bytes: int = Field(10_000_000, gt=0, description="Largest portrait upload.")
+    max_json_bytes: int = Field(262_144, gt=0, description="Largest JSON request body, in bytes.")
     fps: int = Field(25, ge=1, le=60, description="Frames per second of generated videos.")
     size: int = Field(512, ge=128, le=1024, description="Side of generated (square) videos, in pixels.")
     log_level: str = Field("info", description="uvicorn / logging level.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -174,3 +175,43 @@ def test_each_key_sees_only_its_own_jobs_videos_and_uploads(tmp_path: Path) -> N
             f"{url}/api/v1/generate", json={"text": "Shared.", "voice": "librivox_en_reader"}, headers=bob, timeout=120
         )
         assert shared.status_code == 200
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_request_bodies_are_bounded_while_they_arrive(tmp_path: Path) -> None:
+    """Before: a 60 MB upload was spooled to disk before its 413, a 200 MB JSON body took the runtime to 737 MB."""
+    env = {
+        "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
+        "RUNTIME_DATA_DIR": str(tmp_path / "data"),
+        "TMPDIR": str(tmp_path / "tmp"),  # where Starlette would spool a multipart upload
+    }
+    (tmp_path / "tmp").mkdir()
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        before = rss_mb(runtime.process.pid)
+        declared = httpx.post(
+            f"{runtime.url}/api/v1/voices", files={"file": ("big.wav", b"\0" * 60_000_000, "audio/wav")}, timeout=60
+        )
+        assert declared.status_code == 413 and "RUNTIME_MAX_VOICE_UPLOAD_BYTES" in declared.json()["detail"]
+
+        def endless_json() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"text": "'
+            for _ in range(200):
+                yield b"a" * 1_000_000
+
+        streamed = httpx.post(
+            f"{runtime.url}/api/v1/generate",
+            content=endless_json(),
+            headers={"content-type": "application/json"},
+            timeout=60,
+        )
+        assert streamed.status_code == 413 and "RUNTIME_MAX_JSON_BYTES" in streamed.json()["detail"]
+        assert rss_mb(runtime.process.pid) - before < 50
+        assert not list((tmp_path / "tmp").iterdir()) and not list(
+            (tmp_path / "data" / "uploads" / "incoming").iterdir()
+        )
