@@ -19,14 +19,18 @@ TARGET_LUFS = -23.0  # EBU R128 programme loudness
 FRAME_S = 0.02
 SILENCE_BELOW_PEAK_DB = 40.0  # frames this far below the loudest frame count as silence
 KEPT_PAUSE_S = 0.2  # longer pauses are shortened to this, so the reference is mostly speech
+SPEECH_FLOOR_DBFS = -55.0  # quieter frames are never speech, however quiet the loudest one is (silence, hiss)
 
 
 def speech_mask(samples: FloatArray, rate: int) -> np.ndarray:
-    """One boolean per FRAME_S frame: True where the frame is within SILENCE_BELOW_PEAK_DB of the loudest one."""
+    """One boolean per FRAME_S frame: True where the frame is within SILENCE_BELOW_PEAK_DB of the loudest one and
+    above SPEECH_FLOOR_DBFS (a silent file's loudest frame is silence too)."""
     hop = int(FRAME_S * rate)
     frames = samples[: len(samples) // hop * hop].reshape(-1, hop)
+    if not len(frames):
+        return np.zeros(0, bool)
     level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-    return np.asarray(level > level.max() - SILENCE_BELOW_PEAK_DB)
+    return np.asarray(level > max(level.max() - SILENCE_BELOW_PEAK_DB, SPEECH_FLOOR_DBFS))
 
 
 def squeeze_silences(samples: FloatArray, rate: int) -> FloatArray:
@@ -61,7 +65,9 @@ def normalize_loudness(samples: FloatArray, rate: int, target_lufs: float = TARG
 def make_reference(samples: FloatArray, rate: int, seconds: float = 10.0) -> FloatArray:
     speech = squeeze_silences(samples, rate)
     if speech.size < rate:  # under a second of speech cannot characterise a voice
-        raise AudioDecodeError("less than one second of speech found")
+        raise AudioDecodeError(
+            "less than one second of speech found (silence or near-silence): record a few seconds of someone talking"
+        )
     cut = speech[: int(seconds * rate)]
     fade = int(0.01 * rate)  # avoid a click where the cut falls mid-sound
     cut[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)

@@ -192,11 +192,11 @@ def clean_voice(path: Path, name: str, max_seconds: float) -> tuple[np.ndarray, 
         )
     try:
         samples, rate = load_audio(path, sample_rate=REFERENCE_RATE)
+        if len(samples) / rate > max_seconds:
+            raise TooLarge(f"'{name}' is longer than {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)")
+        return make_reference(samples, rate), rate
     except AudioDecodeError as exc:
         raise Unprocessable(f"'{name}' cannot be used as a voice: {str(exc).replace(path.name, name)}") from exc
-    if len(samples) / rate > max_seconds:
-        raise TooLarge(f"'{name}' is longer than {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)")
-    return make_reference(samples, rate), rate
 
 
 def _declared_duration_s(path: Path) -> float | None:

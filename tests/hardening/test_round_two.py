@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import string
@@ -12,6 +13,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+import soundfile as sf
 
 from common.launch import free_port, run_service
 from common.lru import LruCache
@@ -215,3 +217,17 @@ def test_request_bodies_are_bounded_while_they_arrive(tmp_path: Path) -> None:
         assert not list((tmp_path / "tmp").iterdir()) and not list(
             (tmp_path / "data" / "uploads" / "incoming").iterdir()
         )
+
+
+def wav(samples: np.ndarray, rate: int = 16_000) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples.astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("level", [0.0, 10 ** (-70 / 20)])
+def test_a_silent_recording_is_refused_as_a_voice(stack: Stack, level: float) -> None:
+    """Before: silence was accepted (the loudest silent frame counted as speech), and every generate with it failed."""
+    noise = level * np.random.default_rng(1).standard_normal(16_000 * 4)
+    response = httpx.post(f"{stack.runtime.url}/api/v1/voices", files={"file": ("quiet.wav", wav(noise), "audio/wav")})
+    assert response.status_code == 422 and "speech" in response.json()["detail"]
