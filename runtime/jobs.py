@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
+    started_at REAL,
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
@@ -59,6 +60,8 @@ class JobStore:
         for column, default in (("kind", "generate"), ("owner", "")):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'")
+        if "started_at" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN started_at REAL")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -107,17 +110,20 @@ class JobStore:
     def queued_ids(self) -> list[str]:
         return [row["id"] for row in self._execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at")]
 
-    def mean_duration_s(self) -> float:
+    def mean_run_s(self) -> float:
+        """How long a job runs once started (the last 20 done), not counting its wait in the queue: the queue
+        drains at this pace. Before, waits were counted too, and Retry-After said 200 s for a 13 s drain."""
         row = self._execute(
-            "SELECT AVG(updated_at - created_at) FROM (SELECT * FROM jobs WHERE status = 'done' "
-            "ORDER BY updated_at DESC LIMIT 20)"
+            "SELECT AVG(updated_at - started_at) FROM (SELECT * FROM jobs WHERE status = 'done' "
+            "AND started_at IS NOT NULL ORDER BY updated_at DESC LIMIT 20)"
         )[0]
         return float(row[0]) if row[0] is not None else TYPICAL_JOB_S
 
     def start(self, job_id: str) -> None:
         self._execute(
             "UPDATE jobs SET status = 'running', stage = 'resolving', attempts = attempts + 1, "
-            "updated_at = ? WHERE id = ?",
+            "started_at = ?, updated_at = ? WHERE id = ?",
+            time.time(),
             time.time(),
             job_id,
         )
@@ -214,7 +220,7 @@ class JobRunner:
     def submit(self, request: GenerateRequest, owner: str) -> Job:
         queued = self._store.count("queued")
         if queued >= self._max_queued:
-            wait_s = max(1, round(self._store.mean_duration_s() * queued / self._workers))
+            wait_s = max(1, round(self._store.mean_run_s() * queued / self._workers))
             raise TooManyRequests(
                 f"the job queue is full ({queued} waiting); try again in about {wait_s} s",
                 headers={"Retry-After": str(wait_s)},

@@ -18,10 +18,11 @@ import soundfile as sf
 from common.launch import free_port, run_service
 from common.lru import LruCache
 from common.stack import local_stack
+from contracts.runtime import Job
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
-from tests.runtime.conftest import Stack
+from tests.runtime.conftest import Stack, runtime_env, wait_for_job
 
 
 def test_metrics_do_not_grow_with_made_up_methods(stack: Stack) -> None:
@@ -231,3 +232,18 @@ def test_a_silent_recording_is_refused_as_a_voice(stack: Stack, level: float) ->
     noise = level * np.random.default_rng(1).standard_normal(16_000 * 4)
     response = httpx.post(f"{stack.runtime.url}/api/v1/voices", files={"file": ("quiet.wav", wav(noise), "audio/wav")})
     assert response.status_code == 422 and "speech" in response.json()["detail"]
+
+
+def test_retry_after_follows_how_fast_the_queue_drains(stack: Stack, tmp_path: Path) -> None:
+    """Before: Retry-After counted the time jobs had waited in the queue too (200 s said for a 13 s drain)."""
+    env = runtime_env(stack.gpu.url, stack.host_root, stack.host_root, tmp_path / "data", RUNTIME_MAX_QUEUED_JOBS="3")
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        url = f"{runtime.url}/api/v1/jobs"
+        batch = [Job.model_validate(httpx.post(url, json={"text": f"Number {n}."}).json()) for n in range(4)]
+        done = [wait_for_job(runtime.url, job.id) for job in batch]  # the later ones waited in the queue
+        run_s = (max(job.updated_at for job in done) - min(job.created_at for job in done)).total_seconds() / 4
+        answers = [httpx.post(url, json={"text": "Crowd."}) for _ in range(6)]
+        refused = next(answer for answer in answers if answer.status_code == 429)
+        queued = 3
+        retry_after = int(refused.headers["retry-after"])
+        assert 1 <= retry_after <= 1.5 * run_s * queued + 1, (retry_after, run_s)
