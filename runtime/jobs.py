@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import sqlite3
@@ -19,12 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import BadGateway, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
+from common.storage import StorageUnavailable
 from contracts.runtime import GenerateRequest, GenerateResult, Job, JobKind
 
 log = logging.getLogger("runtime.jobs")
 MAX_ATTEMPTS = 3
 RETRY_DELAY_S = 2.0  # times the attempt number, before a transiently failed job runs again
 TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
+STORAGE_RETRY_S, STORAGE_RETRY_MAX_S = 2.0, 30.0  # waiting for space: first pause, longest pause
 
 StageCallback = Callable[[str], Awaitable[None]]
 JobFunction = Callable[[GenerateRequest, StageCallback, str], Awaitable[GenerateResult]]  # request, stage, owner
@@ -70,7 +73,12 @@ class JobStore:
 
     def _execute(self, sql: str, *args: object) -> list[sqlite3.Row]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:  # disk full, read-only folder, locked file
+                raise StorageUnavailable(
+                    f"the jobs database cannot be written ({exc}); free space under RUNTIME_DATA_DIR"
+                ) from exc
 
     def create(self, request: GenerateRequest, owner: str, kind: JobKind = "generate") -> Job:
         now = time.time()
@@ -155,12 +163,15 @@ class JobStore:
             )
             return int(cursor.rowcount)
 
-    def requeue(self, job_id: str, note: str) -> None:
-        """Back to 'queued' after a transient failure; `note` stays visible in `error` until it ends."""
+    def requeue(self, job_id: str, note: str, *, count_attempt: bool = True) -> None:
+        """Back to 'queued' after a transient failure; `note` stays visible in `error` until it ends.
+        A storage fault is not the job's: it does not use up one of its attempts."""
         self._execute(
-            "UPDATE jobs SET status = 'queued', stage = NULL, error = ?, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET status = 'queued', stage = NULL, error = ?, updated_at = ?, "
+            "attempts = attempts - ? WHERE id = ?",
             note,
             time.time(),
+            0 if count_attempt else 1,
             job_id,
         )
 
@@ -203,6 +214,23 @@ class JobRunner:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.Task[None]] = set()
+        self._interrupted: set[str] = set()  # jobs left 'running' by a storage fault: run again, not skipped
+        self._storage_fault: str | None = None  # the last storage error, until a job gets through again
+        self._running_since: dict[str, float] = {}
+
+    def problems(self, stuck_after_s: float) -> list[str]:
+        """Why jobs are not being served, in words, for /health."""
+        found = []
+        for task in self._tasks:
+            if task.done() and not task.cancelled():
+                found.append(f"a job worker stopped: {task.exception()!r}")
+        if self._storage_fault is not None:
+            found.append(f"jobs are waiting for storage: {self._storage_fault}")
+        now = time.monotonic()
+        for job_id, since in self._running_since.items():
+            if now - since > stuck_after_s:
+                found.append(f"job {job_id} has been running for {now - since:.0f} s")
+        return found
 
     async def start(self) -> None:
         self._store.recover_interrupted()
@@ -239,18 +267,35 @@ class JobRunner:
         task.add_done_callback(self._retries.discard)
 
     async def _worker(self) -> None:
+        """Serves jobs until cancelled; no error of one job (or of the database) ends it."""
+        delay = STORAGE_RETRY_S
         while True:
             job_id = await self._queue.get()
+            self._running_since[job_id] = time.monotonic()
             try:
                 await self._run(job_id)
+                self._storage_fault, delay = None, STORAGE_RETRY_S
+            except StorageUnavailable as exc:
+                # Disk full or database unwritable: the job is not at fault. Keep it, try again later.
+                log.warning("job %s waits for storage: %s", job_id, exc.detail)
+                self._storage_fault = exc.detail
+                self._interrupted.add(job_id)
+                with contextlib.suppress(StorageUnavailable):
+                    self._store.requeue(job_id, f"waiting for storage: {exc.detail}", count_attempt=False)
+                self._retry_later(job_id, delay)
+                delay = min(delay * 2, STORAGE_RETRY_MAX_S)
+            except Exception:
+                log.exception("job %s: unexpected error in the job runner; the worker goes on", job_id)
             finally:
+                self._running_since.pop(job_id, None)
                 self._queue.task_done()
 
     async def _run(self, job_id: str) -> None:
         owner = self._store.owner_of(job_id)
         job = self._store.get(job_id, owner)
-        if job.status != "queued":
+        if job.status != "queued" and job_id not in self._interrupted:
             return
+        self._interrupted.discard(job_id)
         self._store.start(job_id)
 
         async def on_stage(stage: str) -> None:
@@ -258,6 +303,14 @@ class JobRunner:
 
         try:
             result = await self._work(job.request, on_stage, owner)
+        except StorageUnavailable:
+            raise  # the worker keeps the job for when space is back
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                log.exception("job %s failed", job_id)
+                self._store.fail(job_id, f"internal error: {type(exc).__name__}: {exc}")
+                return
+            raise StorageUnavailable(f"cannot store the video: {exc.strerror} (RUNTIME_DATA_DIR)") from exc
         except (ServiceUnavailable, BadGateway) as exc:
             # Transient (the gpu_service is down or failed): queue it again after a pause, a few times.
             attempts = job.attempts + 1

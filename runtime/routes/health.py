@@ -27,6 +27,7 @@ async def health(services: Annotated[Services, Depends(get_services)]) -> Health
     problems = [] if gpu.reachable else [f"gpu_service not reachable at {settings.gpu_service_url}"]
     if services.storage_problem is not None:
         problems.append(services.storage_problem)
+    problems += services.runner.problems(stuck_after_s=2 * settings.gpu_timeout_s)
     return HealthResponse(
         status="degraded" if problems else "ok",  # degraded: the fallback (if on) serves, slowly
         problems=problems,

@@ -6,6 +6,7 @@ import io
 import json
 import random
 import string
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from contracts.runtime import Job
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
-from tests.runtime.conftest import Stack, runtime_env, wait_for_job
+from tests.runtime.conftest import Stack, in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 
 def test_metrics_do_not_grow_with_made_up_methods(stack: Stack) -> None:
@@ -247,3 +248,48 @@ def test_retry_after_follows_how_fast_the_queue_drains(stack: Stack, tmp_path: P
         queued = 3
         retry_after = int(refused.headers["retry-after"])
         assert 1 <= retry_after <= 1.5 * run_s * queued + 1, (retry_after, run_s)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the disk under `folder` is full."""
+    filler = folder / "filler"
+    with filler.open("wb") as sink:
+        try:
+            while True:
+                sink.write(b"\0" * (1 << 20))
+                sink.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs unshare to mount a small tmpfs")
+def test_the_job_worker_survives_a_full_disk_and_finishes_once_space_is_back(stack: Stack, tmp_path: Path) -> None:
+    """Before: a failed database write inside the job's error handler ended the worker; jobs then stayed queued
+    forever while new ones still got 202 and /health said ok. STAND-IN for a full disk: a 24 MB tmpfs."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    small = in_private_mounts('mount -t tmpfs -o size=24m tmpfs "$1" && shift && exec "$@"', str(data_dir))
+    env = runtime_env(stack.gpu.url, stack.host_root, stack.host_root, data_dir)
+    with run_service("runtime.app:create_app", env, tmp_path, wrap=lambda command: [*small, *command]) as runtime:
+        inside = Path(f"/proc/{runtime.process.pid}/root") / data_dir.relative_to("/")  # the runtime's view
+        url = f"{runtime.url}/api/v1/jobs"
+        before = Job.model_validate(httpx.post(url, json={"text": "Accepted before the disk filled up."}).json())
+        filler = fill(inside)
+        health = httpx.get(f"{runtime.url}/health").json()
+        for _ in range(100):  # the job meets the full disk, the worker survives and says so
+            health = httpx.get(f"{runtime.url}/health").json()
+            if any("storage" in problem for problem in health["problems"]):
+                break
+            time.sleep(0.1)
+        assert health["status"] == "degraded", health
+        refused = httpx.post(url, json={"text": "Sent while the disk is full."})
+        assert refused.status_code in (202, 507), refused.text  # accepted and kept, or refused: never lost
+        filler.unlink()
+        finished = wait_for_job(runtime.url, before.id, timeout_s=120)
+        assert finished.status == "done", finished.error
+        if refused.status_code == 202:
+            assert wait_for_job(runtime.url, refused.json()["id"], timeout_s=120).status == "done"
+        after = Job.model_validate(httpx.post(url, json={"text": "After the fault."}).json())
+        assert wait_for_job(runtime.url, after.id, timeout_s=120).status == "done"
+        assert httpx.get(f"{runtime.url}/health").json()["status"] == "ok"
