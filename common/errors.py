@@ -42,6 +42,10 @@ class BadGateway(ServiceError):
     status_code = 502
 
 
+class Misconfigured(BadGateway):
+    """The services are set up wrong (credentials refused, paths that do not map): retrying cannot help."""
+
+
 class EngineUnavailable(ServiceError):
     status_code = 503
 

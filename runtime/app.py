@@ -49,7 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def work(request: GenerateRequest, on_stage: StageCallback, owner: str) -> GenerateResult:
         return await pipeline.generate(request, generating, on_stage, owner)
 
-    runner = JobRunner(job_store, work, settings.job_workers, settings.max_queued_jobs)
+    runner = JobRunner(
+        job_store,
+        work,
+        settings.job_workers,
+        settings.max_queued_jobs,
+        wait_ready=gateway.wait_ready,
+        retry_deadline_s=settings.gpu_retry_deadline_s,
+    )
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     services = Services(
         settings,

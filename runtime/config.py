@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     mode: Literal["local", "production"] = Field("local", description="local: laptop defaults; production: strict.")
     gpu_service_url: str = Field("http://127.0.0.1:8001", description="Where the gpu_service listens.")
     gpu_timeout_s: float = Field(900.0, gt=0, description="Longest wait for one gpu_service call.")
+    gpu_retry_deadline_s: float = Field(
+        120.0, gt=0, description="A job whose gpu_service is down waits for it this long before it fails."
+    )
     fallback: Literal["auto", "local", "off"] = Field(
         "auto",
         description="gpu_service unreachable: 'local' runs the embedded engines in-process, 'off' answers 503; "

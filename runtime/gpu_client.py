@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from common.errors import (
     BadGateway,
     BadPath,
+    Misconfigured,
     NotFound,
     ServiceError,
     ServiceUnavailable,
@@ -186,7 +187,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     except ValueError:
         detail = response.text or response.reason_phrase
     if response.status_code == 401:  # the runtime's credentials, not the caller's: an operator's problem
-        raise BadGateway(
+        raise Misconfigured(
             f"gpu_service refused the runtime's credentials ({detail}); RUNTIME_GPU_SHARED_SECRET must equal "
             "the gpu_service's GPU_SHARED_SECRET"
         )

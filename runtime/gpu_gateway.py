@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from common.asgi_stream import StreamingASGITransport
-from common.errors import ServiceUnavailable
+from common.errors import ServiceError, ServiceUnavailable
 from common.files import atomic_target
 from runtime.config import Settings
 from runtime.gpu_client import GpuClient, GpuUnreachable
@@ -106,6 +106,19 @@ class GpuGateway:
                     "RUNTIME_GPU_SERVICE_URL at it), or allow the in-process fallback with RUNTIME_FALLBACK=local."
                 ) from exc
             return self.in_process()
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Poll the remote gpu_service's /health until it answers (True) or `timeout_s` passes (False)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await self.remote.client.health()
+                self._healthy_at = time.monotonic()
+                return True
+            except (GpuUnreachable, ServiceError):
+                if time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def in_process(self) -> GpuBackend:
         if self._in_process is None:

@@ -19,18 +19,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common.errors import BadGateway, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
+from common.errors import BadGateway, Misconfigured, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
 from common.storage import StorageUnavailable
 from contracts.runtime import GenerateRequest, GenerateResult, Job, JobKind
 
 log = logging.getLogger("runtime.jobs")
 MAX_ATTEMPTS = 3
-RETRY_DELAY_S = 2.0  # times the attempt number, before a transiently failed job runs again
+RETRY_DELAY_S = 2.0  # pause before a job the gpu_service failed is tried again (then it waits for /health)
 TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
 STORAGE_RETRY_S, STORAGE_RETRY_MAX_S = 2.0, 30.0  # waiting for space: first pause, longest pause
 
 StageCallback = Callable[[str], Awaitable[None]]
 JobFunction = Callable[[GenerateRequest, StageCallback, str], Awaitable[GenerateResult]]  # request, stage, owner
+ReadyWait = Callable[[float], Awaitable[bool]]  # wait up to that many seconds for the gpu_service; whether it answers
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -206,9 +207,20 @@ def _job(row: sqlite3.Row) -> Job:
 class JobRunner:
     """A bounded queue in front of a few workers; the queue itself lives in the database."""
 
-    def __init__(self, store: JobStore, work: JobFunction, workers: int, max_queued: int) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        work: JobFunction,
+        workers: int,
+        max_queued: int,
+        wait_ready: ReadyWait | None = None,
+        retry_deadline_s: float = 120.0,
+    ) -> None:
         self._store = store
         self._work = work
+        self._wait_ready = wait_ready
+        self._retry_deadline_s = retry_deadline_s
+        self._failing_since: dict[str, float] = {}  # job -> when its gpu_service first failed it
         self._workers = workers
         self._max_queued = max_queued
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -257,9 +269,11 @@ class JobRunner:
         self._queue.put_nowait(job.id)
         return job
 
-    def _retry_later(self, job_id: str, delay_s: float) -> None:
+    def _retry_later(self, job_id: str, delay_s: float, wait_ready_s: float = 0.0) -> None:
         async def later() -> None:
             await asyncio.sleep(delay_s)
+            if wait_ready_s > 0 and self._wait_ready is not None:
+                await self._wait_ready(wait_ready_s)  # back as soon as the gpu_service answers, or at the deadline
             self._queue.put_nowait(job_id)
 
         task = asyncio.get_running_loop().create_task(later(), name=f"retry-{job_id}")
@@ -311,15 +325,23 @@ class JobRunner:
                 self._store.fail(job_id, f"internal error: {type(exc).__name__}: {exc}")
                 return
             raise StorageUnavailable(f"cannot store the video: {exc.strerror} (RUNTIME_DATA_DIR)") from exc
+        except Misconfigured as exc:
+            self._failing_since.pop(job_id, None)
+            self._store.fail(job_id, exc.detail)  # no retry can mend a configuration
         except (ServiceUnavailable, BadGateway) as exc:
-            # Transient (the gpu_service is down or failed): queue it again after a pause, a few times.
-            attempts = job.attempts + 1
-            if attempts >= MAX_ATTEMPTS:
-                self._store.fail(job_id, f"gave up after {attempts} attempts: {exc.detail}")
+            # Transient (the gpu_service is down, restarting or failed): wait for it, up to the deadline.
+            now = time.monotonic()
+            since = self._failing_since.setdefault(job_id, now)
+            left = self._retry_deadline_s - (now - since)
+            if left <= 0:
+                self._failing_since.pop(job_id, None)
+                self._store.fail(
+                    job_id, f"gave up after {now - since:.0f} s (RUNTIME_GPU_RETRY_DEADLINE_S): {exc.detail}"
+                )
                 return
-            log.warning("job %s attempt %d failed (%s); retrying", job_id, attempts, exc.detail)
-            self._store.requeue(job_id, f"attempt {attempts} failed: {exc.detail}")
-            self._retry_later(job_id, RETRY_DELAY_S * attempts)
+            log.warning("job %s: %s; waiting up to %.0f s for the gpu_service", job_id, exc.detail, left)
+            self._store.requeue(job_id, f"waiting for the gpu_service: {exc.detail}", count_attempt=False)
+            self._retry_later(job_id, RETRY_DELAY_S, wait_ready_s=left)
         except ServiceError as exc:
             self._store.fail(job_id, exc.detail)
         except asyncio.CancelledError:
@@ -328,4 +350,5 @@ class JobRunner:
             log.exception("job %s failed", job_id)
             self._store.fail(job_id, f"internal error: {type(exc).__name__}: {exc}")
         else:
+            self._failing_since.pop(job_id, None)
             self._store.finish(job_id, result)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from common.errors import BadGateway
+from common.errors import Misconfigured
 from common.paths import PathOutsideRoots, resolve_within
 
 
@@ -21,11 +21,11 @@ class PathMapper:
         """A path the gpu_service returned, as this runtime can open it."""
         given = PurePosixPath(host_path)
         if not given.is_relative_to(self.host_root) or ".." in given.parts:
-            raise BadGateway(f"gpu_service returned '{host_path}', outside its output root {self.host_root}")
+            raise Misconfigured(f"gpu_service returned '{host_path}', outside its output root {self.host_root}")
         try:
             return resolve_within(str(given.relative_to(self.host_root)), [self.local_root])
         except PathOutsideRoots as exc:
-            raise BadGateway(f"gpu_service returned '{host_path}', which leaves the shared folder") from exc
+            raise Misconfigured(f"gpu_service returned '{host_path}', which leaves the shared folder") from exc
 
     def to_host(self, local_path: Path) -> str:
         """A file under the local root, as the gpu_service will see it."""

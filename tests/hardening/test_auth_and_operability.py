@@ -11,6 +11,8 @@ import pytest
 
 from common.launch import RunningService
 from common.stack import local_stack
+from contracts.runtime import Job
+from tests.runtime.conftest import wait_for_job
 
 KEY = "key-for-tests"
 SECRET = "shared-secret-for-tests"
@@ -146,5 +148,9 @@ def test_wrong_gpu_secret_is_an_operator_error(tmp_path: Path) -> None:
         runtime,
     ):
         response = httpx.post(f"{runtime.url}/api/v1/generate", json={"text": "Hi.", "language": "en"}, timeout=60)
+        # A job fails at once, without retries: no retry can mend a configuration.
+        job = Job.model_validate(httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": "Hi."}).json())
+        failed = wait_for_job(runtime.url, job.id, timeout_s=20)
     assert response.status_code in (502, 503)
     assert "GPU_SHARED_SECRET" in response.json()["detail"]
+    assert failed.status == "failed" and failed.attempts == 1 and "GPU_SHARED_SECRET" in (failed.error or "")

@@ -47,16 +47,17 @@ def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path)
         wait_for_stage(runtime.url, job.id, {"speaking"})
         first.stop(signal.SIGKILL)  # mid-request, no goodbye
         gpu.__exit__(None, None, None)
+        time.sleep(8)  # a restart that takes a while: before, 3 attempts were spent within 6 s and the job failed
         with run_service("gpu_service.app:create_app", gpu_env, tmp_path, port=port):
             finished = wait_for_job(runtime.url, job.id)
     assert finished.status == "done", finished.error
-    assert finished.attempts >= 2 and finished.error is None
+    assert finished.attempts == 1 and finished.error is None  # waiting for the gpu_service uses up no attempt
 
 
 def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:
-        env = one_machine_env(gpu.url, tmp_path, RUNTIME_FALLBACK="off")
+        env = one_machine_env(gpu.url, tmp_path, RUNTIME_FALLBACK="off", RUNTIME_GPU_RETRY_DEADLINE_S="6")
         with run_service("runtime.app:create_app", env, tmp_path) as runtime:
             job = Job.model_validate(
                 httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": LONG_TEXT}, timeout=30).json()
@@ -65,9 +66,8 @@ def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path)
             gpu.stop(signal.SIGKILL)
             finished = wait_for_job(runtime.url, job.id)
     assert finished.status == "failed"
-    assert (
-        finished.error is not None and "gave up after 3 attempts" in finished.error and "gpu_service" in finished.error
-    )
+    assert finished.error is not None and "gave up after" in finished.error
+    assert "RUNTIME_GPU_RETRY_DEADLINE_S" in finished.error and "gpu_service" in finished.error
 
 
 @pytest.mark.parametrize(("fallback", "expected"), [("off", 503), ("local", 200)])
