@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
 
 Message = MutableMapping[str, Any]
 _END = object()
@@ -40,11 +40,26 @@ class _Body(httpx.AsyncByteStream):
 
 
 class StreamingASGITransport(httpx.AsyncBaseTransport):
-    def __init__(self, app: ASGIApp) -> None:
+    """Runs the app's lifespan too (its start-up before the first request, its shutdown at close): an app in this
+    process keeps its background work, such as deleting expired results."""
+
+    def __init__(self, app: Starlette) -> None:
         self.app = app
+        self._lifespan: contextlib.AsyncExitStack | None = None
+        self._starting = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        if self._lifespan is not None:
+            await self._lifespan.aclose()
+            self._lifespan = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
+        async with self._starting:
+            if self._lifespan is None:
+                stack = contextlib.AsyncExitStack()
+                await stack.enter_async_context(self.app.router.lifespan_context(self.app))
+                self._lifespan = stack
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},

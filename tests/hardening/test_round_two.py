@@ -293,3 +293,24 @@ def test_the_job_worker_survives_a_full_disk_and_finishes_once_space_is_back(sta
         after = Job.model_validate(httpx.post(url, json={"text": "After the fault."}).json())
         assert wait_for_job(runtime.url, after.id, timeout_s=120).status == "done"
         assert httpx.get(f"{runtime.url}/health").json()["status"] == "ok"
+
+
+def test_in_process_results_expire_too(tmp_path: Path) -> None:
+    """Before: the fallback's app ran without its lifespan, so its retention loop never started."""
+    env = {
+        "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: the fallback runs
+        "RUNTIME_DATA_DIR": str(tmp_path / "data"),
+        "GPU_RETENTION_HOURS": "0.0003",  # about a second
+        "GPU_CLEANUP_INTERVAL_S": "0.5",
+    }
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        answer = httpx.post(
+            f"{runtime.url}/api/v1/generate", json={"text": "Soon gone.", "language": "en"}, timeout=300
+        )
+        assert answer.status_code == 200 and answer.json()["fallback"] is True
+        results = tmp_path / "data" / "gpu-local" / "video"
+        assert list(results.glob("*.mp4"))
+        deadline = time.monotonic() + 10
+        while list(results.glob("*.mp4")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not list(results.glob("*.mp4"))
