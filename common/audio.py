@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import struct
 from pathlib import Path
 
@@ -75,7 +76,11 @@ def resample(samples: FloatArray, rate_in: int, rate_out: int) -> FloatArray:
 def write_wav(path: Path, samples: FloatArray, sample_rate: int) -> None:
     """Write 16-bit PCM atomically: readers never see a half-written file."""
     with atomic_target(path, ".wav.part") as partial:
-        sf.write(partial, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        try:
+            sf.write(partial, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        except sf.LibsndfileError as exc:  # not an OSError: a full disk would otherwise answer 500
+            # The format is fixed and valid, so a failed write is the storage's: report it as such.
+            raise OSError(errno.ENOSPC, f"cannot write the audio ({exc})", str(path)) from exc
 
 
 def rms_dbfs(samples: FloatArray) -> float:

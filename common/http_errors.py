@@ -57,7 +57,8 @@ def _document_our_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, storage_setting: str) -> None:
+    """`storage_setting` names the folder setting a write error points the operator to."""
     _document_our_422(app)
 
     @app.exception_handler(RequestValidationError)
@@ -69,7 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def storage_error(_: Request, exc: OSError) -> JSONResponse:
         # A full disk or a folder we may not write is the operator's to fix: say which folder, not "500".
         if exc.errno in WRITE_ERRNOS:
-            answer = storage_unavailable(exc, "the result")
+            answer = storage_unavailable(exc, "the result", storage_setting)
             return JSONResponse(status_code=answer.status_code, content={"detail": answer.detail})
         log.error("unexpected OS error", exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}"})

@@ -35,10 +35,37 @@ def prepare_output_root(root: Path) -> str | None:
     return None
 
 
-def storage_error(error: OSError, what: str) -> StorageUnavailable:
-    """An OSError met while writing, as an answer naming the folder and the setting to check."""
-    where = Path(error.filename).parent if error.filename else "the output folder"
-    return StorageUnavailable(f"cannot write {what} to {where}: {error.strerror or error}")
+def storage_error(error: OSError, what: str, setting: str) -> StorageUnavailable:
+    """An OSError met while writing, as an answer naming the setting to check (never the folder's path)."""
+    return StorageUnavailable(f"cannot write {what}: {error.strerror or error}; free space in {setting}")
+
+
+class StorageProbe:
+    """Can the folder be written, with room to spare? Checked when asked (by /health), at most every `max_age_s`:
+    a disk that fills up after the start is noticed, without a write on every poll."""
+
+    def __init__(self, root: Path, setting: str, min_free_bytes: int = 10_000_000, max_age_s: float = 5.0) -> None:
+        self.root, self.setting = root, setting
+        self.min_free_bytes, self.max_age_s = min_free_bytes, max_age_s
+        self._last: tuple[float, str | None] | None = None
+
+    def problem(self) -> str | None:
+        now = time.monotonic()
+        if self._last is None or now - self._last[0] > self.max_age_s:
+            self._last = (now, self._check())
+        return self._last[1]
+
+    def _check(self) -> str | None:
+        try:
+            probe = self.root / f".write-check-{os.getpid()}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            free = shutil.disk_usage(self.root).free
+        except OSError as error:
+            return f"cannot write to the folder of {self.setting}: {error.strerror or error}"
+        if free < self.min_free_bytes:
+            return f"only {free // 1_000_000} MB free in the folder of {self.setting}"
+        return None
 
 
 class DiskUsage(BaseModel):

@@ -13,7 +13,7 @@ from common.auth import install_key_guard
 from common.body_limit import BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
-from common.storage import DiskUsageProbe, prepare_output_root, start_cleanup
+from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, start_cleanup
 from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service import __version__
 from gpu_service.assets import AssetLibrary
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     settings = settings or Settings()
     if configure_logs:
         configure_logging("gpu_service", settings.log_level, settings.log_format)
-    storage_problem = prepare_output_root(settings.output_root)
+    prepare_output_root(settings.output_root)  # made if missing; /health keeps checking it
     metrics = HttpMetrics("gpu_service")
     engine_load = Gauge(
         "gpu_service_engine_load_seconds", "Time each engine took to load", ["engine"], registry=metrics.registry
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         device=device,
         faces=faces,
         metrics=metrics,
-        storage_problem=storage_problem,
+        storage=StorageProbe(settings.output_root, "GPU_OUTPUT_ROOT"),
         disk=DiskUsageProbe(settings.output_root),
     )
 
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
     app.state.services = services
 
-    install_error_handlers(app)
+    install_error_handlers(app, "GPU_OUTPUT_ROOT")
     install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
     app.add_middleware(
         BodyLimit,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from common.observability import HttpMetrics
-from common.storage import DiskUsageProbe
+from common.storage import DiskUsageProbe, StorageProbe
 from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
@@ -25,7 +25,7 @@ class Services:
     device: DeviceChoice
     faces: FaceAnalyzer
     metrics: HttpMetrics
-    storage_problem: str | None  # why the output root cannot be written, found at start; None when it can
+    storage: StorageProbe  # can the output root be written, with room to spare
     disk: DiskUsageProbe
 
 

@@ -122,7 +122,8 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
         result.duration_s = writer.frames / session.fps
         result.timings.render_s = clock.seconds
         result.timings.total_s = time.perf_counter() - started
-        save_result(plan)
+        with contextlib.suppress(OSError):  # a full disk must not hide why the stream ended
+            save_result(plan)
 
 
 def shifted(phonemes: list[PhonemeEvent] | None, seconds: float) -> list[PhonemeEvent] | None:

@@ -14,7 +14,7 @@ from common.auth import install_key_guard
 from common.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
-from common.storage import DiskUsageProbe, prepare_output_root, remove_older_than, start_cleanup
+from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
 from contracts.runtime import GenerateRequest, GenerateResult
 from runtime import __version__
 from runtime.config import Settings
@@ -34,7 +34,7 @@ INCOMING_MAX_AGE_S = 3600  # half-received uploads left by a crash
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging("runtime", settings.log_level, settings.log_format)
-    storage_problem = prepare_output_root(settings.data_dir)
+    prepare_output_root(settings.data_dir)  # made if missing; /health keeps checking it
     metrics = HttpMetrics("runtime")
     gateway = GpuGateway(settings)
     upload_store = UploadStore(settings)
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generating,
         limiter,
         metrics,
-        storage_problem,
+        StorageProbe(settings.data_dir, "RUNTIME_DATA_DIR"),
         DiskUsageProbe(settings.data_dir),
     )
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Realtime Avatar runtime", version=__version__, lifespan=lifespan)
     app.state.services = services
-    install_error_handlers(app)
+    install_error_handlers(app, "RUNTIME_DATA_DIR")
     install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS")
     app.add_middleware(
         BodyLimit,

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from common.auth import owner_of
 from common.observability import HttpMetrics
-from common.storage import DiskUsageProbe
+from common.storage import DiskUsageProbe, StorageProbe
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
@@ -30,7 +30,7 @@ class Services:
     generating: GenerateContext
     limiter: RateLimiter
     metrics: HttpMetrics
-    storage_problem: str | None
+    storage: StorageProbe
     disk: DiskUsageProbe
 
 

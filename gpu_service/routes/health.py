@@ -19,8 +19,8 @@ def health(services: Annotated[Services, Depends(get_services)]) -> HealthRespon
         for engine in engines
         if engine.default and engine.state == "unavailable"
     ]
-    if services.storage_problem is not None:
-        problems.append(services.storage_problem)
+    if (storage := services.storage.problem()) is not None:
+        problems.append(storage)
     return HealthResponse(
         status="degraded" if problems else "ok",
         problems=problems,

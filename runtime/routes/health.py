@@ -25,8 +25,8 @@ async def health(services: Annotated[Services, Depends(get_services)]) -> Health
     except (GpuUnreachable, ServiceError) as exc:
         gpu.error = str(exc)
     problems = [] if gpu.reachable else [f"gpu_service not reachable at {settings.gpu_service_url}"]
-    if services.storage_problem is not None:
-        problems.append(services.storage_problem)
+    if (storage := services.storage.problem()) is not None:
+        problems.append(storage)
     problems += services.runner.problems(stuck_after_s=2 * settings.gpu_timeout_s)
     return HealthResponse(
         status="degraded" if problems else "ok",  # degraded: the fallback (if on) serves, slowly

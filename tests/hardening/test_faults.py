@@ -109,10 +109,11 @@ def test_unwritable_output_root_starts_degraded_and_names_the_folder(tmp_path: P
     ) as gpu:
         health = httpx.get(f"{gpu.url}/health").json()
         assert health["status"] == "degraded"
-        assert any(str(root) in problem and "cannot write" in problem for problem in health["problems"])
+        assert any("GPU_OUTPUT_ROOT" in problem and "cannot write" in problem for problem in health["problems"])
+        assert not any(str(root) in problem for problem in health["problems"]), "settings are named, not paths"
         response = httpx.post(f"{gpu.url}/api/v1/tts", json={"text": "Hello.", "language": "en"}, timeout=60)
         assert response.status_code == 507
-        assert str(root) in response.json()["detail"]
+        assert "GPU_OUTPUT_ROOT" in response.json()["detail"] and str(root) not in response.json()["detail"]
         assert gpu.process.poll() is None  # still serving, not crash-looping
 
 

@@ -266,10 +266,10 @@ def fill(folder: Path) -> Path:
 @pytest.mark.skipif(not namespaces_available(), reason="needs unshare to mount a small tmpfs")
 def test_the_job_worker_survives_a_full_disk_and_finishes_once_space_is_back(stack: Stack, tmp_path: Path) -> None:
     """Before: a failed database write inside the job's error handler ended the worker; jobs then stayed queued
-    forever while new ones still got 202 and /health said ok. STAND-IN for a full disk: a 24 MB tmpfs."""
+    forever while new ones still got 202 and /health said ok. STAND-IN for a full disk: a 64 MB tmpfs."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    small = in_private_mounts('mount -t tmpfs -o size=24m tmpfs "$1" && shift && exec "$@"', str(data_dir))
+    small = in_private_mounts('mount -t tmpfs -o size=64m tmpfs "$1" && shift && exec "$@"', str(data_dir))
     env = runtime_env(stack.gpu.url, stack.host_root, stack.host_root, data_dir)
     with run_service("runtime.app:create_app", env, tmp_path, wrap=lambda command: [*small, *command]) as runtime:
         inside = Path(f"/proc/{runtime.process.pid}/root") / data_dir.relative_to("/")  # the runtime's view
@@ -314,3 +314,29 @@ def test_in_process_results_expire_too(tmp_path: Path) -> None:
         while list(results.glob("*.mp4")) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not list(results.glob("*.mp4"))
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs unshare to mount a small tmpfs")
+def test_a_full_disk_is_a_507_that_health_notices_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    """Before: soundfile's error is not an OSError, so TTS on a full disk answered 500 and left a partial WAV;
+    /health looked at storage only at start. STAND-IN for a full disk: a 64 MB tmpfs."""
+    root = tmp_path / "gpu"
+    root.mkdir()
+    small = in_private_mounts('mount -t tmpfs -o size=64m tmpfs "$1" && shift && exec "$@"', str(root))
+    with run_service(
+        "gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(root)}, tmp_path, wrap=lambda c: [*small, *c]
+    ) as gpu:
+        inside = Path(f"/proc/{gpu.process.pid}/root") / root.relative_to("/")
+        assert httpx.get(f"{gpu.url}/health").json()["status"] == "ok"
+        filler = fill(inside)
+        body = {"text": "A sentence that needs some room on the disk. " * 4, "language": "en"}
+        answer = httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=60)
+        assert answer.status_code == 507 and "GPU_OUTPUT_ROOT" in answer.json()["detail"], answer.text
+        assert not [path for path in (inside / "tts").glob("*") if path.name.endswith(".part")]
+        time.sleep(5.5)  # /health checks again after its few seconds of cache
+        health = httpx.get(f"{gpu.url}/health").json()
+        assert health["status"] == "degraded" and any("GPU_OUTPUT_ROOT" in p for p in health["problems"])
+        filler.unlink()
+        time.sleep(5.5)
+        assert httpx.get(f"{gpu.url}/health").json()["status"] == "ok"
+        assert httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=60).status_code == 200
