@@ -24,6 +24,11 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def has_valid_key(request: Request, keys: Collection[str]) -> bool:
+    presented = presented_key(request)
+    return presented is not None and key_matches(presented, keys)
+
+
 def owner_of(request: Request, keys: Collection[str]) -> str:
     """Whose work a request is: its API key, hashed (keys are never stored); "" when no keys are configured."""
     key = presented_key(request) if keys else None

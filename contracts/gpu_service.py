@@ -188,6 +188,13 @@ class EngineStatus(BaseModel):
     license: str | None = Field(None, description="Terms of the engine's model weights, when they have their own.")
 
 
+class PublicHealth(BaseModel):
+    """What /health tells a caller without the service's key: whether it is fine, nothing about the host."""
+
+    status: Literal["ok", "degraded"]
+    service: str
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     service: Literal["gpu_service"] = "gpu_service"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 
@@ -82,7 +83,9 @@ def generate_clip(client: httpx.Client, url: str, clip: ClipReport, destination:
         clip.video_id, clip.timings, clip.rtf = result.video_id, result.timings, result.rtf
         clip.engines, clip.fallback, clip.language_used = result.engines, result.fallback, result.language
         destination.parent.mkdir(parents=True, exist_ok=True)
-        with client.stream("GET", result.video_url, timeout=timeout_s) as download:
+        # From the runtime this evaluator was pointed at: the answer's URL is for the runtime's public clients.
+        video_url = url + urlparse(result.video_url).path
+        with client.stream("GET", video_url, timeout=timeout_s) as download:
             if download.status_code != 200:
                 download.read()
                 clip.error = f"download failed: {_error_text(download)}"

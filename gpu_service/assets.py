@@ -50,8 +50,11 @@ def resolve_file(name: str, roots: list[Path], what: str) -> Path:
     try:
         path = resolve_within(name, roots)
     except PathOutsideRoots as exc:
-        folders = ", ".join(str(root) for root in roots)
-        raise BadPath(f"{what} {exc}; {what} files must be inside: {folders}") from exc
+        # The folders are named by their settings: their paths are the host's business, not the caller's.
+        raise BadPath(
+            f"{what} '{name}' is outside the folders this service reads from "
+            "(GPU_OUTPUT_ROOT, GPU_ASSETS_DIR, GPU_EXTRA_INPUT_ROOTS); nothing was read"
+        ) from exc
     if not path.is_file():
         raise NotFound(f"{what} file '{name}' not found")
     return path

@@ -14,6 +14,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 inside a container).")
     port: int = Field(8000, description="Port to listen on.")
+    public_url: str | None = Field(
+        None, description="How clients reach this runtime (e.g. https://avatar.example.com), for URLs in answers."
+    )
     mode: Literal["local", "production"] = Field("local", description="local: laptop defaults; production: strict.")
     gpu_service_url: str = Field("http://127.0.0.1:8001", description="Where the gpu_service listens.")
     gpu_timeout_s: float = Field(900.0, gt=0, description="Longest wait for one gpu_service call.")

@@ -36,6 +36,7 @@ from contracts.gpu_service import (
     HealthResponse,
     PortraitCheckRequest,
     PortraitCheckResponse,
+    PublicHealth,
     SpeakRequest,
     SpeakResult,
     StoredInput,
@@ -110,8 +111,11 @@ class GpuClient:
         response = await self._send(method, path, json=payload)
         return answer.model_validate(response.json())
 
-    async def health(self) -> HealthResponse:
-        return await self._call("GET", "/health", HealthResponse)
+    async def health(self) -> HealthResponse | PublicHealth:
+        """The full answer; only the status when the service holds a secret this runtime does not send."""
+        response = await self._send("GET", "/health")
+        body = response.json()
+        return HealthResponse.model_validate(body) if "engines" in body else PublicHealth.model_validate(body)
 
     async def voices(self) -> VoicesResponse:
         return await self._call("GET", "/api/v1/voices", VoicesResponse)

@@ -21,11 +21,16 @@ class PathMapper:
         """A path the gpu_service returned, as this runtime can open it."""
         given = PurePosixPath(host_path)
         if not given.is_relative_to(self.host_root) or ".." in given.parts:
-            raise Misconfigured(f"gpu_service returned '{host_path}', outside its output root {self.host_root}")
+            raise Misconfigured(
+                "gpu_service returned a path outside its output root as this runtime knows it "
+                "(RUNTIME_GPU_OUTPUT_HOST_ROOT must equal the gpu_service's GPU_OUTPUT_ROOT)"
+            )
         try:
             return resolve_within(str(given.relative_to(self.host_root)), [self.local_root])
         except PathOutsideRoots as exc:
-            raise Misconfigured(f"gpu_service returned '{host_path}', which leaves the shared folder") from exc
+            raise Misconfigured(
+                "gpu_service returned a path that leaves the shared folder (RUNTIME_GPU_OUTPUT_LOCAL_ROOT)"
+            ) from exc
 
     def to_host(self, local_path: Path) -> str:
         """A file under the local root, as the gpu_service will see it."""

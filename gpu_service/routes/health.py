@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from contracts.gpu_service import HealthResponse
+from common.auth import has_valid_key
+from contracts.gpu_service import HealthResponse, PublicHealth
 from gpu_service import __version__
 from gpu_service.dependencies import Services, get_services
 
 router = APIRouter()
 
 
-@router.get("/health", response_model=HealthResponse)
-def health(services: Annotated[Services, Depends(get_services)]) -> HealthResponse:
+@router.get("/health", response_model=HealthResponse | PublicHealth)
+def health(request: Request, services: Annotated[Services, Depends(get_services)]) -> HealthResponse | PublicHealth:
+    """Status, device, engines and storage; without the shared secret (when one is set), only the status."""
     engines = services.engines.statuses()
     problems = [
         f"default {engine.kind} engine '{engine.name}' is unavailable: {engine.reason}"
@@ -21,8 +23,12 @@ def health(services: Annotated[Services, Depends(get_services)]) -> HealthRespon
     ]
     if (storage := services.storage.problem()) is not None:
         problems.append(storage)
+    status = "degraded" if problems else "ok"
+    secret = services.settings.shared_secret
+    if secret and not has_valid_key(request, [secret]):
+        return PublicHealth(status=status, service="gpu_service")
     return HealthResponse(
-        status="degraded" if problems else "ok",
+        status=status,
         problems=problems,
         disk=services.disk.get(),
         version=__version__,

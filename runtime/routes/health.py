@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from common.auth import has_valid_key
 from common.errors import ServiceError
+from contracts.gpu_service import PublicHealth
 from contracts.runtime import GpuServiceHealth, HealthResponse
 from runtime import __version__
 from runtime.dependencies import Services, get_services
@@ -13,23 +15,36 @@ from runtime.gpu_client import GpuUnreachable
 router = APIRouter()
 
 
-@router.get("/health", response_model=HealthResponse)
-async def health(services: Annotated[Services, Depends(get_services)]) -> HealthResponse:
+@router.get("/health", response_model=HealthResponse | PublicHealth)
+async def health(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> HealthResponse | PublicHealth:
+    """Status, engines, storage and jobs; without an API key (when keys are set), only the status."""
     settings = services.settings
     gpu = GpuServiceHealth(url=settings.gpu_service_url, reachable=False)
+    problems = []
     try:
         remote = await services.gateway.remote.client.health()
-        gpu = GpuServiceHealth(
-            url=settings.gpu_service_url, reachable=True, device=remote.device, engines=remote.engines
-        )
+        if isinstance(remote, PublicHealth):
+            gpu = GpuServiceHealth(url=settings.gpu_service_url, reachable=True)
+            problems.append(
+                "the gpu_service withholds its details: RUNTIME_GPU_SHARED_SECRET must equal its GPU_SHARED_SECRET"
+            )
+        else:
+            gpu = GpuServiceHealth(
+                url=settings.gpu_service_url, reachable=True, device=remote.device, engines=remote.engines
+            )
     except (GpuUnreachable, ServiceError) as exc:
         gpu.error = str(exc)
-    problems = [] if gpu.reachable else [f"gpu_service not reachable at {settings.gpu_service_url}"]
+        problems.append("gpu_service not reachable (RUNTIME_GPU_SERVICE_URL)")
     if (storage := services.storage.problem()) is not None:
         problems.append(storage)
     problems += services.runner.problems(stuck_after_s=2 * settings.gpu_timeout_s)
+    status = "degraded" if problems else "ok"  # degraded: the fallback (if on) serves, slowly
+    if settings.api_keys and not has_valid_key(request, settings.api_keys):
+        return PublicHealth(status=status, service="runtime")
     return HealthResponse(
-        status="degraded" if problems else "ok",  # degraded: the fallback (if on) serves, slowly
+        status=status,
         problems=problems,
         disk=services.disk.get(),
         auth=bool(settings.api_keys),

@@ -54,7 +54,7 @@ def test_missing_voice_file_inside_the_roots_is_404(gpu_service: RunningService,
 def test_voice_path_outside_the_roots_is_refused(gpu_service: RunningService, voice: str) -> None:
     response = post(gpu_service, {"text": "Hi", "language": "en", "voice": voice})
     assert response.status_code == 400
-    assert "outside the allowed folders" in response.json()["detail"]
+    assert "outside the folders this service reads from" in response.json()["detail"]
 
 
 def test_symlink_out_of_the_roots_is_refused(gpu_service: RunningService, gpu_output_root: Path) -> None:

@@ -41,9 +41,12 @@ def bearer(key: str = KEY) -> dict[str, str]:
 
 def test_health_is_open_and_says_auth_is_on(guarded: tuple[RunningService, RunningService]) -> None:
     gpu, runtime = guarded
-    health = httpx.get(f"{runtime.url}/health").json()
+    # Without a key, only the status: nothing about folders, engines or the gpu_service's address.
+    assert httpx.get(f"{runtime.url}/health").json() == {"status": "ok", "service": "runtime"}
+    health = httpx.get(f"{runtime.url}/health", headers=bearer()).json()
     assert health["auth"] is True and health["gpu_service"]["reachable"] is True  # the secret reached gpu /health
-    assert httpx.get(f"{gpu.url}/health").status_code == 200
+    assert httpx.get(f"{gpu.url}/health").json() == {"status": "ok", "service": "gpu_service"}
+    assert "engines" in httpx.get(f"{gpu.url}/health", headers=bearer(SECRET)).json()
 
 
 @pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/voices", "/metrics", "/docs", "/openapi.json"])

@@ -340,3 +340,19 @@ def test_a_full_disk_is_a_507_that_health_notices_and_leaves_no_partial_file(tmp
         time.sleep(5.5)
         assert httpx.get(f"{gpu.url}/health").json()["status"] == "ok"
         assert httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=60).status_code == 200
+
+
+def test_answers_do_not_leak_folders_or_follow_a_forged_host(stack: Stack) -> None:
+    """Before: error messages carried absolute folders, and a forged Host header made video_url point anywhere."""
+    forged = httpx.post(
+        f"{stack.runtime.url}/api/v1/generate",
+        json={"text": "Where am I?", "language": "en"},
+        headers={"Host": "evil.example"},
+        timeout=120,
+    )
+    assert forged.status_code == 200 and "evil.example" not in forged.json()["video_url"]
+    assert forged.json()["video_url"].startswith(stack.runtime.url)
+    outside = httpx.post(f"{stack.gpu.url}/api/v1/tts", json={"text": "Hi.", "language": "en", "voice": "/etc/passwd"})
+    assert outside.status_code == 400 and "GPU_OUTPUT_ROOT" in outside.json()["detail"]
+    for folder in (str(stack.host_root), str(DEFAULT_ASSETS)):
+        assert folder not in outside.json()["detail"]

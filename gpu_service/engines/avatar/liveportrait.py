@@ -87,14 +87,12 @@ def unavailable_reason(options: LivePortraitOptions) -> str | None:
             "GPU_LIVEPORTRAIT__DIR to a clone of github.com/KwaiVGI/LivePortrait"
         )
     if not (options.checkout / "src" / "live_portrait_wrapper.py").is_file():
-        return (
-            f"GPU_LIVEPORTRAIT__DIR={options.checkout} is not a LivePortrait checkout (no src/live_portrait_wrapper.py)"
-        )
+        return "GPU_LIVEPORTRAIT__DIR is not a LivePortrait checkout (no src/live_portrait_wrapper.py)"
     weights = options.weights_dir
     assert weights is not None
     missing = [name for name in WEIGHTS.values() if not (weights / name).is_file()]
     if missing:
-        return f"LivePortrait weights missing in {weights}: {', '.join(missing)} (GPU_LIVEPORTRAIT__WEIGHTS_DIR)"
+        return f"LivePortrait weights missing (GPU_LIVEPORTRAIT__WEIGHTS_DIR): {', '.join(missing)}"
     return None
 
 

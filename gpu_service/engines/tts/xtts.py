@@ -57,7 +57,7 @@ def unavailable_reason(options: XttsOptions) -> str | None:
     if options.model_dir is not None:
         missing = [name for name in REQUIRED_FILES if not (options.model_dir / name).is_file()]
         if missing:
-            return f"XTTS model folder {options.model_dir} lacks {', '.join(missing)} (GPU_XTTS__MODEL_DIR)"
+            return f"the XTTS model folder (GPU_XTTS__MODEL_DIR) lacks {', '.join(missing)}"
         return None
     if not options.download:
         return (
@@ -160,7 +160,7 @@ class XttsEngine:
         try:
             model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=False)
         except (RuntimeError, KeyError, ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
-            raise EngineLoadError(f"XTTS model in {model_dir} does not load: {error}") from error
+            raise EngineLoadError(f"the XTTS model (GPU_XTTS__MODEL_DIR) does not load: {error}") from error
         self._model = model.to(options.device)
         self._config = config
         self._torch = torch
