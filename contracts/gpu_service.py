@@ -29,7 +29,11 @@ def _not_blank(text: str) -> str:
     return text
 
 
-SpokenText = Annotated[str, AfterValidator(_not_blank)]  # shared with the runtime's schemas
+# The pattern tells clients (and the schema's fuzzers) what the validator checks: some visible character.
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+SpokenText = Annotated[  # shared with the runtime's schemas
+    str, Field(json_schema_extra={"minLength": 1, "pattern": VISIBLE}), AfterValidator(_not_blank)
+]
 
 
 def _even(size: int) -> int:
@@ -39,7 +43,9 @@ def _even(size: int) -> int:
 
 
 VideoSize = Annotated[
-    int, Field(ge=128, le=1024, description="Square output size in pixels (even)."), AfterValidator(_even)
+    int,
+    Field(ge=128, le=1024, multiple_of=2, description="Square output size in pixels (even)."),
+    AfterValidator(_even),
 ]
 Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second.")]
 
@@ -90,7 +96,7 @@ class AvatarRequest(BaseModel):
     fps: Fps = 25
     size: VideoSize = 512
     engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
-    seed: int = Field(0, description="Seeds blinks and head motion, so a render is reproducible.")
+    seed: int = Field(0, ge=0, description="Seeds blinks and head motion, so a render is reproducible.")
 
 
 class AvatarTimings(BaseModel):
@@ -120,7 +126,7 @@ class SpeakRequest(TTSRequest):
     avatar_engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
     fps: Fps = 25
     size: VideoSize = 512
-    seed: int | None = Field(None, description="Seeds blinks and head motion; default: derived from the text.")
+    seed: int | None = Field(None, ge=0, description="Seeds blinks and head motion; default: derived from the text.")
 
 
 SpeakStatus = Literal["running", "done", "failed"]
@@ -174,7 +180,9 @@ class PortraitCheckRequest(BaseModel):
 
 class PortraitCheckResponse(BaseModel):
     portrait: str
-    face_box: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 of the face in the framed image.")
+    face_box: list[float] = Field(
+        min_length=4, max_length=4, description="x0, y0, x1, y1 of the face in the framed image."
+    )
     size: int = Field(description="Side of the framed (square) image the box refers to.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from common.errors import TooLarge, Unprocessable, documented
@@ -29,7 +29,7 @@ def download(
 @router.put("/inputs/{kind}/{name}", response_model=StoredInput, responses=documented(413, 422))
 async def upload_input(
     kind: Literal["voices", "portraits"],
-    name: str,
+    name: Annotated[str, Path(pattern=SAFE_NAME.pattern, description="Letters, digits, '_', '-', '.'")],
     request: Request,
     services: Annotated[Services, Depends(get_services)],
 ) -> StoredInput:
