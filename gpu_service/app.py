@@ -13,6 +13,7 @@ from common.auth import install_key_guard
 from common.body_limit import BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
+from common.options import AllowedMethods
 from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, start_cleanup
 from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service import __version__
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         max_json_bytes=settings.max_json_bytes,
         settings="GPU_MAX_INPUT_BYTES, GPU_MAX_JSON_BYTES",
     )
+    app.add_middleware(AllowedMethods, api=app)
     install_observability(app, metrics)
     for router in (
         health.router,

@@ -14,6 +14,7 @@ from common.auth import install_key_guard
 from common.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
+from common.options import AllowedMethods
 from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
 from contracts.runtime import GenerateRequest, GenerateResult
 from runtime import __version__
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_json_bytes=settings.max_json_bytes,
         settings="RUNTIME_MAX_VOICE_UPLOAD_BYTES, RUNTIME_MAX_PORTRAIT_UPLOAD_BYTES, RUNTIME_MAX_JSON_BYTES",
     )
+    app.add_middleware(AllowedMethods, api=app)
     install_observability(app, metrics)
     if settings.cors_origins:
         app.add_middleware(

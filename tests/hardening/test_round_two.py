@@ -356,3 +356,12 @@ def test_answers_do_not_leak_folders_or_follow_a_forged_host(stack: Stack) -> No
     assert outside.status_code == 400 and "GPU_OUTPUT_ROOT" in outside.json()["detail"]
     for folder in (str(stack.host_root), str(DEFAULT_ASSETS)):
         assert folder not in outside.json()["detail"]
+
+
+def test_options_lists_every_method_of_the_path(stack: Stack) -> None:
+    """Before: OPTIONS answered `Allow: POST` on /jobs and /voices, which also answer GET."""
+    for path in ("/api/v1/jobs", "/api/v1/voices"):
+        answer = httpx.options(f"{stack.runtime.url}{path}")
+        assert answer.status_code == 204
+        assert {method.strip() for method in answer.headers["allow"].split(",")} >= {"GET", "POST", "OPTIONS"}
+    assert httpx.options(f"{stack.runtime.url}/api/v1/nowhere").status_code == 404
