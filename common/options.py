@@ -29,8 +29,11 @@ class AllowedMethods:
         return set().union(*(methods for pattern, methods in self._paths if pattern.match(path)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        preflight = "access-control-request-method" in Headers(scope=scope)
-        if scope["type"] != "http" or scope["method"] != "OPTIONS" or preflight:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "OPTIONS"
+            or "access-control-request-method" in Headers(scope=scope)  # a CORS preflight
+        ):
             await self.app(scope, receive, send)
             return
         methods = self._methods(scope["path"])

@@ -2,13 +2,15 @@
 
 Sends BURST job requests at once to a runtime whose queue holds QUEUE; the rest must get 429 with Retry-After.
 Every accepted job must end done or failed with a reason. Reports p50/p95 job latency, throughput and the
-runtime's peak memory (the queue lives in SQLite, so memory should not grow with the burst).
+memory and open file descriptors of both services before, after each round and after an idle while (a pool
+levels off after the first round; a leak grows with every round).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -28,11 +30,17 @@ TEXTS = [
 ]
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def process_state(pid: int) -> str:
+    """Resident memory and open file descriptors of a process, as a short text."""
+    rss = next(
+        (
+            int(line.split()[1]) / 1024
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        ),
+        float("nan"),
+    )
+    return f"{rss:.0f} MB, {len(os.listdir(f'/proc/{pid}/fd'))} fds"
 
 
 async def burst(url: str, count: int) -> list[httpx.Response]:
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=50, help="job requests sent at once")
     parser.add_argument("--queue", type=int, default=20, help="RUNTIME_MAX_QUEUED_JOBS for this run")
     parser.add_argument("--workers", type=int, default=1, help="RUNTIME_JOB_WORKERS for this run")
+    parser.add_argument("--rounds", type=int, default=2, help="bursts, one after the other (a leak grows with them)")
+    parser.add_argument("--idle", type=float, default=30, help="seconds idle after the last round")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="avatar-load-"))
     env = {
@@ -68,16 +78,24 @@ def main(argv: list[str] | None = None) -> int:
         "RUNTIME_LOG_LEVEL": "warning",
     }
     print(f"burst of {args.burst} jobs, queue bound {args.queue}, {args.workers} worker(s); logs in {base}")
-    with local_stack(base / "gpu", base / "data", base / "logs", runtime_env=env) as (_, runtime):
-        rss_before = peak_rss_mb(runtime.process.pid)
-        started = time.monotonic()
-        answers = asyncio.run(burst(runtime.url, args.burst))
-        accepted = [Job.model_validate(a.json()).id for a in answers if a.status_code == 202]
-        refused = [a for a in answers if a.status_code == 429]
-        other = [a for a in answers if a.status_code not in (202, 429)]
-        jobs = asyncio.run(settle(runtime.url, accepted, timeout_s=60 + 30 * len(accepted)))
-        elapsed = time.monotonic() - started
-        rss_after = peak_rss_mb(runtime.process.pid)
+    states: list[tuple[str, str, str]] = []  # when, runtime, gpu_service
+    with local_stack(base / "gpu", base / "data", base / "logs", runtime_env=env) as (gpu, runtime):
+
+        def note(when: str) -> None:
+            states.append((when, process_state(runtime.process.pid), process_state(gpu.process.pid)))
+
+        note("before")
+        for round_number in range(1, args.rounds + 1):
+            started = time.monotonic()
+            answers = asyncio.run(burst(runtime.url, args.burst))
+            accepted = [Job.model_validate(a.json()).id for a in answers if a.status_code == 202]
+            refused = [a for a in answers if a.status_code == 429]
+            other = [a for a in answers if a.status_code not in (202, 429)]
+            jobs = asyncio.run(settle(runtime.url, accepted, timeout_s=60 + 30 * len(accepted)))
+            elapsed = time.monotonic() - started
+            note(f"after round {round_number}")
+        time.sleep(args.idle)
+        note(f"after {args.idle:.0f} s idle")
     done = [job for job in jobs if job.status == "done"]
     failed = [job for job in jobs if job.status == "failed"]
     stuck = [job for job in jobs if job.status not in ("done", "failed")]
@@ -91,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
         print(f"job latency (submit to done): p50 {statistics.median(latencies):.1f} s, p95 {p95:.1f} s")
         print(f"throughput: {len(done) / elapsed * 60:.1f} jobs/min over {elapsed:.1f} s")
-    print(f"runtime peak memory: {rss_before:.0f} MB before the burst, {rss_after:.0f} MB after")
+    print("(figures of the last round)")
+    for when, runtime_state, gpu_state in states:
+        print(f"{when:>18}: runtime {runtime_state}; gpu_service {gpu_state}")
     ok = not stuck and not other and len(accepted) <= args.queue + args.workers and len(refused) > 0
     print("OK" if ok else "PROBLEM: see above")
     return 0 if ok else 1
