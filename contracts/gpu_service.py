@@ -44,7 +44,8 @@ def _even(size: int) -> int:
 
 VideoSize = Annotated[
     int,
-    Field(ge=128, le=1024, multiple_of=2, description="Square output size in pixels (even)."),
+    # multipleOf documented, checked by _even (whose message says why).
+    Field(ge=128, le=1024, json_schema_extra={"multipleOf": 2}, description="Square output size in pixels (even)."),
     AfterValidator(_even),
 ]
 Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second.")]
