@@ -161,11 +161,6 @@ def envelope_from_level(level: np.ndarray, reference_db: float | None) -> np.nda
     return np.asarray(np.clip((level - (loud - LOUDNESS_FLOOR_DB)) / LOUDNESS_FLOOR_DB, 0, 1))
 
 
-def loudness_envelope(samples: np.ndarray, sample_rate: int, grid_len: int) -> np.ndarray:
-    """0..1 per grid step: RMS in 20 ms windows, in dB, relative to the loud parts of the speech."""
-    return envelope_from_level(level_db(samples, sample_rate, grid_len), None)
-
-
 def _from_phonemes(phonemes: Sequence[PhonemeEvent], grid_len: int) -> tuple[np.ndarray, ...]:
     targets = np.zeros((3, grid_len))
     weights = np.full(grid_len, 1e-3)
