@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from common.storage import DiskUsage
 
@@ -16,6 +16,15 @@ Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
 EngineKind = Literal["tts", "avatar"]
+# Every engine the service knows, available here or not (the registry checks that it matches these).
+TtsEngineName = Literal["espeak", "xtts"]
+AvatarEngineName = Literal["animator", "liveportrait"]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused (a misspelt field would otherwise be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}  # controls, format characters (zero-width, BOM), spaces
@@ -36,6 +45,16 @@ SpokenText = Annotated[  # shared with the runtime's schemas
 ]
 
 
+def _number(value: object) -> object:
+    """JSON's integers (44 or 44.0, as JSON Schema has them), not true/false or "44", which pydantic would coerce."""
+    if isinstance(value, bool | str):
+        raise ValueError("expected a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_number)]
+
+
 def _even(size: int) -> int:
     if size % 2:
         raise ValueError("size must be even (H.264 with 4:2:0 chroma needs even dimensions)")
@@ -46,19 +65,20 @@ VideoSize = Annotated[
     int,
     # multipleOf documented, checked by _even (whose message says why).
     Field(ge=128, le=1024, json_schema_extra={"multipleOf": 2}, description="Square output size in pixels (even)."),
+    BeforeValidator(_number),
     AfterValidator(_even),
 ]
-Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second.")]
+Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second."), BeforeValidator(_number)]
 
 
-class TTSRequest(BaseModel):
+class TTSRequest(RequestModel):
     text: SpokenText = Field(description="What to say. Long text is split into sentences.")
     language: Language = Field(description="en, zh (Mandarin) or es.")
     voice: str | None = Field(
         None, description="Reference voice: an id from /api/v1/voices or a path under an allowed folder."
     )
-    engine: str | None = Field(None, description="TTS engine; the service's default when omitted.")
-    match_voice: bool | None = Field(
+    engine: TtsEngineName | None = Field(None, description="TTS engine; the service's default when omitted.")
+    match_voice: StrictBool | None = Field(
         None, description="Override the service's voice-matching setting for this request (embedded engine)."
     )
 
@@ -86,7 +106,7 @@ class TTSResponse(BaseModel):
     timings: TTSTimings
 
 
-class AvatarRequest(BaseModel):
+class AvatarRequest(RequestModel):
     audio_path: str = Field(description="WAV (or any audio) under the service's output root, e.g. from /api/v1/tts.")
     portrait: str = Field(
         "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
@@ -96,8 +116,8 @@ class AvatarRequest(BaseModel):
     )
     fps: Fps = 25
     size: VideoSize = 512
-    engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
-    seed: int = Field(0, ge=0, description="Seeds blinks and head motion, so a render is reproducible.")
+    engine: AvatarEngineName | None = Field(None, description="Avatar engine; the service's default when omitted.")
+    seed: WholeNumber = Field(0, ge=0, description="Seeds blinks and head motion, so a render is reproducible.")
 
 
 class AvatarTimings(BaseModel):
@@ -124,10 +144,14 @@ class SpeakRequest(TTSRequest):
     portrait: str = Field(
         "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
     )
-    avatar_engine: str | None = Field(None, description="Avatar engine; the service's default when omitted.")
+    avatar_engine: AvatarEngineName | None = Field(
+        None, description="Avatar engine; the service's default when omitted."
+    )
     fps: Fps = 25
     size: VideoSize = 512
-    seed: int | None = Field(None, ge=0, description="Seeds blinks and head motion; default: derived from the text.")
+    seed: WholeNumber | None = Field(
+        None, ge=0, description="Seeds blinks and head motion; default: derived from the text."
+    )
 
 
 SpeakStatus = Literal["running", "done", "failed"]
@@ -175,7 +199,7 @@ class StoredInput(BaseModel):
     bytes: int
 
 
-class PortraitCheckRequest(BaseModel):
+class PortraitCheckRequest(RequestModel):
     portrait: str = Field(description="An id from /api/v1/portraits or an image path under an allowed folder.")
 
 

@@ -8,22 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from common.storage import DiskUsage
-from contracts.gpu_service import EngineStatus, SegmentTiming, SpokenText
+from contracts.gpu_service import EngineStatus, RequestModel, SegmentTiming, SpokenText
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 JobKind = Literal["generate"]  # later kinds (chat replies) share the table and the runner
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(RequestModel):
     text: SpokenText = Field(description="What the avatar says.")
     language: RequestLanguage = Field("auto", description="en, zh, es, or auto (detected from the text).")
     voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
     portrait: str | None = Field(None, description="Portrait id (bundled or uploaded); the default if omitted.")
-    stream: bool = Field(
+    stream: StrictBool = Field(
         False,
         description="true: answer with the video as a fragmented MP4 stream while it is made (X-Video-Id names it); "
         "false: wait and answer with the result.",

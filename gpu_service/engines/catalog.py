@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, get_args
 
+from contracts.gpu_service import AvatarEngineName, TtsEngineName
 from gpu_service.config import Settings
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
@@ -85,7 +87,16 @@ def build_registry(
             license=LIVEPORTRAIT_LICENSE,
         ),
     ]
+    _check_declared(tts_specs, get_args(TtsEngineName))
+    _check_declared(avatar_specs, get_args(AvatarEngineName))
     return EngineRegistry(
         Capability("tts", tts_specs, settings.tts_engine, on_loaded),
         Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded),
     )
+
+
+def _check_declared(specs: Sequence[EngineSpec[Any]], declared: tuple[str, ...]) -> None:
+    """The wire contract lists engine names for clients; a new engine must be added there too."""
+    names = [spec.name for spec in specs]
+    if sorted(names) != sorted(declared):
+        raise RuntimeError(f"engines {names} differ from the contract's {list(declared)}")
