@@ -4,18 +4,120 @@ from __future__ import annotations
 
 import re
 
-# Sentence ends: Latin punctuation followed by space, or CJK full-width punctuation (no space follows in Chinese).
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？；])")
+# A Latin sentence end: . ! ? or … (closing quotes and brackets may follow), confirmed by the whitespace after it.
+_LATIN_END = re.compile(r"[.!?…]+[\"')\]”’»]*(?=\s)")
+# A CJK sentence end needs no space after it.
+_CJK_END = re.compile(r"[。！？；]+[”’」』）]*")
+# Where a long first sentence may be cut early, so speech starts sooner (clause punctuation).
+_CLAUSE = re.compile(r"[,;:]+(?=\s)|[，、；：]")
 _CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s*")
 _SPACE = re.compile(r"\s+")
+# Words whose "." ends an abbreviation, not a sentence (en, es); compared in lower case.
+ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "approx",
+        "fig",
+        "p.m",
+        "a.m",
+        "sra",
+        "srta",
+        "dra",
+        "ud",
+        "uds",
+        "pág",
+        "núm",
+        "av",
+        "avda",
+        "ee.uu",
+    ]
+)
+FIRST_CLAUSE_MIN_WORDS = 4  # an early cut of the first sentence needs at least this many words
+FIRST_CLAUSE_MIN_CJK = 6  # or this many Chinese characters
+
+
+class SentenceChunker:
+    """Cuts a stream of text pieces (an LLM's tokens) into sentences as soon as each is complete.
+
+    A "." after a number ("3.5"), an abbreviation ("e.g.", "Dr.") or an initial ("J.") does not end a sentence;
+    Chinese punctuation ends one without a following space; text without punctuation is cut at `max_chars` on a
+    word boundary. With `first_clause`, the first sentence may end at a comma once it has a few words, so the
+    first speech starts sooner.
+    """
+
+    def __init__(self, max_chars: int = 300, *, first_clause: bool = False) -> None:
+        self.max_chars = max_chars
+        self.first_clause = first_clause
+        self.buffer = ""
+        self.emitted = 0
+
+    def feed(self, piece: str) -> list[str]:
+        self.buffer += piece
+        sentences: list[str] = []
+        while (cut := self._next_cut()) is not None:
+            sentence = _SPACE.sub(" ", self.buffer[:cut]).strip()
+            self.buffer = self.buffer[cut:]
+            if sentence:
+                sentences.append(sentence)
+                self.emitted += 1
+        return sentences
+
+    def flush(self) -> list[str]:
+        """What is left once the stream has ended, as sentences of at most `max_chars`."""
+        rest, self.buffer = _SPACE.sub(" ", self.buffer).strip(), ""
+        pieces = [piece for piece in _bounded(rest, self.max_chars) if piece] if rest else []
+        self.emitted += len(pieces)
+        return pieces
+
+    def _next_cut(self) -> int | None:
+        text = self.buffer
+        ends = [m.end() for m in _LATIN_END.finditer(text) if self._ends_sentence(text, m.start(), m.end())]
+        ends += [m.end() for m in _CJK_END.finditer(text)]
+        if self.first_clause and not self.emitted:
+            ends += [m.end() for m in _CLAUSE.finditer(text) if _long_enough(text[: m.start()])]
+        if ends:
+            return min(ends)
+        if len(text) > self.max_chars:
+            space = text.rfind(" ", 0, self.max_chars)
+            return space if space > 0 else self.max_chars
+        return None
+
+    @staticmethod
+    def _ends_sentence(text: str, start: int, end: int) -> bool:
+        if text[start:end].rstrip("\"')]”’»") != ".":
+            return True  # ! ? … and ellipses always end
+        words = text[:start].split()
+        if not words:
+            return False
+        word = words[-1].lstrip("(\"'“‘¿¡«").lower()
+        if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+            return False  # "Dr.", "e.g.", "J."
+        return not (len(words) == 1 and word.isdigit())  # "1." numbering a list
+
+
+def _long_enough(text: str) -> bool:
+    words = text.split()
+    if len(words) >= FIRST_CLAUSE_MIN_WORDS:
+        return True
+    return sum(_is_cjk(char) for char in text) >= FIRST_CLAUSE_MIN_CJK
 
 
 def split_sentences(text: str, max_chars: int = 300) -> list[str]:
     """Sentences of at most `max_chars` characters, in order, none empty; their concatenation keeps every word."""
-    pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(_SPACE.sub(" ", text).strip()):
-        pieces.extend(_bounded(sentence.strip(), max_chars))
-    return [piece for piece in pieces if piece]
+    chunker = SentenceChunker(max_chars)
+    sentences = [*chunker.feed(text), *chunker.flush()]
+    return [piece for sentence in sentences for piece in _bounded(sentence, max_chars) if piece]
 
 
 def _bounded(sentence: str, max_chars: int) -> list[str]:

@@ -1,0 +1,99 @@
+"""The chunker that cuts an LLM's token stream into sentences: fed piece by piece, as a model writes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gpu_service.text import SentenceChunker
+
+
+def tokens(text: str) -> list[str]:
+    """Pieces the way a tokenizer streams them: words with their leading space, CJK characters one by one."""
+    return re.findall(r"\s*[\u3000-\u9fff\uff00-\uffef]|\s*[^\s\u3000-\u9fff\uff00-\uffef]+", text)
+
+
+def chunk(text: str, **options: object) -> tuple[list[str], list[int]]:
+    """The sentences, and after how many pieces each came out (so a test sees that none waited for the end)."""
+    chunker = SentenceChunker(**options)  # type: ignore[arg-type]
+    sentences: list[str] = []
+    when: list[int] = []
+    pieces = tokens(text)
+    for index, piece in enumerate(pieces):
+        for sentence in chunker.feed(piece):
+            sentences.append(sentence)
+            when.append(index + 1)
+    for sentence in chunker.flush():
+        sentences.append(sentence)
+        when.append(len(pieces))
+    return sentences, when
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello there. How are you today? I am fine!", ["Hello there.", "How are you today?", "I am fine!"]),
+        ("¿Cómo estás? ¡Muy bien, gracias! Hasta luego.", ["¿Cómo estás?", "¡Muy bien, gracias!", "Hasta luego."]),
+        ("你好！今天天气很好。我们去公园吧？", ["你好！", "今天天气很好。", "我们去公园吧？"]),
+        ("It costs 3.5 million. That is a lot.", ["It costs 3.5 million.", "That is a lot."]),
+        (
+            "Ask Dr. Smith, e.g. tomorrow. J. K. Rowling wrote it.",
+            ["Ask Dr. Smith, e.g. tomorrow.", "J. K. Rowling wrote it."],
+        ),
+        (
+            "La Sra. García vive en la Avda. Central. Es mi vecina.",
+            ["La Sra. García vive en la Avda. Central.", "Es mi vecina."],
+        ),
+        ('He said "stop." Then he left.', ['He said "stop."', "Then he left."]),
+        ("Wait... what? Really!", ["Wait...", "what?", "Really!"]),
+        ("1. Apples are red. 2. Pears are green.", ["1. Apples are red.", "2. Pears are green."]),
+    ],
+)
+def test_sentences_in_three_languages(text: str, expected: list[str]) -> None:
+    sentences, _ = chunk(text)
+    assert sentences == expected
+
+
+def test_each_sentence_comes_out_before_the_stream_ends() -> None:
+    text = "The first sentence ends here. The second one follows. And a third"
+    sentences, when = chunk(text)
+    assert sentences == ["The first sentence ends here.", "The second one follows.", "And a third"]
+    total = len(tokens(text))
+    assert when[0] <= 6 and when[1] < total  # the first as soon as the word after its "." began
+
+
+def test_chinese_sentence_ends_at_once_without_a_following_space() -> None:
+    sentences, when = chunk("你好。世界")
+    assert sentences == ["你好。", "世界"]
+    assert when[0] == 3  # right at the full stop
+
+
+def test_a_reply_without_punctuation_is_cut_on_word_boundaries() -> None:
+    text = " ".join(f"word{index}" for index in range(200))
+    sentences, when = chunk(text, max_chars=80)
+    assert all(0 < len(sentence) <= 80 for sentence in sentences)
+    assert " ".join(sentences) == text
+    assert when[0] < len(tokens(text)) // 2  # not held back to the end
+
+
+def test_chinese_without_punctuation_is_cut_at_the_limit() -> None:
+    text = "这是一个没有标点的很长的回答" * 10
+    sentences, _ = chunk(text, max_chars=50)
+    assert all(len(sentence) <= 50 for sentence in sentences)
+    assert "".join(sentences) == text
+
+
+def test_first_clause_starts_speech_early_then_whole_sentences() -> None:
+    text = "Well, that is a good question, and the answer is long. Then more, and more."
+    sentences, _ = chunk(text, first_clause=True)
+    assert sentences == ["Well, that is a good question,", "and the answer is long.", "Then more, and more."]
+    zh, _ = chunk("这个问题很好，答案有一点长。好的，再见。", first_clause=True)
+    assert zh == ["这个问题很好，", "答案有一点长。", "好的，再见。"]
+
+
+def test_number_at_the_end_of_the_stream_is_kept_whole() -> None:
+    chunker = SentenceChunker()
+    assert chunker.feed("The value is 3.") == []  # could still be 3.5
+    assert chunker.feed("5 today. ") == ["The value is 3.5 today."]
+    assert chunker.flush() == []
