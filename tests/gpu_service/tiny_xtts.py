@@ -53,5 +53,7 @@ def build_tiny_xtts(folder: Path, max_audio_tokens: int = 40) -> Path:
     torch.manual_seed(0)
     model = Xtts(config)
     model.init_models()
+    with torch.no_grad():  # untrained logits would stop at random (1 in 66 per token): speak to the token limit
+        model.gpt.mel_head.bias[args.gpt_stop_audio_token] = -1e4
     torch.save({"model": model.state_dict()}, folder / "model.pth")
     return folder
