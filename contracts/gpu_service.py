@@ -15,10 +15,11 @@ from common.storage import DiskUsage
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
-EngineKind = Literal["tts", "avatar"]
+EngineKind = Literal["tts", "avatar", "llm"]
 # Every engine the service knows, available here or not (the registry checks that it matches these).
 TtsEngineName = Literal["espeak", "xtts"]
 AvatarEngineName = Literal["animator", "liveportrait"]
+LlmEngineName = Literal["smollm2", "transformers", "openai"]
 
 
 class RequestModel(BaseModel):
@@ -71,8 +72,9 @@ VideoSize = Annotated[
 Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second."), BeforeValidator(_number)]
 
 
-class TTSRequest(RequestModel):
-    text: SpokenText = Field(description="What to say. Long text is split into sentences.")
+class VoiceOptions(RequestModel):
+    """How to speak: language, voice and engine (shared by /tts, /speak and /reply)."""
+
     language: Language = Field(description="en, zh (Mandarin) or es.")
     voice: str | None = Field(
         None, description="Reference voice: an id from /api/v1/voices or a path under an allowed folder."
@@ -81,6 +83,10 @@ class TTSRequest(RequestModel):
     match_voice: StrictBool | None = Field(
         None, description="Override the service's voice-matching setting for this request (embedded engine)."
     )
+
+
+class TTSRequest(VoiceOptions):
+    text: SpokenText = Field(description="What to say. Long text is split into sentences.")
 
 
 class PhonemeMark(BaseModel):
@@ -138,8 +144,8 @@ class AvatarResponse(BaseModel):
     timings: AvatarTimings
 
 
-class SpeakRequest(TTSRequest):
-    """Text to a talking-head video stream: speech and rendering overlapped, sentence by sentence."""
+class VideoOptions(VoiceOptions):
+    """How to show it: portrait, avatar engine, frame rate and size (shared by /speak and /reply)."""
 
     portrait: str = Field(
         "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
@@ -152,6 +158,60 @@ class SpeakRequest(TTSRequest):
     seed: WholeNumber | None = Field(
         None, ge=0, description="Seeds blinks and head motion; default: derived from the text."
     )
+
+
+class SpeakRequest(VideoOptions):
+    """Text to a talking-head video stream: speech and rendering overlapped, sentence by sentence."""
+
+    text: SpokenText = Field(description="What to say. Long text is split into sentences.")
+
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+class ChatTurn(BaseModel):
+    role: ChatRole
+    content: str = Field(min_length=1, description="What was said.")
+
+
+def _ends_with_user(turns: list[ChatTurn]) -> list[ChatTurn]:
+    if turns[-1].role != "user":
+        raise ValueError("the last message must be the user's (the reply answers it)")
+    return turns
+
+
+class ReplyRequest(VideoOptions):
+    """A conversation so far to a spoken reply: the language model writes it, the avatar says it as it is written."""
+
+    messages: Annotated[list[ChatTurn], Field(min_length=1), AfterValidator(_ends_with_user)] = Field(
+        description="Oldest first; an optional system message first; the last one the user's. Trimmed to the "
+        "model's window (oldest turns first, the system message kept)."
+    )
+    llm_engine: LlmEngineName | None = Field(None, description="Language model engine; the service's default.")
+    max_tokens: WholeNumber | None = Field(
+        None, ge=1, le=4096, description="Longest reply in tokens; the service's setting when omitted."
+    )
+
+
+FinishReason = Literal["stop", "length", "sentences", "timeout", "error"]
+
+
+class ReplyInfo(BaseModel):
+    """The written reply of a /reply stream, as far as it has been handed to speech."""
+
+    text: str = ""
+    llm_engine: str
+    finish: FinishReason | None = Field(
+        None,
+        description="stop: the model ended it; length: max tokens; sentences: the sentence limit; timeout: the "
+        "overall limit; error: the model failed (text holds the part before).",
+    )
+    tokens: int = 0
+    prompt_tokens: int = 0
+    dropped_turns: int = Field(0, description="Oldest turns left out to fit the model's window.")
+    first_token_s: float | None = Field(None, description="From the request to the model's first token.")
+    first_sentence_s: float | None = Field(None, description="From the request to the first complete sentence.")
+    tokens_per_s: float | None = None
 
 
 SpeakStatus = Literal["running", "done", "failed"]
@@ -188,6 +248,7 @@ class SpeakResult(BaseModel):
     segments: list[SegmentTiming] = Field(default_factory=list)
     timings: SpeakTimings = Field(default_factory=SpeakTimings)
     error: str | None = None
+    reply: ReplyInfo | None = Field(None, description="For /reply streams: the text the model wrote.")
 
 
 SPEAK_ID_HEADER = "X-Speak-Id"

@@ -11,11 +11,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, StrictBool
 
 from common.storage import DiskUsage
-from contracts.gpu_service import EngineStatus, RequestModel, SegmentTiming, SpokenText
+from contracts.gpu_service import EngineStatus, FinishReason, Language, RequestModel, SegmentTiming, SpokenText
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
 JobStatus = Literal["queued", "running", "done", "failed"]
-JobKind = Literal["generate"]  # later kinds (chat replies) share the table and the runner
+JobKind = Literal["generate", "chat_reply"]
 
 
 class GenerateRequest(RequestModel):
@@ -64,6 +64,102 @@ class GenerateResult(BaseModel):
     fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")
 
 
+DEFAULT_PERSONA_NAME = "Ava"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are {name}, a warm and curious guide who talks with people face to face. "
+    "You answer briefly and kindly, and you ask a question back now and then."
+)
+
+
+class Persona(RequestModel):
+    """Who the avatar is in a conversation. Every field has a default, so `{}` starts one."""
+
+    name: str = Field(DEFAULT_PERSONA_NAME, min_length=1, max_length=60, description="What the avatar calls itself.")
+    system_prompt: str = Field(
+        DEFAULT_SYSTEM_PROMPT,
+        min_length=1,
+        max_length=4000,
+        description="Instructions for the language model; `{name}` becomes the persona's name.",
+    )
+    voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
+    portrait: str | None = Field(None, description="Portrait id (bundled or uploaded); the default if omitted.")
+    language: RequestLanguage = Field(
+        "auto", description="Reply language; auto: the language of each user message, detected."
+    )
+
+
+MessageRole = Literal["user", "assistant"]
+MessageStatus = Literal["running", "done", "partial", "failed"]
+
+
+class ReplyTimings(BaseModel):
+    first_token_s: float | None = Field(None, description="From the gpu_service's start to the model's first token.")
+    first_sentence_s: float | None = Field(None, description="... to the first complete sentence.")
+    first_fragment_s: float | None = Field(None, description="... to the first playable video fragment.")
+    total_s: float | None = Field(None, description="The whole reply, as the runtime saw it.")
+    tokens: int = 0
+    tokens_per_s: float | None = None
+
+
+class ChatMessage(BaseModel):
+    id: str
+    role: MessageRole
+    text: str = Field(description="What was said; for a reply cut short (status partial), the part before.")
+    language: Language | None = Field(None, description="Detected (user) or spoken (assistant) language.")
+    status: MessageStatus = Field(
+        description="running: being written and spoken; done; partial: ended early (see error), its text is "
+        "what was said; failed: nothing was said."
+    )
+    created_at: datetime
+    video_id: str | None = Field(None, description="Assistant replies: the stored video, once complete.")
+    video_url: str | None = None
+    segments: list[SegmentTiming] = Field(
+        default_factory=list, description="Assistant replies: each sentence and where it plays in the video."
+    )
+    finish: FinishReason | None = Field(None, description="Why the reply ended (see the gpu_service's ReplyInfo).")
+    llm_engine: str | None = None
+    timings: ReplyTimings | None = None
+    error: str | None = None
+
+
+class Conversation(BaseModel):
+    id: str
+    persona: Persona
+    created_at: datetime
+    messages: list[ChatMessage] = Field(default_factory=list, description="Oldest first.")
+
+
+class MessageRequest(RequestModel):
+    text: SpokenText = Field(description="What the user says.")
+    stream: StrictBool = Field(
+        False,
+        description="true: answer with the reply's video as a fragmented MP4 stream while it is written and "
+        "spoken (X-Message-Id names it; its text arrives on X-Events-Url); false: wait and answer with the reply.",
+    )
+
+
+class ReplyResult(BaseModel):
+    conversation_id: str
+    user: ChatMessage
+    reply: ChatMessage
+
+
+class ChatJobRequest(RequestModel):
+    text: SpokenText = Field(description="What the user says.")
+
+
+class ChatJob(BaseModel):
+    """What a chat_reply job was asked: the conversation and the user's message (stored when queued)."""
+
+    conversation_id: str
+    message_id: str
+    text: str
+
+
+MESSAGE_ID_HEADER = "X-Message-Id"  # a streamed reply names its message before the first byte
+EVENTS_URL_HEADER = "X-Events-Url"  # where the reply's text and timings arrive as server-sent events
+
+
 class Job(BaseModel):
     id: str
     kind: JobKind = "generate"
@@ -72,8 +168,8 @@ class Job(BaseModel):
     created_at: datetime
     updated_at: datetime
     attempts: int
-    request: GenerateRequest
-    result: GenerateResult | None = None
+    request: GenerateRequest | ChatJob = Field(description="generate: the request; chat_reply: the message.")
+    result: GenerateResult | ReplyResult | None = None
     error: str | None = None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         # Load the default engines now, so the first request does not pay for it and /health is truthful.
         for problem in services.engines.load_defaults():
             log.warning("%s", problem)
+        if settings.llm.preload:  # seconds to load (the first time, to convert): in the background, /health shows it
+            threading.Thread(target=services.engines.llm.preload, name="llm-preload", daemon=True).start()
         cleanup = start_cleanup(
             [settings.output_root / folder for folder in RESULT_FOLDERS],
             settings.retention_hours,

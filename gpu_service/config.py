@@ -35,6 +35,33 @@ class LivePortraitSettings(BaseModel):
     batch: int = Field(8, ge=1, le=64, description="Frames rendered together.")
 
 
+class LlmSettings(BaseModel):
+    preload: bool = Field(True, description="Load the default model in the background at start (else: on first use).")
+    smollm2_gguf: Path = Field(
+        REPO_ROOT / "models" / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf",
+        description="The embedded model (scripts/fetch_llm_model.py puts it here).",
+    )
+    model: Path | None = Field(
+        None, description="The transformers engine: an instruction-tuned model folder or a .gguf file."
+    )
+    converted_dir: Path | None = Field(
+        None, description="Where GGUF models are kept once converted; default: cache/llm under the output root."
+    )
+    openai_base_url: str | None = Field(
+        None, description="The openai engine: an OpenAI-compatible server, up to /v1 (http://127.0.0.1:11434/v1)."
+    )
+    openai_model: str = Field("default", description="Model name sent to the openai engine's server.")
+    openai_api_key: str | None = Field(None, description="Bearer key for the openai engine's server, if it needs one.")
+    openai_window: int = Field(8192, ge=256, description="Context window of the openai engine's model, in tokens.")
+    max_tokens: int = Field(160, ge=1, le=4096, description="Longest reply, in tokens, unless a request asks less.")
+    max_sentences: int = Field(4, ge=0, description="Replies stop after this many sentences; 0: no limit.")
+    timeout_s: float = Field(60, gt=0, description="Longest time a reply may take to write.")
+    stall_s: float = Field(30, gt=0, description="Longest wait for the model's next token.")
+    temperature: float = Field(0.0, ge=0, le=2, description="0: greedy (the same question, the same reply).")
+    repetition_penalty: float = Field(1.2, ge=1, description="Local models: discourages loops.")
+    no_repeat_ngram: int = Field(4, ge=0, description="Local models: no n-gram twice (tiny models loop); 0: off.")
+
+
 class Settings(BaseSettings):
     # Engine settings are nested: GPU_XTTS__MODEL_DIR sets xtts.model_dir.
     model_config = SettingsConfigDict(env_prefix="GPU_", env_file=".env", extra="ignore", env_nested_delimiter="__")
@@ -49,6 +76,7 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, then MPS, then CPU.")
     tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
+    llm_engine: str = Field("smollm2", description="Language model used when a reply request names none.")
     voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     max_portrait_pixels: int = Field(
@@ -63,6 +91,7 @@ class Settings(BaseSettings):
     liveportrait: LivePortraitSettings = Field(
         default_factory=LivePortraitSettings, description="The liveportrait engine (GPU_LIVEPORTRAIT__*)."
     )
+    llm: LlmSettings = Field(default_factory=LlmSettings, description="Language models (GPU_LLM__*).")
     log_level: str = Field("info", description="uvicorn / logging level.")
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line, with request ids.")
     shared_secret: str | None = Field(

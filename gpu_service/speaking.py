@@ -19,8 +19,7 @@ from pathlib import Path
 from common.files import atomic_target
 from common.prefetch import prefetch
 from contracts.gpu_service import SegmentTiming, SpeakResult
-from gpu_service.assets import AssetReference
-from gpu_service.engines.base import AvatarSession, PhonemeEvent, TTSEngine
+from gpu_service.engines.base import AvatarSession, PhonemeEvent, SpeechSegment
 from gpu_service.media.encoding import StageClock
 from gpu_service.media.fmp4 import FragmentedMp4Writer
 from gpu_service.media.frames import AudioFramer, FramedAudio
@@ -31,11 +30,8 @@ TTS_LOOKAHEAD = 2  # segments synthesized ahead of the one being rendered
 
 @dataclass
 class SpeakPlan:
-    text: str
-    language: str
-    voice: AssetReference | None
-    match_voice: bool
-    tts: TTSEngine
+    speech: Iterator[SpeechSegment]  # a TTS stream, or a reply's sentences spoken as the model writes them
+    sample_rate: int
     session: AvatarSession
     video_path: Path  # where the complete file appears
     result: SpeakResult  # updated as the stream goes; saved beside the video
@@ -57,15 +53,13 @@ def save_result(plan: SpeakPlan) -> None:
 def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, None]:
     """The stream's bytes: the header, then one fragment after another."""
     result, session = plan.result, plan.session
-    sample_rate = plan.tts.sample_rate
+    sample_rate = plan.sample_rate
     writer = FragmentedMp4Writer(session.fps, session.size, sample_rate)
     framer = AudioFramer(sample_rate, session.fps)
     clock = StageClock()
     partial = plan.video_path.with_suffix(".mp4.part")
     partial.parent.mkdir(parents=True, exist_ok=True)
-    segments = prefetch(
-        plan.tts.stream(plan.text, plan.language, plan.voice, match_voice=plan.match_voice), TTS_LOOKAHEAD
-    )
+    segments = prefetch(plan.speech, TTS_LOOKAHEAD)
     save_result(plan)
     finished = False
 

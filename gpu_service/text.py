@@ -43,8 +43,10 @@ ABBREVIATIONS = frozenset(
         "ee.uu",
     ]
 )
-FIRST_CLAUSE_MIN_WORDS = 4  # an early cut of the first sentence needs at least this many words
-FIRST_CLAUSE_MIN_CJK = 6  # or this many Chinese characters
+FIRST_CLAUSE_MIN_WORDS = 2  # an early cut of the first sentence at a comma needs at least this many words
+FIRST_CLAUSE_MIN_CJK = 4  # or this many Chinese characters
+FIRST_CHUNK_MAX_WORDS = 8  # without any punctuation by then, the first chunk ends at a word boundary
+FIRST_CHUNK_MAX_CJK = 12
 
 
 class SentenceChunker:
@@ -86,6 +88,8 @@ class SentenceChunker:
         ends += [m.end() for m in _CJK_END.finditer(text)]
         if self.first_clause and not self.emitted:
             ends += [m.end() for m in _CLAUSE.finditer(text) if _long_enough(text[: m.start()])]
+            if not ends and (cut := _first_chunk_limit(text)) is not None:
+                ends.append(cut)
         if ends:
             return min(ends)
         if len(text) > self.max_chars:
@@ -104,6 +108,15 @@ class SentenceChunker:
         if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             return False  # "Dr.", "e.g.", "J."
         return not (len(words) == 1 and word.isdigit())  # "1." numbering a list
+
+
+def _first_chunk_limit(text: str) -> int | None:
+    """Where a first chunk without punctuation ends: after FIRST_CHUNK_MAX_WORDS confirmed words (or CJK characters)."""
+    words = list(re.finditer(r"\S+(?=\s)", text))
+    if len(words) >= FIRST_CHUNK_MAX_WORDS:
+        return words[FIRST_CHUNK_MAX_WORDS - 1].end()
+    cjk = [index for index, char in enumerate(text) if _is_cjk(char)]
+    return cjk[FIRST_CHUNK_MAX_CJK - 1] + 1 if len(cjk) >= FIRST_CHUNK_MAX_CJK else None
 
 
 def _long_enough(text: str) -> bool:
@@ -158,4 +171,13 @@ def _hard_split(clause: str, max_chars: int) -> list[str]:
 
 
 def _is_cjk(char: str) -> bool:
-    return bool(char) and "\u3000" <= char <= "\u9fff"
+    return bool(char) and ("\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef")
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """Sentences back into one text: a space between them, none between Chinese ones."""
+    text = ""
+    for sentence in sentences:
+        glued = not text or (_is_cjk(text[-1]) and _is_cjk(sentence[:1]))
+        text += sentence if glued else f" {sentence}"
+    return text

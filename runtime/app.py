@@ -16,15 +16,17 @@ from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.options import AllowedMethods
 from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
-from contracts.runtime import GenerateRequest, GenerateResult
+from contracts.runtime import ChatJob
 from runtime import __version__
 from runtime.config import Settings
+from runtime.conversations import ConversationStore
 from runtime.dependencies import Services
 from runtime.gpu_gateway import GpuGateway
-from runtime.jobs import JobRunner, JobStore, StageCallback
+from runtime.jobs import JobRequest, JobResult, JobRunner, JobStore, StageCallback
+from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
 from runtime.rate_limit import RateLimiter
-from runtime.routes import generate, health, jobs, uploads, videos
+from runtime.routes import conversations, generate, health, jobs, uploads, videos
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -47,7 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda status=status: job_store.count(status)  # type: ignore[misc]
         )
 
-    async def work(request: GenerateRequest, on_stage: StageCallback, owner: str) -> GenerateResult:
+    conversation_store = ConversationStore(settings.conversations_db)
+    conversation_store.recover_interrupted()
+    chatting = chat.ChatContext(generating, conversation_store, settings.chat_history_turns)
+
+    async def work(request: JobRequest, on_stage: StageCallback, owner: str) -> JobResult:
+        if isinstance(request, ChatJob):
+            await on_stage("replying")
+            user, _ = conversation_store.message(request.conversation_id, request.message_id, owner)
+            reply = await chat.open_reply(request.conversation_id, request.text, chatting, owner, stored_user=user)
+            return await reply.consume()
         return await pipeline.generate(request, generating, on_stage, owner)
 
     runner = JobRunner(
@@ -67,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job_store,
         runner,
         generating,
+        conversation_store,
+        chatting,
         limiter,
         metrics,
         StorageProbe(settings.data_dir, "RUNTIME_DATA_DIR"),
@@ -91,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runner.stop()
             await gateway.close()
             job_store.close()
+            conversation_store.close()
 
     app = FastAPI(title="Realtime Avatar runtime", version=__version__, lifespan=lifespan)
     app.state.services = services
@@ -112,6 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Range"],
             expose_headers=["X-Request-ID", "Retry-After", "Content-Range"],
         )
-    for router in (health.router, generate.router, jobs.router, videos.router, uploads.router):
+    for router in (
+        health.router,
+        generate.router,
+        jobs.router,
+        conversations.router,
+        videos.router,
+        uploads.router,
+    ):
         app.include_router(router)
     return app

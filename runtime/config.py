@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     default_voice: str = Field("librivox_en_reader", description="Voice used when a request names none.")
     default_portrait: str = Field("astronaut", description="Portrait used when a request names none.")
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted.")
+    chat_history_turns: int = Field(
+        40, ge=1, description="Most recent turns of a conversation sent with each message (the model trims further)."
+    )
     max_queued_jobs: int = Field(20, gt=0, description="Queued jobs beyond this get 429 with Retry-After.")
     job_workers: int = Field(1, gt=0, description="Jobs run at the same time.")
     max_voice_upload_bytes: int = Field(25_000_000, gt=0, description="Largest voice upload (audio or video).")
@@ -77,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def jobs_db(self) -> Path:
         return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def conversations_db(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
 
     @property
     def in_process_gpu_root(self) -> Path:

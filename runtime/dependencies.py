@@ -11,8 +11,10 @@ from common.auth import owner_of
 from common.observability import HttpMetrics
 from common.storage import DiskUsageProbe, StorageProbe
 from runtime.config import Settings
+from runtime.conversations import ConversationStore
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
+from runtime.pipelines.chat import ChatContext
 from runtime.pipelines.generate import GenerateContext
 from runtime.rate_limit import RateLimiter, client_identity
 from runtime.uploads import UploadStore
@@ -28,6 +30,8 @@ class Services:
     jobs: JobStore
     runner: JobRunner
     generating: GenerateContext
+    conversations: ConversationStore
+    chatting: ChatContext
     limiter: RateLimiter
     metrics: HttpMetrics
     storage: StorageProbe

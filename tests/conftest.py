@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from common.launch import RunningService, run_service
+
+# Services started by tests load the language model when a test first asks for a reply, not at every start.
+os.environ.setdefault("GPU_LLM__PRELOAD", "false")
+# The embedded model's GGUF is converted once per test session, not once per service started.
+os.environ.setdefault("GPU_LLM__CONVERTED_DIR", tempfile.mkdtemp(prefix="llm-converted-"))
 
 
 @pytest.fixture(scope="session")

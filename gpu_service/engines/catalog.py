@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
-from contracts.gpu_service import AvatarEngineName, TtsEngineName
+from contracts.gpu_service import AvatarEngineName, LlmEngineName, TtsEngineName
 from gpu_service.config import Settings
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
 from gpu_service.engines.avatar.liveportrait import LivePortraitOptions
 from gpu_service.engines.avatar.liveportrait import unavailable_reason as liveportrait_unavailable
 from gpu_service.engines.base import AvatarEngine, TTSEngine
+from gpu_service.engines.llm.base import LLMEngine
+from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.registry import Capability, EngineRegistry, EngineSpec
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
 from gpu_service.engines.tts.xtts import LICENSE as XTTS_LICENSE
@@ -87,11 +89,14 @@ def build_registry(
             license=LIVEPORTRAIT_LICENSE,
         ),
     ]
+    language_models = llm_specs(settings, device)
     _check_declared(tts_specs, get_args(TtsEngineName))
     _check_declared(avatar_specs, get_args(AvatarEngineName))
+    _check_declared(language_models, get_args(LlmEngineName))
     return EngineRegistry(
         Capability("tts", tts_specs, settings.tts_engine, on_loaded),
         Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded),
+        Capability[LLMEngine]("llm", language_models, settings.llm_engine, on_loaded),
     )
 
 

@@ -5,6 +5,7 @@ Typed per capability: the TTS slots give a `TTSEngine`, the avatar slots an `Ava
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,8 +15,10 @@ from typing import Generic, TypeVar
 from common.errors import EngineUnavailable, Unprocessable
 from contracts.gpu_service import EngineKind, EngineStatus
 from gpu_service.engines.base import AvatarEngine, TTSEngine
+from gpu_service.engines.llm.base import LLMEngine
 
 EngineT = TypeVar("EngineT")
+log = logging.getLogger("gpu_service.engines")
 
 
 class EngineLoadError(RuntimeError):
@@ -99,6 +102,15 @@ class Capability(Generic[EngineT]):
             raise Unprocessable(f"unknown {self.kind} engine '{chosen}'; known: {', '.join(self._slots)}")
         return slot.get()
 
+    def preload(self) -> None:
+        """Load the default engine; a failure is logged and shown by /health, not raised."""
+        try:
+            self.get()
+        except EngineUnavailable as exc:
+            log.warning("%s", exc.detail)
+        except Exception:
+            log.exception("loading the default %s engine failed", self.kind)
+
     def spec(self, name: str | None = None) -> EngineSpec[EngineT]:
         return self._slots[name or self.default].spec
 
@@ -107,15 +119,18 @@ class Capability(Generic[EngineT]):
 
 
 class EngineRegistry:
-    def __init__(self, tts: Capability[TTSEngine], avatar: Capability[AvatarEngine]) -> None:
+    def __init__(
+        self, tts: Capability[TTSEngine], avatar: Capability[AvatarEngine], llm: Capability[LLMEngine]
+    ) -> None:
         self.tts = tts
         self.avatar = avatar
+        self.llm = llm
 
     def statuses(self) -> list[EngineStatus]:
-        return [*self.tts.statuses(), *self.avatar.statuses()]
+        return [*self.tts.statuses(), *self.avatar.statuses(), *self.llm.statuses()]
 
     def load_defaults(self) -> list[str]:
-        """Load the default engines now; why any could not load."""
+        """Load the default speech and avatar engines now; why any could not load (the LLM loads on its own)."""
         problems = []
         for capability in (self.tts, self.avatar):
             try:

@@ -1,4 +1,5 @@
-"""POST /api/v1/speak: text to a streamed talking-head video; GET /api/v1/speak/{id}: how that stream went."""
+"""POST /api/v1/speak (text) and /api/v1/reply (a conversation): a streamed talking-head video; GET /api/v1/speak/{id}:
+how such a stream went."""
 
 from __future__ import annotations
 
@@ -6,15 +7,27 @@ import re
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from common.errors import NotFound, documented
 from common.streaming import ClosingStreamingResponse, prepend
-from contracts.gpu_service import SPEAK_ID_HEADER, VIDEO_PATH_HEADER, SpeakRequest, SpeakResult
+from contracts.gpu_service import (
+    SPEAK_ID_HEADER,
+    VIDEO_PATH_HEADER,
+    ReplyInfo,
+    ReplyRequest,
+    SpeakRequest,
+    SpeakResult,
+    VideoOptions,
+)
 from gpu_service.dependencies import Services, get_services
-from gpu_service.routes.tts import resolve_speech
+from gpu_service.engines.base import SpeechSegment
+from gpu_service.engines.llm.base import fit_to_window
+from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
+from gpu_service.routes.tts import SpeechOrder, resolve_speech
 from gpu_service.speaking import SpeakPlan, result_path_for, speak_fragments
 
 router = APIRouter(prefix="/api/v1")
@@ -34,19 +47,56 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
     HTTP's final chunk (clients see an incomplete body) and leaves no file; GET /api/v1/speak/{id} then says why.
     """
     started = time.perf_counter()
-    order = resolve_speech(request, services)
+    order = resolve_speech(request, services, request.text)
+    speech = order.engine.stream(request.text, request.language, order.voice, match_voice=order.match_voice)
+    return _video_stream(request, order, speech, request.text, None, services, started)
+
+
+@router.post(
+    "/reply",
+    response_class=ClosingStreamingResponse,
+    responses={200: {"content": {"video/mp4": {}}}, **documented(400, 404, 422, 502, 503)},
+)
+def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_services)]) -> ClosingStreamingResponse:
+    """The language model's reply to `messages`, spoken and shown as it is written: the same stream as /speak.
+
+    Sentence 1 is spoken while the model writes sentence 2. The reply's text, its finish reason and timings are in
+    GET /api/v1/speak/{id} (`reply`), growing while the stream runs. A model that fails before its first sentence
+    answers 502/503 with its reason; one that fails later ends the stream early and `reply.finish` says "error".
+    """
+    started = time.perf_counter()
+    settings = services.settings.llm
+    order = resolve_speech(request, services, None)
+    llm = services.engines.llm.get(request.llm_engine)
+    limits = ReplyLimits(request.max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
+    fitted = fit_to_window(
+        reply_prompt(request.messages, request.language), llm.count_tokens, llm.window, limits.max_tokens
+    )
+    info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
+    sentences = reply_sentences(llm, fitted.messages, limits, info, started)
+    speech = reply_speech(sentences, order.engine, request.language, order.voice, order.match_voice)
+    return _video_stream(request, order, speech, request.messages[-1].content, info, services, started)
+
+
+def _video_stream(
+    request: VideoOptions,
+    order: SpeechOrder,
+    speech: Iterator[SpeechSegment],
+    seed_text: str,
+    reply_info: ReplyInfo | None,
+    services: Services,
+    started: float,
+) -> ClosingStreamingResponse:
+    """Speech segments to the streamed video answer, with its headers; nothing is sent before the first fragment."""
     avatar = services.engines.avatar.get(request.avatar_engine)
     portrait = services.portraits.resolve(request.portrait)
-    seed = request.seed if request.seed is not None else zlib.crc32(request.text.encode())  # blinks vary by text
+    seed = request.seed if request.seed is not None else zlib.crc32(seed_text.encode())  # blinks vary by text
     session = avatar.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
     speak_id = uuid.uuid4().hex
     video_path = services.settings.output_root / "video" / f"{speak_id}.mp4"
     plan = SpeakPlan(
-        text=request.text,
-        language=request.language,
-        voice=order.voice,
-        match_voice=order.match_voice,
-        tts=order.engine,
+        speech=speech,
+        sample_rate=order.engine.sample_rate,
         session=session,
         video_path=video_path,
         result=SpeakResult(
@@ -57,6 +107,7 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
             language=request.language,
             tts_engine=order.engine.name,
             avatar_engine=avatar.name,
+            reply=reply_info,
         ),
     )
     fragments = speak_fragments(plan, started)
@@ -69,6 +120,8 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
         "X-Avatar-Engine": avatar.name,
         "Cache-Control": "no-store",
     }
+    if reply_info is not None:
+        headers["X-LLM-Engine"] = reply_info.llm_engine
     return ClosingStreamingResponse(prepend(first, fragments), media_type="video/mp4", headers=headers)
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from common.audio import streaming_wav_header, to_pcm16, write_wav
 from common.errors import TooLarge, Unprocessable, documented
 from common.streaming import ClosingStreamingResponse
-from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
+from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimings, VoiceOptions
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import TTSEngine, synthesize
@@ -31,12 +31,11 @@ class SpeechOrder:
     match_voice: bool
 
 
-def resolve_speech(request: TTSRequest, services: Services) -> SpeechOrder:
+def resolve_speech(request: VoiceOptions, services: Services, text: str | None) -> SpeechOrder:
+    """`text`: what will be said, when known up front (a reply's text is checked as the model writes it)."""
     settings = services.settings
-    if len(request.text) > settings.max_text_chars:
-        raise TooLarge(
-            f"text has {len(request.text)} characters; the limit is {settings.max_text_chars} (GPU_MAX_TEXT_CHARS)"
-        )
+    if text is not None and len(text) > settings.max_text_chars:
+        raise TooLarge(f"text has {len(text)} characters; the limit is {settings.max_text_chars} (GPU_MAX_TEXT_CHARS)")
     engine = services.engines.tts.get(request.engine)
     if request.language not in engine.languages:
         raise Unprocessable(f"engine '{engine.name}' does not speak '{request.language}'")
@@ -48,7 +47,7 @@ def resolve_speech(request: TTSRequest, services: Services) -> SpeechOrder:
 @router.post("/tts", response_model=TTSResponse, responses=documented(400, 404, 413, 422, 503))
 def speak_to_file(request: TTSRequest, services: Annotated[Services, Depends(get_services)]) -> TTSResponse:
     """Speak `text` in `language`, in a voice matched to (or, with XTTS, cloned from) the reference voice."""
-    order = resolve_speech(request, services)
+    order = resolve_speech(request, services, request.text)
     started = time.perf_counter()
     speech = synthesize(order.engine, request.text, request.language, order.voice, match_voice=order.match_voice)
     services.metrics.stages.labels("tts").observe(time.perf_counter() - started)
@@ -79,7 +78,7 @@ def stream(request: TTSRequest, services: Annotated[Services, Depends(get_servic
     The first chunk is made before the answer starts, so errors still arrive as 4xx/5xx; its time is in the
     `X-First-Chunk-Seconds` header.
     """
-    order = resolve_speech(request, services)
+    order = resolve_speech(request, services, request.text)
     engine = order.engine
     started = time.perf_counter()
     segments = engine.stream(request.text, request.language, order.voice, match_voice=order.match_voice)

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import anyio
@@ -18,12 +19,12 @@ from prometheus_client import Histogram
 
 from common.errors import ServiceUnavailable, TooLarge
 from common.remux import remux_faststart
-from contracts.gpu_service import SpeakRequest, SpeakResult
+from contracts.gpu_service import Language, SpeakRequest, SpeakResult
 from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
 from runtime.config import Settings
-from runtime.gpu_client import GpuUnreachable
+from runtime.gpu_client import GpuUnreachable, SpeakStream
 from runtime.gpu_gateway import GpuBackend, GpuGateway
-from runtime.language import detect_language
+from runtime.language import resolve_language
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -60,14 +61,13 @@ class VideoStream:
     owner: str  # the API key (hashed) the video belongs to
     backend: GpuBackend
     speak_id: str
-    request: GenerateRequest
-    language: str
-    detected: bool
+    language: Language
+    detected: bool  # the language came from "auto"
     context: GenerateContext
     started: float
     upstream: AsyncIterator[bytes]
     closer: contextlib.AsyncExitStack
-    result: GenerateResult | None = None
+    report: SpeakResult | None = None  # the gpu_service's account, once the stream has ended well
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The fragmented MP4, passed through and stored; raises GpuUnreachable if the stream breaks off."""
@@ -80,36 +80,43 @@ class VideoStream:
                     yield chunk
             videos.claim(self.video_id, self.owner)
             await anyio.to_thread.run_sync(remux_faststart, partial, videos.path_for(self.video_id))
-            report = await self.backend.client.speak_result(self.speak_id)
-            self.result = self._result(report)
+            self.report = await self.backend.client.speak_result(self.speak_id)
+            self.context.observe("total", time.perf_counter() - self.started)
         finally:
             partial.unlink(missing_ok=True)
             with anyio.CancelScope(shield=True):
                 await self.closer.aclose()
 
-    def _result(self, report: SpeakResult) -> GenerateResult:
-        total_s = time.perf_counter() - self.started
-        self.context.observe("total", total_s)
-        settings = self.context.settings
-        return GenerateResult(
-            video_id=self.video_id,
-            video_url=f"/api/v1/videos/{self.video_id}",
-            duration_s=report.duration_s,
-            language=report.language,
-            language_detected=self.detected,
-            voice=self.request.voice or settings.default_voice,
-            portrait=self.request.portrait or settings.default_portrait,
-            timings=StageTimings(
-                first_fragment_s=report.timings.first_fragment_s,
-                tts_s=report.timings.tts_s,
-                render_s=report.timings.render_s,
-                total_s=total_s,
-            ),
-            segments=report.segments,
-            rtf=total_s / report.duration_s if report.duration_s else 0.0,
-            engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
-            fallback=self.backend.name == "in-process",
-        )
+    async def consume(self) -> SpeakResult:
+        """The whole stream, stored; the gpu_service's account of it."""
+        async for _ in self.chunks():
+            pass
+        assert self.report is not None
+        return self.report
+
+
+def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) -> GenerateResult:
+    total_s = time.perf_counter() - stream.started
+    settings = stream.context.settings
+    return GenerateResult(
+        video_id=stream.video_id,
+        video_url=f"/api/v1/videos/{stream.video_id}",
+        duration_s=report.duration_s,
+        language=report.language,
+        language_detected=stream.detected,
+        voice=request.voice or settings.default_voice,
+        portrait=request.portrait or settings.default_portrait,
+        timings=StageTimings(
+            first_fragment_s=report.timings.first_fragment_s,
+            tts_s=report.timings.tts_s,
+            render_s=report.timings.render_s,
+            total_s=total_s,
+        ),
+        segments=report.segments,
+        rtf=total_s / report.duration_s if report.duration_s else 0.0,
+        engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
+        fallback=stream.backend.name == "in-process",
+    )
 
 
 async def open_stream(
@@ -119,16 +126,15 @@ async def open_stream(
     started = time.perf_counter()
     check_request(request, context.settings)
     await on_stage("resolving")
-    detected = request.language == "auto"
-    language = detect_language(request.text) if detected else request.language
+    language, detected = resolve_language(request.language, request.text)
     backend = await context.gateway.backend()
     try:
         return await _open(request, language, detected, backend, context, started, owner)
     except GpuUnreachable as exc:
-        return await _open(request, language, detected, _fallback(backend, context, exc), context, started, owner)
+        return await _open(request, language, detected, fallback(backend, context, exc), context, started, owner)
 
 
-def _fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
+def fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
     """The gpu_service went away during the request (killed, restarted, network): in-process if allowed."""
     if backend.name == "remote" and context.settings.fallback_enabled:
         log.warning("gpu_service lost during the request (%s); finishing with the in-process engines", exc)
@@ -141,7 +147,7 @@ def _fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable
 
 async def _open(
     request: GenerateRequest,
-    language: str,
+    language: Language,
     detected: bool,
     backend: GpuBackend,
     context: GenerateContext,
@@ -154,9 +160,22 @@ async def _open(
     speak = SpeakRequest(
         text=request.text, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
     )
+    return await open_video(backend.client.speak(speak), backend, language, detected, context, started, owner)
+
+
+async def open_video(
+    answer_context: AbstractAsyncContextManager[SpeakStream],
+    backend: GpuBackend,
+    language: Language,
+    detected: bool,
+    context: GenerateContext,
+    started: float,
+    owner: str,
+) -> VideoStream:
+    """Open a gpu_service video stream (/speak or /reply) as a VideoStream that stores what passes through."""
     closer = contextlib.AsyncExitStack()
     try:
-        answer = await closer.enter_async_context(backend.client.speak(speak))
+        answer = await closer.enter_async_context(answer_context)
     except BaseException:
         await closer.aclose()
         raise
@@ -166,7 +185,6 @@ async def _open(
         owner=owner,
         backend=backend,
         speak_id=answer.speak_id,
-        request=request,
         language=language,
         detected=detected,
         context=context,
@@ -184,15 +202,8 @@ async def generate(
     stream = await open_stream(request, context, on_stage, owner)
     await on_stage("speaking")
     try:
-        return await _consume(stream)
+        return _result(request, stream, await stream.consume())
     except GpuUnreachable as exc:
-        backend = _fallback(stream.backend, context, exc)
+        backend = fallback(stream.backend, context, exc)
         again = await _open(request, stream.language, stream.detected, backend, context, stream.started, owner)
-        return await _consume(again)
-
-
-async def _consume(stream: VideoStream) -> GenerateResult:
-    async for _ in stream.chunks():
-        pass
-    assert stream.result is not None
-    return stream.result
+        return _result(request, again, await again.consume())

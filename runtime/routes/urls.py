@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from contracts.runtime import GenerateResult, Job
+from contracts.runtime import ChatMessage, GenerateResult, Job, ReplyResult
 from runtime.config import Settings
 
 
@@ -23,12 +23,27 @@ def public_base(settings: Settings, request: Request) -> str:
     return f"http://{host}:{port}" if port else f"http://{host}"
 
 
+def absolute_url(url: str, request: Request) -> str:
+    return public_base(request.app.state.services.settings, request) + url if url.startswith("/") else url
+
+
 def absolute(result: GenerateResult, request: Request) -> GenerateResult:
-    if result.video_url.startswith("/"):
-        base = public_base(request.app.state.services.settings, request)
-        return result.model_copy(update={"video_url": base + result.video_url})
-    return result
+    return result.model_copy(update={"video_url": absolute_url(result.video_url, request)})
+
+
+def message_with_urls(message: ChatMessage, request: Request) -> ChatMessage:
+    if message.video_url is None:
+        return message
+    return message.model_copy(update={"video_url": absolute_url(message.video_url, request)})
+
+
+def reply_with_urls(result: ReplyResult, request: Request) -> ReplyResult:
+    return result.model_copy(update={"reply": message_with_urls(result.reply, request)})
 
 
 def job_with_urls(job: Job, request: Request) -> Job:
-    return job.model_copy(update={"result": absolute(job.result, request)}) if job.result else job
+    if isinstance(job.result, GenerateResult):
+        return job.model_copy(update={"result": absolute(job.result, request)})
+    if isinstance(job.result, ReplyResult):
+        return job.model_copy(update={"result": reply_with_urls(job.result, request)})
+    return job

@@ -97,3 +97,13 @@ def test_number_at_the_end_of_the_stream_is_kept_whole() -> None:
     assert chunker.feed("The value is 3.") == []  # could still be 3.5
     assert chunker.feed("5 today. ") == ["The value is 3.5 today."]
     assert chunker.flush() == []
+
+
+def test_first_chunk_without_punctuation_ends_after_a_few_words() -> None:
+    text = "I am a guide with an adventurous spirit who loves exploring new lands. Ask me anything."
+    sentences, when = chunk(text, first_clause=True)
+    assert sentences[0] == "I am a guide with an adventurous spirit"
+    assert sentences[1:] == ["who loves exploring new lands.", "Ask me anything."]
+    assert when[0] == 9  # as soon as the ninth word began
+    zh, _ = chunk("我是一个喜欢探索新地方的导游也喜欢交朋友。你好。", first_clause=True)
+    assert zh[0] == "我是一个喜欢探索新地方的" and zh[1:] == ["导游也喜欢交朋友。", "你好。"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from common.launch import free_port, run_service
-from contracts.runtime import Job
+from contracts.runtime import GenerateResult, Job
 from tests.runtime.conftest import in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 LONG_TEXT = (
@@ -135,7 +135,7 @@ def test_retention_deletes_old_videos_and_jobs(tmp_path: Path) -> None:
                 httpx.post(f"{runtime.url}/api/v1/jobs", json={"text": "Short."}, timeout=30).json()
             )
             done = wait_for_job(runtime.url, job.id)
-            assert done.status == "done" and done.result is not None
+            assert done.status == "done" and isinstance(done.result, GenerateResult)
             health = httpx.get(f"{runtime.url}/health").json()
             assert health["disk"]["used_bytes"] > 0 and health["disk"]["free_bytes"] > 0
             time.sleep(3.5)

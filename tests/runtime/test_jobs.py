@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from common.launch import run_service
-from contracts.runtime import Job
+from contracts.runtime import GenerateResult, Job
 from tests.runtime.conftest import Stack, container_view, runtime_env, wait_for_job
 
 LONG_TEXT = "This job has a fairly long text, so that it keeps the only worker busy for a while. " * 6
@@ -31,7 +31,7 @@ def test_a_job_reports_its_stage_and_result(stack: Stack) -> None:
         job = Job.model_validate(httpx.get(f"{stack.runtime.url}/api/v1/jobs/{job.id}").json())
     assert job.status == "done", job.error
     assert seen & {"tts", "avatar", "resolving", "storing"}, f"stages seen: {seen}"
-    assert job.result is not None and httpx.get(job.result.video_url).status_code == 200
+    assert isinstance(job.result, GenerateResult) and httpx.get(job.result.video_url).status_code == 200
     listed = httpx.get(f"{stack.runtime.url}/api/v1/jobs", params={"limit": 5}).json()["jobs"]
     assert job.id in [item["id"] for item in listed]
 
@@ -67,7 +67,7 @@ def test_jobs_survive_a_killed_runtime(stack: Stack, tmp_path: Path) -> None:
         assert [job.status for job in results] == ["done"] * 3, [job.error for job in results]
         assert results[0].attempts == 2, "the interrupted job ran again"
         again = Job.model_validate(httpx.get(f"{second.url}/api/v1/jobs/{finished.id}").json())
-        assert again.status == "done" and again.result is not None
+        assert again.status == "done" and isinstance(again.result, GenerateResult)
         assert httpx.get(again.result.video_url).status_code == 200
 
 

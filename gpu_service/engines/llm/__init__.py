@@ -1,0 +1,1 @@
+"""Language models that write the avatar's replies, streamed token by token."""

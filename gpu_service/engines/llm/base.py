@@ -1,0 +1,58 @@
+"""The contract of a language-model engine, and fitting a conversation into its window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from common.errors import Unprocessable
+from contracts.gpu_service import ChatTurn
+
+
+@dataclass
+class Generation:
+    """What an engine reports of one reply while it streams it."""
+
+    tokens: int = 0
+    finish: Literal["stop", "length"] | None = None
+
+
+class LLMEngine(Protocol):
+    name: str
+    window: int  # context window in tokens: prompt and reply together
+
+    def count_tokens(self, messages: list[ChatTurn]) -> int:
+        """Tokens the prompt of these messages takes (an estimate where the engine has no tokenizer)."""
+        ...
+
+    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Iterator[str]:
+        """The reply's text piece by piece. Closing the iterator stops the model at its next token."""
+        ...
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    messages: list[ChatTurn]
+    prompt_tokens: int
+    dropped_turns: int
+
+
+def fit_to_window(
+    messages: list[ChatTurn], count_tokens: Callable[[list[ChatTurn]], int], window: int, reply_tokens: int
+) -> FittedPrompt:
+    """Leave out the oldest turns until the prompt and the reply fit; the system message and last turn stay."""
+    system = [turn for turn in messages[:1] if turn.role == "system"]
+    turns = messages[len(system) :]
+    dropped = 0
+    while True:
+        kept = [*system, *turns[dropped:]]
+        tokens = count_tokens(kept)
+        if tokens + reply_tokens <= window:
+            return FittedPrompt(kept, tokens, dropped)
+        if dropped >= len(turns) - 1:
+            raise Unprocessable(
+                f"the message and system prompt take {tokens} tokens; with {reply_tokens} for the reply that "
+                f"exceeds the model's window of {window}: send a shorter message"
+            )
+        dropped += 1

@@ -1,0 +1,155 @@
+"""A local causal language model through Hugging Face transformers: a model folder, or a GGUF file converted once.
+
+GGUF files are dequantized by transformers on load (~16 s for SmolLM2-135M on a CPU); the result is kept under the
+cache folder, keyed by the file's hash, so later starts load it in under a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.wheels import sha256_of
+from contracts.gpu_service import ChatTurn
+from gpu_service.engines.llm.base import Generation
+from gpu_service.engines.registry import EngineLoadError
+
+log = logging.getLogger("gpu_service.llm")
+CONVERTED_MARKER = ".converted"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    temperature: float  # 0: greedy
+    top_p: float
+    repetition_penalty: float
+    no_repeat_ngram: int  # tiny models loop without it
+    stall_s: float  # longest wait for the next token
+
+
+def model_folder(source: Path, converted_dir: Path) -> Path:
+    """A folder transformers loads without conversion: `source` itself, or its GGUF converted into the cache."""
+    if source.is_dir():
+        return source
+    if source.suffix != ".gguf" or not source.is_file():
+        raise EngineLoadError(f"{source.name} is neither a model folder nor a .gguf file")
+    target = converted_dir / f"{source.stem}-{sha256_of(source)[:16]}"
+    if (target / CONVERTED_MARKER).is_file():
+        return target
+    log.info("converting %s once (dequantizing; later starts load the result)", source.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        _convert_gguf(source, scratch)
+        (scratch / CONVERTED_MARKER).write_text(source.name + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(source: Path, folder: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    model: Any = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
+    # Dequantized weights are plain tensors: saved without the GGUF marker they load as an ordinary model.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+class TransformersEngine:
+    def __init__(self, name: str, folder: Path, device: str, decoding: Decoding) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = name
+        self.decoding = decoding
+        self.device = device
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(folder)
+        if self.tokenizer.chat_template is None:
+            raise EngineLoadError(f"the model in {folder.name} has no chat template (use an instruction-tuned model)")
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        self.model: Any = model.to(device).eval()
+        self.window = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self._lock = threading.Lock()  # one reply at a time: a second would only halve the speed of both
+
+    def _prompt(self, messages: list[ChatTurn]) -> Any:
+        turns = [{"role": turn.role, "content": turn.content} for turn in messages]
+        return self.tokenizer.apply_chat_template(
+            turns, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+
+    def count_tokens(self, messages: list[ChatTurn]) -> int:
+        return int(self._prompt(messages)["input_ids"].shape[-1])
+
+    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Iterator[str]:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        inputs = self._prompt(messages).to(self.device)
+        prompt_length = int(inputs["input_ids"].shape[-1])
+        stop = threading.Event()
+
+        class Progress(StoppingCriteria):
+            """Counts tokens as they come and stops the model once the reader has gone."""
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                generation.tokens = int(input_ids.shape[-1]) - prompt_length
+                return stop.is_set()
+
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.decoding.stall_s
+        )
+        sampling = self.decoding.temperature > 0
+        options: dict[str, Any] = {
+            **inputs,
+            "streamer": streamer,
+            "max_new_tokens": max_tokens,
+            "do_sample": sampling,
+            "repetition_penalty": self.decoding.repetition_penalty,
+            "no_repeat_ngram_size": self.decoding.no_repeat_ngram,
+            "stopping_criteria": StoppingCriteriaList([Progress()]),
+            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        }
+        if sampling:
+            options |= {"temperature": self.decoding.temperature, "top_p": self.decoding.top_p}
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                with self._lock:
+                    if not stop.is_set():  # the reader may have left while this waited for the model
+                        self.model.generate(**options)
+            except BaseException as exc:  # reported to the reader, which would otherwise wait for the stall limit
+                failure.append(exc)
+                streamer.end()  # type: ignore[no-untyped-call]
+
+        worker = threading.Thread(target=generate, name=f"llm-{self.name}", daemon=True)
+        worker.start()
+        try:
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            except queue.Empty:
+                raise TimeoutError(f"the model wrote nothing for {self.decoding.stall_s:g} s") from None
+            if failure:
+                raise failure[0]
+            generation.finish = "length" if generation.tokens >= max_tokens else "stop"
+        finally:
+            stop.set()
+            worker.join(timeout=self.decoding.stall_s)

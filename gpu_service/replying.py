@@ -1,0 +1,106 @@
+"""A reply as speech: the language model writes, the chunker cuts sentences, each is spoken as soon as it is complete.
+
+The model runs in its own thread ahead of speech (sentence 2 is written while sentence 1 is spoken), and the
+written reply, with when its first token and first sentence came, is kept in the stream's result as it grows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from common.errors import BadGateway
+from common.prefetch import prefetch
+from contracts.gpu_service import ChatTurn, Language, ReplyInfo
+from gpu_service.assets import AssetReference
+from gpu_service.engines.base import SpeechSegment, TTSEngine
+from gpu_service.engines.llm.base import Generation, LLMEngine
+from gpu_service.text import SentenceChunker, join_sentences
+
+SENTENCES_AHEAD = 4  # sentences the model may write ahead of speech
+LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "zh": "Mandarin Chinese (简体中文)", "es": "Spanish (español)"}
+
+
+def reply_prompt(messages: list[ChatTurn], language: Language) -> list[ChatTurn]:
+    """The conversation with the reply's language and spoken style added to its system message."""
+    style = (
+        f"Always reply in {LANGUAGE_NAMES[language]}, whatever language the question is in. "
+        "Your words are spoken aloud: answer in one to three short sentences, without lists, markup or emoji."
+    )
+    # Said again after the question: small models heed the last words more than the system message.
+    last = ChatTurn(role="user", content=f"{messages[-1].content}\n\n(Answer in {LANGUAGE_NAMES[language]}.)")
+    if messages[0].role == "system":
+        return [ChatTurn(role="system", content=f"{messages[0].content}\n\n{style}"), *messages[1:-1], last]
+    return [ChatTurn(role="system", content=style), *messages[:-1], last]
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    max_tokens: int
+    max_sentences: int  # 0: no limit
+    timeout_s: float
+
+
+def reply_sentences(
+    llm: LLMEngine, prompt: list[ChatTurn], limits: ReplyLimits, info: ReplyInfo, started: float
+) -> Iterator[str]:
+    """The reply's sentences as the model completes them; `info` follows along (text, tokens, finish, timings)."""
+    generation = Generation()
+    chunker = SentenceChunker(first_clause=True)
+    tokens = llm.stream(prompt, limits.max_tokens, generation)
+    deadline = started + limits.timeout_s
+    spoken: list[str] = []
+    first_token_at: float | None = None
+
+    def hand_over(sentences: list[str]) -> Iterator[str]:
+        for sentence in sentences:
+            spoken.append(sentence)
+            info.text = join_sentences(spoken)
+            if info.first_sentence_s is None:
+                info.first_sentence_s = time.perf_counter() - started
+            yield sentence
+            if limits.max_sentences and len(spoken) >= limits.max_sentences:
+                info.finish = "sentences"
+                return
+
+    try:
+        for piece in tokens:
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+                info.first_token_s = first_token_at - started
+            info.tokens = generation.tokens
+            yield from hand_over(chunker.feed(piece))
+            if info.finish:
+                return
+            if time.perf_counter() > deadline:
+                info.finish = "timeout"
+                return
+        yield from hand_over(chunker.flush())
+        info.finish = info.finish or generation.finish or "stop"
+        if not spoken:
+            raise BadGateway(f"the model '{llm.name}' wrote an empty reply")
+    except Exception:
+        info.finish = "error"
+        raise
+    finally:
+        tokens.close()  # type: ignore[attr-defined]
+        info.tokens = generation.tokens
+        if first_token_at is not None and generation.tokens > 1:
+            info.tokens_per_s = (generation.tokens - 1) / max(time.perf_counter() - first_token_at, 1e-6)
+
+
+def reply_speech(
+    sentences: Iterator[str],
+    tts: TTSEngine,
+    language: Language,
+    voice: AssetReference | None,
+    match_voice: bool,
+) -> Iterator[SpeechSegment]:
+    """Each sentence spoken as it arrives; the model keeps writing in its own thread meanwhile."""
+    ahead = prefetch(sentences, SENTENCES_AHEAD)
+    try:
+        for sentence in ahead:
+            yield from tts.stream(sentence, language, voice, match_voice=match_voice)
+    finally:
+        ahead.close()  # type: ignore[attr-defined]

@@ -1,0 +1,172 @@
+"""A user's message in, the avatar's reply out: the gpu_service's model writes it, the avatar says it, streamed.
+
+The user's turn is stored first, then the reply as "running"; it ends "done" with its text, sentences and video,
+"partial" when the model or the stream failed after something was said (the text is what was said), or "failed".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+
+from common.errors import Conflict, TooLarge
+from contracts.gpu_service import ChatTurn, Language, ReplyRequest, SpeakResult
+from contracts.runtime import ChatMessage, Conversation, MessageStatus, ReplyResult, ReplyTimings
+from runtime.config import Settings
+from runtime.conversations import ConversationStore, new_id
+from runtime.gpu_client import GpuUnreachable
+from runtime.gpu_gateway import GpuBackend
+from runtime.language import resolve_language
+from runtime.pipelines.generate import GenerateContext, VideoStream, fallback, open_video
+
+log = logging.getLogger("runtime.chat")
+
+
+@dataclass
+class ChatContext:
+    generating: GenerateContext
+    conversations: ConversationStore
+    history_turns: int  # most recent turns sent to the model (it trims further to its window)
+
+
+@dataclass
+class ReplyStream:
+    conversation_id: str
+    user: ChatMessage
+    reply: ChatMessage
+    video: VideoStream
+    context: ChatContext
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The reply's video as it is made; the message is stored done, partial or failed however it ends."""
+        try:
+            async for chunk in self.video.chunks():
+                yield chunk
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self._ended_early(exc)
+            raise
+        assert self.video.report is not None
+        self._store(self.video.report, "done", None)
+
+    async def consume(self) -> ReplyResult:
+        async for _ in self.chunks():
+            pass
+        return ReplyResult(conversation_id=self.conversation_id, user=self.user, reply=self.reply)
+
+    async def _ended_early(self, exc: BaseException) -> None:
+        reason = (
+            "the client went away" if isinstance(exc, GeneratorExit | anyio.get_cancelled_exc_class()) else str(exc)
+        )
+        try:  # what the gpu_service had said by then
+            report: SpeakResult | None = await self.video.backend.client.speak_result(self.video.speak_id)
+        except Exception:  # the service may be gone: the reply then simply failed
+            report = None
+        said = report is not None and report.reply is not None and bool(report.reply.text)
+        self._store(report, "partial" if said else "failed", reason)
+
+    def _store(self, report: SpeakResult | None, status: MessageStatus, error: str | None) -> None:
+        info = report.reply if report is not None else None
+        video_ok = status == "done"
+        self.reply = self.reply.model_copy(
+            update={
+                "status": status,
+                "text": info.text if info else "",
+                "segments": report.segments if report else [],
+                "finish": "error" if status != "done" and info else (info.finish if info else None),
+                "llm_engine": info.llm_engine if info else None,
+                "video_id": self.video.video_id if video_ok else None,
+                "video_url": f"/api/v1/videos/{self.video.video_id}" if video_ok else None,
+                "timings": ReplyTimings(
+                    first_token_s=info.first_token_s if info else None,
+                    first_sentence_s=info.first_sentence_s if info else None,
+                    first_fragment_s=report.timings.first_fragment_s if report else None,
+                    total_s=time.perf_counter() - self.video.started,
+                    tokens=info.tokens if info else 0,
+                    tokens_per_s=info.tokens_per_s if info else None,
+                ),
+                "error": error,
+            }
+        )
+        self.context.conversations.save(self.conversation_id, self.reply)
+
+
+def model_messages(conversation: Conversation, history_turns: int) -> list[ChatTurn]:
+    """The persona's instructions, then the most recent turns that were said (failed replies were not)."""
+    persona = conversation.persona
+    system = ChatTurn(role="system", content=persona.system_prompt.replace("{name}", persona.name))
+    said = [message for message in conversation.messages if message.status != "failed" and message.text]
+    turns = [ChatTurn(role=message.role, content=message.text) for message in said[-history_turns:]]
+    return [system, *turns]
+
+
+def check_message(text: str, settings: Settings) -> None:
+    if len(text) > settings.max_text_chars:
+        raise TooLarge(
+            f"the message has {len(text)} characters; the limit is {settings.max_text_chars} (RUNTIME_MAX_TEXT_CHARS)"
+        )
+
+
+def user_message(text: str, language: Language) -> ChatMessage:
+    return ChatMessage(
+        id=new_id(), role="user", text=text, language=language, status="done", created_at=datetime.now(UTC)
+    )
+
+
+async def open_reply(
+    conversation_id: str, text: str, context: ChatContext, owner: str, stored_user: ChatMessage | None = None
+) -> ReplyStream:
+    """Store the user's turn (unless a queued job already did) and start the reply; refusals come before any byte."""
+    store, generating = context.conversations, context.generating
+    settings = generating.settings
+    conversation = store.get(conversation_id, owner)
+    if store.running_reply(conversation_id):
+        raise Conflict("the previous reply in this conversation is still being made; send the next message after it")
+    check_message(text, settings)
+    started = time.perf_counter()
+    language, detected = resolve_language(conversation.persona.language, text)
+    user = stored_user or user_message(text, language)
+    if stored_user is None:
+        store.save(conversation_id, user)
+        conversation.messages.append(user)
+    reply = ChatMessage(
+        id=new_id(), role="assistant", text="", language=language, status="running", created_at=datetime.now(UTC)
+    )
+    messages = model_messages(conversation, context.history_turns)
+    store.save(conversation_id, reply)
+    backend = await generating.gateway.backend()
+    try:
+        try:
+            video = await _start(messages, language, detected, conversation, backend, generating, started, owner)
+        except GpuUnreachable as exc:
+            backend = fallback(backend, generating, exc)
+            video = await _start(messages, language, detected, conversation, backend, generating, started, owner)
+    except BaseException as exc:
+        store.save(conversation_id, reply.model_copy(update={"status": "failed", "error": str(exc)}))
+        raise
+    store.save(conversation_id, reply, speak_id=video.speak_id)
+    return ReplyStream(conversation_id, user, reply, video, context)
+
+
+async def _start(
+    messages: list[ChatTurn],
+    language: Language,
+    detected: bool,
+    conversation: Conversation,
+    backend: GpuBackend,
+    generating: GenerateContext,
+    started: float,
+    owner: str,
+) -> VideoStream:
+    settings, persona = generating.settings, conversation.persona
+    voice = await generating.uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner)
+    portrait = await generating.uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner)
+    request = ReplyRequest(
+        messages=messages, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
+    )
+    return await open_video(backend.client.reply(request), backend, language, detected, generating, started, owner)

@@ -1,0 +1,177 @@
+"""Conversations: the avatar answers. A message's reply is written by the gpu_service's language model and spoken
+as it is written; its video streams like /generate's, its text arrives as server-sent events beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+
+from common.errors import documented
+from common.streaming import ClosingStreamingResponse
+from contracts.gpu_service import SegmentTiming
+from contracts.runtime import (
+    EVENTS_URL_HEADER,
+    FALLBACK_HEADER,
+    MESSAGE_ID_HEADER,
+    VIDEO_ID_HEADER,
+    VIDEO_URL_HEADER,
+    ChatJob,
+    ChatJobRequest,
+    ChatMessage,
+    Conversation,
+    Job,
+    MessageRequest,
+    Persona,
+    ReplyResult,
+)
+from runtime.dependencies import Owner, Services, get_services, rate_limited
+from runtime.language import resolve_language
+from runtime.pipelines.chat import check_message, open_reply, user_message
+from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
+
+router = APIRouter(prefix="/api/v1/conversations")
+EVENTS_POLL_S = 0.25  # how often a live reply's progress is looked at for its events
+REPLY_STREAM_DOC = {
+    "content": {"video/mp4": {}},
+    "description": "With `stream: true`: the reply's video as a fragmented MP4, sent as it is written and spoken. "
+    "`X-Message-Id` names the reply, `X-Events-Url` is where its sentences arrive as server-sent events. A stream "
+    "that fails midway ends without HTTP's final chunk; the message is then stored as partial (what was said) or "
+    "failed.",
+}
+EVENTS_DOC = {
+    "content": {"text/event-stream": {}},
+    "description": "`sentence` events ({index, text, start_s, duration_s}: where it plays in the reply's video) as "
+    "each is spoken, then one `done` event with the stored message (status done, partial or failed).",
+}
+
+
+def _with_urls(conversation: Conversation, request: Request) -> Conversation:
+    return conversation.model_copy(
+        update={"messages": [message_with_urls(message, request) for message in conversation.messages]}
+    )
+
+
+@router.post("", response_model=Conversation, status_code=201, responses=documented(422))
+async def create(
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+    persona: Annotated[Persona | None, Body()] = None,
+) -> Conversation:
+    """Start a conversation with a persona (name, system prompt, voice, portrait, language); `{}` takes defaults."""
+    return services.conversations.create(persona or Persona(), owner)
+
+
+@router.get("/{conversation_id}", response_model=Conversation, responses=documented(404))
+async def read(
+    conversation_id: str, request: Request, owner: Owner, services: Annotated[Services, Depends(get_services)]
+) -> Conversation:
+    """The conversation with its messages, oldest first (a reply being made shows as running)."""
+    return _with_urls(services.conversations.get(conversation_id, owner), request)
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=ReplyResult,
+    responses={200: REPLY_STREAM_DOC, **documented(404, 409, 413, 422, 429, 502, 503)},
+    dependencies=[Depends(rate_limited)],
+)
+async def send(
+    conversation_id: str,
+    body: MessageRequest,
+    request: Request,
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+) -> ReplyResult | Response:
+    """Say something; the avatar replies in the conversation's language (or the message's, with auto).
+
+    Without `stream`, the answer waits for the whole reply (text, sentences, video URL)."""
+    reply = await open_reply(conversation_id, body.text, services.chatting, owner)
+    if not body.stream:
+        return reply_with_urls(await reply.consume(), request)
+    video_id = reply.video.video_id
+    headers = {
+        MESSAGE_ID_HEADER: reply.reply.id,
+        EVENTS_URL_HEADER: f"/api/v1/conversations/{conversation_id}/messages/{reply.reply.id}/events",
+        VIDEO_ID_HEADER: video_id,
+        VIDEO_URL_HEADER: f"/api/v1/videos/{video_id}",
+        FALLBACK_HEADER: str(reply.video.backend.name == "in-process").lower(),
+        "Cache-Control": "no-store",
+    }
+    return ClosingStreamingResponse(reply.chunks(), media_type="video/mp4", headers=headers)
+
+
+@router.get(
+    "/{conversation_id}/messages/{message_id}/events",
+    response_class=StreamingResponse,
+    responses={200: EVENTS_DOC, **documented(404)},
+)
+async def events(
+    conversation_id: str,
+    message_id: str,
+    request: Request,
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+) -> StreamingResponse:
+    """The reply's sentences as they are spoken, then the stored message; a finished reply replays at once."""
+    services.conversations.message(conversation_id, message_id, owner)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[bytes]:
+        sent = 0
+        while True:
+            message, speak_id = services.conversations.message(conversation_id, message_id, owner)
+            segments = message.segments
+            if message.status == "running" and speak_id:
+                segments = await _live_segments(services, speak_id, segments)
+            for index, segment in enumerate(segments[sent:], start=sent):
+                yield _event("sentence", {"index": index, **segment.model_dump()})
+            sent = max(sent, len(segments))
+            if message.status != "running":
+                yield _event("done", message_with_urls(message, request).model_dump(mode="json"))
+                return
+            await asyncio.sleep(EVENTS_POLL_S)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+async def _live_segments(services: Services, speak_id: str, stored: list[SegmentTiming]) -> list[SegmentTiming]:
+    try:
+        backend = await services.gateway.backend()
+        return (await backend.client.speak_result(speak_id)).segments
+    except Exception:  # progress is a nicety: the final event still comes from the stored message
+        return stored
+
+
+def _event(name: str, data: object) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+@router.post(
+    "/{conversation_id}/jobs",
+    response_model=Job,
+    status_code=202,
+    responses=documented(404, 413, 422, 429),
+    dependencies=[Depends(rate_limited)],
+)
+async def submit(
+    conversation_id: str,
+    body: ChatJobRequest,
+    request: Request,
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+) -> Job:
+    """Queue the reply to a message (a "chat_reply" job); poll GET /api/v1/jobs/{id}, download its video."""
+    conversation = services.conversations.get(conversation_id, owner)
+    check_message(body.text, services.settings)
+    services.runner.check_capacity()
+    language, _ = resolve_language(conversation.persona.language, body.text)
+    user: ChatMessage = user_message(body.text, language)
+    services.conversations.save(conversation_id, user)
+    job = services.runner.submit(
+        ChatJob(conversation_id=conversation_id, message_id=user.id, text=body.text), owner, "chat_reply"
+    )
+    return job_with_urls(job, request)
