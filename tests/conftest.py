@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from common.launch import RunningService, run_service
+from evaluator.config import EvalSettings
+from evaluator.metrics.intelligibility import Listener, WhisperModelMissing
 
 # Services started by tests load the language model when a test first asks for a reply, not at every start.
 os.environ.setdefault("GPU_LLM__PRELOAD", "false")
@@ -26,3 +28,13 @@ def gpu_service(gpu_output_root: Path, tmp_path_factory: pytest.TempPathFactory)
     logs = tmp_path_factory.mktemp("logs")
     with run_service("gpu_service.app:create_app", {"GPU_OUTPUT_ROOT": str(gpu_output_root)}, logs) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def listener() -> Listener:
+    """The real Whisper-base model (make test fetches it with scripts/fetch_whisper_model.py)."""
+    model_dir: Path = EvalSettings().whisper_model_dir
+    try:
+        return Listener(model_dir)
+    except WhisperModelMissing as error:
+        pytest.fail(str(error))

@@ -3,6 +3,8 @@
 Not a mock: it streams what SmolLM2 writes. The path's first part picks how it behaves, so one server covers the
 upstream failures the `openai` engine must handle: /ok/v1 (normal), /overloaded/v1 (503), /refused/v1 (401),
 /stall/v1 (two tokens, then silence), /drop/v1 (two tokens, then the connection ends without [DONE]).
+On /ok/v1, a marker in the user's last message does the same for tests that go through the runtime:
+"[overloaded]" answers 503, "[drop-late]" ends the connection after DROP_LATE pieces.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gpu_service.engines.llm.base import Generation
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
 
 STALL_S = 20  # far longer than the stall limit the tests give the engine
+DROP_LATE = 16  # pieces before a late drop: past the first sentence, before the end of a reply
 
 
 def create_app() -> FastAPI:
@@ -45,17 +48,20 @@ def create_app() -> FastAPI:
     async def completions(mode: str, request: Request) -> StreamingResponse | JSONResponse:
         body = await request.json()
         app.state.requests.append({"mode": mode, "headers": dict(request.headers), "body": body})
+        last = body["messages"][-1]["content"]
+        mode = next((marker for marker in ("overloaded", "drop-late") if f"[{marker}]" in last), mode)
         if mode == "overloaded":
             return JSONResponse({"error": {"message": "the server is overloaded"}}, status_code=503)
         if mode == "refused":
             return JSONResponse({"error": {"message": "invalid API key"}}, status_code=401)
         turns = [ChatTurn(role=message["role"], content=message["content"]) for message in body["messages"]]
         pieces = engine.stream(turns, int(body.get("max_tokens", 64)), Generation())
+        drop_at = {"stall": 2, "drop": 2, "drop-late": DROP_LATE}.get(mode)
 
         def events() -> Iterator[bytes]:  # sync: Starlette runs it in a worker thread, piece by piece
             created = int(time.time())
             for index, piece in enumerate(pieces):
-                if mode in ("stall", "drop") and index == 2:
+                if index == drop_at:
                     if mode == "stall":
                         time.sleep(STALL_S)
                     raise ConnectionError("dropped by the test server")

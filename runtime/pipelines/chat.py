@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import anyio
 
-from common.errors import Conflict, TooLarge
+from common.errors import BadGateway, Conflict, TooLarge
 from contracts.gpu_service import ChatTurn, Language, ReplyRequest, SpeakResult
 from contracts.runtime import ChatMessage, Conversation, MessageStatus, ReplyResult, ReplyTimings
 from runtime.config import Settings
@@ -55,8 +55,13 @@ class ReplyStream:
         self._store(self.video.report, "done", None)
 
     async def consume(self) -> ReplyResult:
-        async for _ in self.chunks():
-            pass
+        try:
+            async for _ in self.chunks():
+                pass
+        except GpuUnreachable as exc:
+            raise BadGateway(
+                f"the reply stopped midway ({exc}); what was said is stored as a {self.reply.status} message"
+            ) from exc
         return ReplyResult(conversation_id=self.conversation_id, user=self.user, reply=self.reply)
 
     async def _ended_early(self, exc: BaseException) -> None:

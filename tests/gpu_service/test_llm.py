@@ -1,0 +1,163 @@
+"""Language-model engines: the embedded SmolLM2 for real, and the openai engine against a real OpenAI-compatible
+server (tests/llm_server.py: the embedded model behind HTTP and SSE, with upstream failures on purpose)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from common.errors import BadGateway, EngineUnavailable, Unprocessable
+from common.launch import RunningService, free_port, run_service
+from common.stack import local_stack
+from contracts.gpu_service import ChatTurn, SpeakResult
+from gpu_service.config import Settings
+from gpu_service.engines.llm.base import Generation, fit_to_window
+from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
+from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from tests.media_stream import decode
+
+QUESTION = [ChatTurn(role="system", content="You are Ava."), ChatTurn(role="user", content="What is the sun?")]
+
+
+@pytest.fixture(scope="module")
+def embedded() -> TransformersEngine:
+    settings = Settings()
+    assert settings.llm.converted_dir is not None  # tests/conftest.py: one conversion per test session
+    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
+    return TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
+
+
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    with run_service("tests.llm_server:create_app", {}, tmp_path_factory.mktemp("llm-server")) as server:
+        yield server
+
+
+def openai_engine(server: RunningService, mode: str, stall_s: float = 30) -> OpenAIEngine:
+    return OpenAIEngine(OpenAIOptions(f"{server.url}/{mode}/v1", "smollm2", "test-key", 2048, 0.0, 5, stall_s))
+
+
+def test_conversion_is_cached_and_reloads_fast(embedded: TransformersEngine) -> None:
+    settings = Settings()
+    assert settings.llm.converted_dir is not None
+    started = time.perf_counter()
+    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
+    assert (folder / "model.safetensors").is_file() and (folder / ".converted").is_file()
+    TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
+    assert time.perf_counter() - started < 10, "the second load reads the converted weights, no dequantizing"
+    assert embedded.window == 8192
+
+
+def test_embedded_model_streams_and_stops_at_max_tokens(embedded: TransformersEngine) -> None:
+    generation = Generation()
+    pieces = list(embedded.stream(QUESTION, 12, generation))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+    assert generation.tokens == 12 and generation.finish == "length"
+    whole = Generation()
+    text = "".join(embedded.stream(QUESTION, 200, whole))
+    assert whole.finish == "stop" and 0 < whole.tokens < 200 and text.startswith("".join(pieces).rstrip()[:10])
+
+
+def test_closing_a_stream_frees_the_model_for_the_next_reply(embedded: TransformersEngine) -> None:
+    stream = embedded.stream(QUESTION, 200, Generation())
+    next(stream)
+    stream.close()  # a client that went away
+    started = time.perf_counter()
+    assert "".join(embedded.stream(QUESTION, 8, Generation()))
+    assert time.perf_counter() - started < 10
+
+
+def test_window_fitting_drops_oldest_turns_and_keeps_the_system_prompt(embedded: TransformersEngine) -> None:
+    history = [ChatTurn(role="system", content="You are Ava, a guide.")]
+    for index in range(30):
+        history.append(ChatTurn(role="user", content=f"Question {index}: tell me about city number {index}."))
+        history.append(ChatTurn(role="assistant", content=f"City {index} is lovely, with a river and a park."))
+    history.append(ChatTurn(role="user", content="And the last one?"))
+    window = 300
+    fitted = fit_to_window(history, embedded.count_tokens, window, reply_tokens=60)
+    assert fitted.messages[0] == history[0] and fitted.messages[-1] == history[-1]
+    assert fitted.dropped_turns > 0 and fitted.messages[1:] == history[1 + fitted.dropped_turns :]
+    assert fitted.prompt_tokens + 60 <= window == 300
+    assert embedded.count_tokens(fitted.messages) == fitted.prompt_tokens
+    with pytest.raises(Unprocessable, match="exceeds the model's window"):
+        fit_to_window([ChatTurn(role="user", content="word " * 400)], embedded.count_tokens, window, 60)
+
+
+def test_openai_engine_streams_from_a_compatible_server(llm_server: RunningService) -> None:
+    generation = Generation()
+    text = "".join(openai_engine(llm_server, "ok").stream(QUESTION, 40, generation))
+    assert text.strip() and generation.finish == "stop" and generation.tokens > 1
+    sent = httpx.get(f"{llm_server.url}/seen").json()[-1]
+    assert sent["headers"]["authorization"] == "Bearer test-key"
+    assert sent["body"]["stream"] is True and sent["body"]["max_tokens"] == 40
+    assert sent["body"]["messages"][1] == {"role": "user", "content": "What is the sun?"}
+
+
+def test_openai_engine_keeps_the_upstream_reason(llm_server: RunningService) -> None:
+    with pytest.raises(EngineUnavailable, match="503: the server is overloaded"):
+        list(openai_engine(llm_server, "overloaded").stream(QUESTION, 20, Generation()))
+    with pytest.raises(BadGateway, match="401: invalid API key"):
+        list(openai_engine(llm_server, "refused").stream(QUESTION, 20, Generation()))
+    nobody = OpenAIEngine(OpenAIOptions(f"http://127.0.0.1:{free_port()}/v1", "m", None, 2048, 0.0, 2, 5))
+    with pytest.raises(EngineUnavailable, match="cannot reach"):
+        list(nobody.stream(QUESTION, 20, Generation()))
+
+
+def test_openai_engine_gives_up_on_a_stalled_or_dropped_stream(llm_server: RunningService) -> None:
+    received: list[str] = []
+    started = time.perf_counter()
+    with pytest.raises(BadGateway, match="sent nothing for 2 s"):
+        for piece in openai_engine(llm_server, "stall", stall_s=2).stream(QUESTION, 60, Generation()):
+            received.append(piece)
+    assert len(received) == 2 and time.perf_counter() - started < 15
+    received.clear()
+    with pytest.raises(BadGateway, match="failed"):
+        for piece in openai_engine(llm_server, "drop").stream(QUESTION, 60, Generation()):
+            received.append(piece)
+    assert len(received) == 2
+
+
+@pytest.fixture(scope="module")
+def openai_stack(
+    llm_server: RunningService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningService, RunningService]]:
+    base = tmp_path_factory.mktemp("openai-stack")
+    env = {
+        "GPU_LLM_ENGINE": "openai",
+        "GPU_LLM__OPENAI_BASE_URL": f"{llm_server.url}/ok/v1",
+        "GPU_LLM__MAX_TOKENS": "40",
+    }
+    with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=env) as pair:
+        yield pair
+
+
+def test_reply_over_http_with_the_openai_engine(openai_stack: tuple[RunningService, RunningService]) -> None:
+    gpu, _ = openai_stack
+    body = {"messages": [{"role": "user", "content": "Hello, who are you?"}], "language": "en", "size": 256}
+    with httpx.stream("POST", f"{gpu.url}/api/v1/reply", json=body, timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["x-llm-engine"] == "openai"
+        data = b"".join(response.iter_bytes())
+    result = SpeakResult.model_validate(httpx.get(f"{gpu.url}/api/v1/speak/{response.headers['x-speak-id']}").json())
+    assert result.status == "done" and result.reply is not None and result.reply.llm_engine == "openai"
+    assert result.reply.text and result.reply.finish in ("stop", "length", "sentences")
+    assert " ".join(segment.text for segment in result.segments if segment.text) == result.reply.text
+    video = decode(data)
+    assert video.video_s > 0.5 and video.synced_within(0.1) and abs(video.video_s - result.duration_s) < 0.1
+
+
+def test_reply_refusals_over_http(openai_stack: tuple[RunningService, RunningService]) -> None:
+    gpu, _ = openai_stack
+    last_is_assistant = {"messages": [{"role": "assistant", "content": "Hi"}], "language": "en"}
+    response = httpx.post(f"{gpu.url}/api/v1/reply", json=last_is_assistant)
+    assert response.status_code == 422 and "last message must be the user's" in response.text
+    unset = {"messages": [{"role": "user", "content": "Hi"}], "language": "en", "llm_engine": "transformers"}
+    response = httpx.post(f"{gpu.url}/api/v1/reply", json=unset)
+    assert response.status_code == 503 and "GPU_LLM__MODEL is not set" in response.json()["detail"]
+    health = httpx.get(f"{gpu.url}/health").json()
+    llms = {engine["name"]: engine for engine in health["engines"] if engine["kind"] == "llm"}
+    assert llms["openai"]["default"] and llms["openai"]["state"] != "unavailable"
+    assert llms["transformers"]["state"] == "unavailable" and llms["smollm2"]["license"].startswith("Apache-2.0")
