@@ -84,7 +84,7 @@ def reply_sentences(
         info.finish = "error"
         raise
     finally:
-        tokens.close()  # type: ignore[attr-defined]
+        tokens.close()
         info.tokens = generation.tokens
         if first_token_at is not None and generation.tokens > 1:
             info.tokens_per_s = (generation.tokens - 1) / max(time.perf_counter() - first_token_at, 1e-6)

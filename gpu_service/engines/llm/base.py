@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,7 +26,7 @@ class LLMEngine(Protocol):
         """Tokens the prompt of these messages takes (an estimate where the engine has no tokenizer)."""
         ...
 
-    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Iterator[str]:
+    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         """The reply's text piece by piece. Closing the iterator stops the model at its next token."""
         ...
 

@@ -7,7 +7,7 @@ limited answers 503, anything else it gets wrong 502.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ class OpenAIEngine:
     def count_tokens(self, messages: list[ChatTurn]) -> int:
         return sum(4 + len(turn.content) // CHARS_PER_TOKEN for turn in messages)
 
-    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Iterator[str]:
+    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         body = {
             "model": self.options.model,
             "messages": [{"role": turn.role, "content": turn.content} for turn in messages],

@@ -12,7 +12,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ class TransformersEngine:
     def count_tokens(self, messages: list[ChatTurn]) -> int:
         return int(self._prompt(messages)["input_ids"].shape[-1])
 
-    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Iterator[str]:
+    def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self._prompt(messages).to(self.device)
