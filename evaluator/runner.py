@@ -15,6 +15,7 @@ import httpx
 from common.mp4_boxes import BoxReader
 from contracts.runtime import GenerateRequest, GenerateResult
 from evaluator.config import EvalSettings
+from evaluator.conversation import reply_clip, start_conversation
 from evaluator.metrics.intelligibility import Listener
 from evaluator.metrics.latency import spread
 from evaluator.report.schema import ClipReport, LatencySummary, RunReport, ScenarioReport
@@ -169,21 +170,31 @@ def run(settings: EvalSettings, options: RunOptions, run_dir: Path, progress: Pr
         for suite, scenario in chosen:
             reference = scenario.reference or bundled_reference(settings.assets_dir, scenario.voice)
             clips: list[ClipReport] = []
+            conversational = suite.kind == "conversation"
             for repeat in range(options.repeat):
+                conversation_id = start_conversation(client, url, scenario) if conversational else ""
                 for index, turn in enumerate(scenario.turns):
+                    text = turn_text(turn, settings.assets_dir)
                     clip = ClipReport(
                         suite=suite.name,
                         scenario=scenario.id,
                         repeat=repeat,
                         turn=index,
-                        text=turn_text(turn, settings.assets_dir),
+                        text="" if conversational else text,
+                        prompt=text if conversational else None,
                         language_requested=turn.language,
                         language_expected=turn.expected_language,
                         voice=scenario.voice,
                     )
                     relative = Path("clips") / f"{suite.name}-{scenario.id}-r{repeat}-t{index}.mp4"
-                    first_video(client, url, clip, settings.request_timeout_s)
-                    if generate_clip(client, url, clip, run_dir / relative, settings.request_timeout_s):
+                    if conversational:
+                        made = reply_clip(
+                            client, url, conversation_id, clip, run_dir / relative, settings.request_timeout_s
+                        )
+                    else:
+                        first_video(client, url, clip, settings.request_timeout_s)
+                        made = generate_clip(client, url, clip, run_dir / relative, settings.request_timeout_s)
+                    if made:
                         clip.video_file = str(relative)
                         scorer.score(clip, run_dir / relative, reference)
                     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +50,8 @@ class ClipScorer:
             if reference is not None:
                 clip.voice_score = self._voice(samples, rate, reference)
             clip.heard = self.listener.hear(samples, rate, clip.language_expected, self.thresholds.language.candidates)
-            clip.text_errors = text_errors(clip.text, clip.heard.transcript, clip.language_expected)
+            with contextlib.suppress(ValueError):  # a reply with no words (only emoji, say): nothing to compare
+                clip.text_errors = text_errors(clip.text, clip.heard.transcript, clip.language_expected)
             clip.lipsync = self._lipsync(video, samples, rate, clip.sanity.fps)
         clip.checks = judge(clip, self.thresholds)
         clip.passed = bool(clip.checks) and all(check.passed for check in clip.checks)
@@ -95,10 +97,20 @@ def judge(clip: ClipReport, limits: Thresholds) -> list[Check]:
     """Every check that applies to this clip; a measurement that could not be made fails its check."""
     if clip.error is not None and clip.sanity is None:
         return [Check(name="generate", value=clip.error, limit="succeeds", passed=False)]
-    checks = [
-        _at_most("latency.rtf", clip.rtf, limits.latency.rtf_max),
-        _at_most("latency.first_video_s", clip.first_video_s, limits.latency.first_video_s_max),
-    ]
+    checks = [_at_most("latency.rtf", clip.rtf, limits.latency.rtf_max)]
+    if clip.prompt is None:
+        checks.append(_at_most("latency.first_video_s", clip.first_video_s, limits.latency.first_video_s_max))
+    else:
+        replies = limits.conversation
+        checks += [
+            _at_most("conversation.first_video_s", clip.first_video_s, replies.first_video_s_max),
+            Check(
+                name="conversation.reply_chars",
+                value=len(clip.text),
+                limit=f"{replies.reply_chars_min}..{replies.reply_chars_max}",
+                passed=replies.reply_chars_min <= len(clip.text) <= replies.reply_chars_max,
+            ),
+        ]
     sanity = clip.sanity
     assert sanity is not None
     video = limits.video

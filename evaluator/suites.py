@@ -42,7 +42,11 @@ class Turn(BaseModel):
 
 
 class Scenario(BaseModel):
+    """A clip per turn; in a conversation suite, each turn is a user message and the clip is the avatar's reply."""
+
     id: str
+    persona_name: str | None = Field(None, description="Conversation suites: the persona's name.")
+    system_prompt: str | None = Field(None, description="Conversation suites: the persona's instructions.")
     voice: str | None = Field(None, description="Voice id; the runtime's default if omitted.")
     portrait: str | None = None
     reference: str | None = Field(
@@ -54,6 +58,9 @@ class Scenario(BaseModel):
 class Suite(BaseModel):
     name: str
     description: str = ""
+    kind: Literal["generate", "conversation"] = Field(
+        "generate", description="generate: each turn's text is spoken; conversation: each turn is answered."
+    )
     scenarios: list[Scenario] = Field(min_length=1)
 
 

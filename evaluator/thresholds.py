@@ -45,6 +45,12 @@ class VideoLimits(BaseModel):
     size: int = Field(gt=0)
 
 
+class ConversationLimits(BaseModel):
+    first_video_s_max: float = Field(gt=0)
+    reply_chars_min: int = Field(ge=1)
+    reply_chars_max: int = Field(ge=1)
+
+
 class Thresholds(BaseModel):
     latency: LatencyLimits
     voice: VoiceLimits
@@ -52,6 +58,7 @@ class Thresholds(BaseModel):
     intelligibility: IntelligibilityLimits
     lipsync: LipSyncLimits
     video: VideoLimits
+    conversation: ConversationLimits
 
 
 def load_thresholds(path: Path) -> Thresholds:

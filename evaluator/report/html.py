@@ -105,10 +105,11 @@ def render_html(report: RunReport) -> str:
             heard = "" if clip.heard is None else f"<p>Heard: <i>{html.escape(clip.heard.transcript)}</i></p>"
             error = "" if clip.error is None else f'<p class="fail">{html.escape(clip.error)}</p>'
             video = "" if clip.video_file is None else f' · <a href="{html.escape(clip.video_file)}">video</a>'
+            asked = "" if clip.prompt is None else f"<p>Asked: {html.escape(clip.prompt)}</p>"
             details.append(
                 f"<details><summary>{html.escape(scenario.suite)}/{html.escape(scenario.id)} "
                 f"r{clip.repeat} t{clip.turn}: {'pass' if clip.passed else 'FAIL'}{video}</summary>"
-                f"<p>Text: {html.escape(clip.text)}</p>{heard}{error}<ul>{items}</ul></details>"
+                f"{asked}<p>Text: {html.escape(clip.text)}</p>{heard}{error}<ul>{items}</ul></details>"
             )
     verdict = "passed" if report.passed else "FAILED"
     return f"""<!doctype html>

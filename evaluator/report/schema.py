@@ -42,7 +42,9 @@ class ClipReport(BaseModel):
     scenario: str
     repeat: int
     turn: int
-    text: str
+    text: str  # what was spoken: the turn's text, or (conversation suites) the reply's
+    prompt: str | None = Field(None, description="Conversation suites: the user's message the clip answers.")
+    reply_finish: str | None = Field(None, description="Conversation suites: why the reply ended.")
     language_requested: str
     language_expected: str
     language_used: str | None = None

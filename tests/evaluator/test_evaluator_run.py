@@ -113,3 +113,26 @@ def test_missing_whisper_model_is_named(tmp_path: Path) -> None:
     result = evaluate("--only", "en-short", env={"EVAL_WHISPER_MODEL_DIR": str(tmp_path / "none")})
     assert result.returncode == 2
     assert "fetch_whisper_model.py" in result.stderr and str(tmp_path / "none") in result.stderr
+
+
+def test_conversation_suite_scores_the_replies(
+    runtime: RunningService, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    output = tmp_path_factory.mktemp("eval-chat")
+    result = evaluate(
+        "--runtime-url", runtime.url, "--suite", "conversation", "--only", "switch-en-es-zh", "--output", str(output)
+    )
+    assert result.returncode in (0, 1), result.stderr
+    report = RunReport.model_validate_json((output / "report.json").read_text())
+    (scenario,) = report.scenarios
+    assert [clip.language_expected for clip in scenario.clips] == ["en", "es", "zh"]
+    for clip in scenario.clips:
+        assert clip.error is None, clip.error
+        assert clip.prompt and clip.text and clip.text != clip.prompt, "the clip is the reply, not the question"
+        assert clip.language_used == clip.language_expected  # each reply in its message's language
+        assert clip.first_video_s is not None and clip.first_video_s > 0 and clip.reply_finish
+        assert clip.sanity is not None and clip.sanity.decodable and clip.heard is not None
+        names = {check.name for check in clip.checks}
+        assert {"conversation.first_video_s", "conversation.reply_chars", "lipsync.correlation"} <= names
+        assert "latency.first_video_s" not in names
+    assert "Asked: " in (output / "report.html").read_text()

@@ -22,7 +22,13 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
     base = tmp_path_factory.mktemp("fuzz")
     # Short text limits: the fuzzer's accepted texts then render in about a second each.
     runtime_env = {"RUNTIME_RATE_LIMIT_PER_MINUTE": "0", "RUNTIME_MAX_TEXT_CHARS": "60", "RUNTIME_LOG_LEVEL": "warning"}
-    gpu_env = {"GPU_MAX_TEXT_CHARS": "60", "GPU_LOG_LEVEL": "warning"}
+    # Replies of a few tokens: the fuzzer's conversations are answered in about a second each too.
+    gpu_env = {
+        "GPU_MAX_TEXT_CHARS": "60",
+        "GPU_LOG_LEVEL": "warning",
+        "GPU_LLM__MAX_TOKENS": "8",
+        "GPU_LLM__MAX_SENTENCES": "1",
+    }
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=gpu_env, runtime_env=runtime_env) as pair:
         yield pair
 
