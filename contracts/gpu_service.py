@@ -53,7 +53,9 @@ def _number(value: object) -> object:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_number)]
+# Constraints first, then the validator: in that order the schema keeps them as minimum/maximum.
+Seed = Annotated[int, Field(ge=0), BeforeValidator(_number)]
+TokenCount = Annotated[int, Field(ge=1, le=4096), BeforeValidator(_number)]
 
 
 def _even(size: int) -> int:
@@ -123,7 +125,7 @@ class AvatarRequest(RequestModel):
     fps: Fps = 25
     size: VideoSize = 512
     engine: AvatarEngineName | None = Field(None, description="Avatar engine; the service's default when omitted.")
-    seed: WholeNumber = Field(0, ge=0, description="Seeds blinks and head motion, so a render is reproducible.")
+    seed: Seed = Field(0, description="Seeds blinks and head motion, so a render is reproducible.")
 
 
 class AvatarTimings(BaseModel):
@@ -155,9 +157,7 @@ class VideoOptions(VoiceOptions):
     )
     fps: Fps = 25
     size: VideoSize = 512
-    seed: WholeNumber | None = Field(
-        None, ge=0, description="Seeds blinks and head motion; default: derived from the text."
-    )
+    seed: Seed | None = Field(None, description="Seeds blinks and head motion; default: derived from the text.")
 
 
 class SpeakRequest(VideoOptions):
@@ -174,23 +174,30 @@ class ChatTurn(BaseModel):
     content: str = Field(min_length=1, description="What was said.")
 
 
-def _ends_with_user(turns: list[ChatTurn]) -> list[ChatTurn]:
-    if turns[-1].role != "user":
-        raise ValueError("the last message must be the user's (the reply answers it)")
-    return turns
+class HistoryTurn(ChatTurn):
+    role: Literal["user", "assistant"]
 
 
 class ReplyRequest(VideoOptions):
-    """A conversation so far to a spoken reply: the language model writes it, the avatar says it as it is written."""
+    """The user's message, after a conversation so far: the language model writes the reply, the avatar says it as
+    it is written."""
 
-    messages: Annotated[list[ChatTurn], Field(min_length=1), AfterValidator(_ends_with_user)] = Field(
-        description="Oldest first; an optional system message first; the last one the user's. Trimmed to the "
-        "model's window (oldest turns first, the system message kept)."
+    text: SpokenText = Field(description="What the user says now: the message the reply answers.")
+    system: str | None = Field(None, min_length=1, description="Instructions for the model (a persona).")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="Earlier turns, oldest first. Trimmed to the model's window, oldest first (the system "
+        "instructions and the new message are kept).",
     )
     llm_engine: LlmEngineName | None = Field(None, description="Language model engine; the service's default.")
-    max_tokens: WholeNumber | None = Field(
-        None, ge=1, le=4096, description="Longest reply in tokens; the service's setting when omitted."
+    max_tokens: TokenCount | None = Field(
+        None, description="Longest reply in tokens; the service's setting when omitted."
     )
+
+    def turns(self) -> list[ChatTurn]:
+        """The whole conversation for the model: system, history, then the new message."""
+        system = [ChatTurn(role="system", content=self.system)] if self.system else []
+        return [*system, *self.history, ChatTurn(role="user", content=self.text)]
 
 
 FinishReason = Literal["stop", "length", "sentences", "timeout", "error"]

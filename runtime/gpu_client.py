@@ -36,6 +36,7 @@ from contracts.gpu_service import (
     HealthResponse,
     PortraitCheckRequest,
     PortraitCheckResponse,
+    PortraitsResponse,
     PublicHealth,
     ReplyRequest,
     SpeakRequest,
@@ -120,6 +121,9 @@ class GpuClient:
 
     async def voices(self) -> VoicesResponse:
         return await self._call("GET", "/api/v1/voices", VoicesResponse)
+
+    async def portraits(self) -> PortraitsResponse:
+        return await self._call("GET", "/api/v1/portraits", PortraitsResponse)
 
     async def tts(self, request: TTSRequest) -> TTSResponse:
         return await self._call("POST", "/api/v1/tts", TTSResponse, request)

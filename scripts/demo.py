@@ -1,7 +1,8 @@
 """`make demo`: start the gpu_service and the runtime on loopback, generate a video per language through
-POST /api/v1/generate (as curl would), print where the videos are and how long each step took, stop both.
+POST /api/v1/generate (as curl would), then ask the avatar a question in a conversation; print where the videos
+are and how long each step took, stop both.
 
-Runs entirely on the embedded engines (espeak-ng + voice matching, the landmark animator), offline.
+Runs entirely on the embedded engines (espeak-ng + voice matching, the landmark animator, SmolLM2), offline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from common.stack import local_stack
-from contracts.runtime import GenerateResult
+from contracts.runtime import GenerateResult, ReplyResult
 from gpu_service.config import Settings as GpuSettings
 from runtime.config import Settings as RuntimeSettings
 
@@ -45,8 +46,32 @@ def main() -> int:
                 f"(speech {timings.tts_s:.2f} s, face {timings.render_s:.2f} s; RTF {result.rtf:.2f}); "
                 f"voice {result.voice}, portrait {result.portrait}"
             )
+        if not chat(runtime.url, data_dir):
+            return 1
     print("\ndone; both services are stopped. Play the files above with any video player.")
     return 0
+
+
+QUESTION = "Hello! Who are you, and what can you do?"
+
+
+def chat(url: str, data_dir: Path) -> bool:
+    """One question in a new conversation: the embedded model writes the reply, the avatar says it."""
+    conversation = httpx.post(f"{url}/api/v1/conversations", json={}, timeout=30).json()
+    print(f"\nconversation with {conversation['persona']['name']}: you ask {QUESTION!r}")
+    response = httpx.post(
+        f"{url}/api/v1/conversations/{conversation['id']}/messages", json={"text": QUESTION}, timeout=600
+    )
+    if response.status_code != 200:
+        print(f"chat: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+        return False
+    reply = ReplyResult.model_validate(response.json()).reply
+    timings = reply.timings
+    print(f"    the reply ({reply.llm_engine}, a tiny placeholder model): {reply.text!r}")
+    print(f"    video: {data_dir / 'videos' / f'{reply.video_id}.mp4'}")
+    if timings is not None and timings.first_fragment_s is not None and timings.total_s is not None:
+        print(f"    first video after {timings.first_fragment_s:.2f} s, all of it in {timings.total_s:.2f} s")
+    return True
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
     responses={200: {"content": {"video/mp4": {}}}, **documented(400, 404, 422, 502, 503)},
 )
 def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_services)]) -> ClosingStreamingResponse:
-    """The language model's reply to `messages`, spoken and shown as it is written: the same stream as /speak.
+    """The language model's reply to `text` (after `system` and `history`), spoken and shown as it is written: the
+    same stream as /speak.
 
     Sentence 1 is spoken while the model writes sentence 2. The reply's text, its finish reason and timings are in
     GET /api/v1/speak/{id} (`reply`), growing while the stream runs. A model that fails before its first sentence
@@ -70,12 +71,12 @@ def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_servi
     llm = services.engines.llm.get(request.llm_engine)
     limits = ReplyLimits(request.max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
     fitted = fit_to_window(
-        reply_prompt(request.messages, request.language), llm.count_tokens, llm.window, limits.max_tokens
+        reply_prompt(request.turns(), request.language), llm.count_tokens, llm.window, limits.max_tokens
     )
     info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
     sentences = reply_sentences(llm, fitted.messages, limits, info, started)
     speech = reply_speech(sentences, order.engine, request.language, order.voice, order.match_voice)
-    return _video_stream(request, order, speech, request.messages[-1].content, info, services, started)
+    return _video_stream(request, order, speech, request.text, info, services, started)
 
 
 def _video_stream(

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import anyio
 
-from common.errors import BadGateway, Conflict, TooLarge
-from contracts.gpu_service import ChatTurn, Language, ReplyRequest, SpeakResult
-from contracts.runtime import ChatMessage, Conversation, MessageStatus, ReplyResult, ReplyTimings
+from common.errors import BadGateway, Conflict, NotFound, TooLarge
+from contracts.gpu_service import HistoryTurn, Language, ReplyRequest, SpeakResult
+from contracts.runtime import ChatMessage, Conversation, MessageStatus, Persona, ReplyResult, ReplyTimings
 from runtime.config import Settings
 from runtime.conversations import ConversationStore, new_id
 from runtime.gpu_client import GpuUnreachable
@@ -101,13 +101,39 @@ class ReplyStream:
         self.context.conversations.save(self.conversation_id, self.reply)
 
 
-def model_messages(conversation: Conversation, history_turns: int) -> list[ChatTurn]:
-    """The persona's instructions, then the most recent turns that were said (failed replies were not)."""
+def model_context(conversation: Conversation, user: ChatMessage, history_turns: int) -> tuple[str, list[HistoryTurn]]:
+    """The persona's instructions, and the turns before `user`'s that were said (failed replies were not), the
+    most recent ones: `history_turns` counts the new message too."""
     persona = conversation.persona
-    system = ChatTurn(role="system", content=persona.system_prompt.replace("{name}", persona.name))
-    said = [message for message in conversation.messages if message.status != "failed" and message.text]
-    turns = [ChatTurn(role=message.role, content=message.text) for message in said[-history_turns:]]
-    return [system, *turns]
+    system = persona.system_prompt.replace("{name}", persona.name)
+    said = [m for m in conversation.messages if m.status != "failed" and m.text and m.id != user.id]
+    recent = said[-(history_turns - 1) :] if history_turns > 1 else []
+    return system, [HistoryTurn(role=message.role, content=message.text) for message in recent]
+
+
+async def check_persona(persona: Persona, context: ChatContext, owner: str) -> None:
+    """404 now for a voice or portrait that does not exist, rather than at the first message."""
+    uploads = context.generating.uploads
+    if persona.voice and uploads.is_upload_id(persona.voice):
+        uploads.voice_file(persona.voice, owner)
+    if persona.portrait and uploads.is_upload_id(persona.portrait):
+        uploads.portrait_file(persona.portrait, owner)
+    bundled_voice = persona.voice if persona.voice and not uploads.is_upload_id(persona.voice) else None
+    bundled_portrait = persona.portrait if persona.portrait and not uploads.is_upload_id(persona.portrait) else None
+    if bundled_voice is None and bundled_portrait is None:
+        return
+    try:
+        client = (await context.generating.gateway.backend()).client
+        voices = {voice.id for voice in (await client.voices()).voices}
+        portraits = {portrait.id for portrait in (await client.portraits()).portraits}
+    except GpuUnreachable:
+        return  # checked when the first message is answered
+    if bundled_voice is not None and bundled_voice not in voices:
+        raise NotFound(f"no voice '{bundled_voice}'; bundled voices: {', '.join(sorted(voices))} (or upload one)")
+    if bundled_portrait is not None and bundled_portrait not in portraits:
+        raise NotFound(
+            f"no portrait '{bundled_portrait}'; bundled portraits: {', '.join(sorted(portraits))} (or upload one)"
+        )
 
 
 def check_message(text: str, settings: Settings) -> None:
@@ -138,19 +164,19 @@ async def open_reply(
     user = stored_user or user_message(text, language)
     if stored_user is None:
         store.save(conversation_id, user)
-        conversation.messages.append(user)
     reply = ChatMessage(
         id=new_id(), role="assistant", text="", language=language, status="running", created_at=datetime.now(UTC)
     )
-    messages = model_messages(conversation, context.history_turns)
+    system, history = model_context(conversation, user, context.history_turns)
+    request = ReplyRequest(text=text, system=system, history=history, language=language)
     store.save(conversation_id, reply)
     backend = await generating.gateway.backend()
     try:
         try:
-            video = await _start(messages, language, detected, conversation, backend, generating, started, owner)
+            video = await _start(request, detected, conversation, backend, generating, started, owner)
         except GpuUnreachable as exc:
             backend = fallback(backend, generating, exc)
-            video = await _start(messages, language, detected, conversation, backend, generating, started, owner)
+            video = await _start(request, detected, conversation, backend, generating, started, owner)
     except BaseException as exc:
         store.save(conversation_id, reply.model_copy(update={"status": "failed", "error": str(exc)}))
         raise
@@ -159,8 +185,7 @@ async def open_reply(
 
 
 async def _start(
-    messages: list[ChatTurn],
-    language: Language,
+    request: ReplyRequest,
     detected: bool,
     conversation: Conversation,
     backend: GpuBackend,
@@ -171,7 +196,9 @@ async def _start(
     settings, persona = generating.settings, conversation.persona
     voice = await generating.uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner)
     portrait = await generating.uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner)
-    request = ReplyRequest(
-        messages=messages, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
+    complete = request.model_copy(
+        update={"voice": voice, "portrait": portrait, "fps": settings.fps, "size": settings.size}
     )
-    return await open_video(backend.client.reply(request), backend, language, detected, generating, started, owner)
+    return await open_video(
+        backend.client.reply(complete), backend, request.language, detected, generating, started, owner
+    )

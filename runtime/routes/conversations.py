@@ -31,7 +31,7 @@ from contracts.runtime import (
 )
 from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.language import resolve_language
-from runtime.pipelines.chat import check_message, open_reply, user_message
+from runtime.pipelines.chat import check_message, check_persona, open_reply, user_message
 from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
 
 router = APIRouter(prefix="/api/v1/conversations")
@@ -56,14 +56,16 @@ def _with_urls(conversation: Conversation, request: Request) -> Conversation:
     )
 
 
-@router.post("", response_model=Conversation, status_code=201, responses=documented(422))
+@router.post("", response_model=Conversation, status_code=201, responses=documented(400, 404, 422))
 async def create(
     owner: Owner,
     services: Annotated[Services, Depends(get_services)],
     persona: Annotated[Persona | None, Body()] = None,
 ) -> Conversation:
     """Start a conversation with a persona (name, system prompt, voice, portrait, language); `{}` takes defaults."""
-    return services.conversations.create(persona or Persona(), owner)
+    persona = persona or Persona()
+    await check_persona(persona, services.chatting, owner)
+    return services.conversations.create(persona, owner)
 
 
 @router.get("/{conversation_id}", response_model=Conversation, responses=documented(404))
@@ -77,7 +79,7 @@ async def read(
 @router.post(
     "/{conversation_id}/messages",
     response_model=ReplyResult,
-    responses={200: REPLY_STREAM_DOC, **documented(404, 409, 413, 422, 429, 502, 503)},
+    responses={200: REPLY_STREAM_DOC, **documented(400, 404, 409, 413, 422, 429, 502, 503)},
     dependencies=[Depends(rate_limited)],
 )
 async def send(
@@ -154,7 +156,7 @@ def _event(name: str, data: object) -> bytes:
     "/{conversation_id}/jobs",
     response_model=Job,
     status_code=202,
-    responses=documented(404, 413, 422, 429),
+    responses=documented(400, 404, 413, 422, 429),
     dependencies=[Depends(rate_limited)],
 )
 async def submit(

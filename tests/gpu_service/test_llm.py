@@ -12,11 +12,13 @@ import pytest
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
 from common.launch import RunningService, free_port, run_service
 from common.stack import local_stack
-from contracts.gpu_service import ChatTurn, SpeakResult
+from contracts.gpu_service import ChatTurn, ReplyInfo, SpeakResult
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation, fit_to_window
+from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences
 from tests.media_stream import decode
 
 QUESTION = [ChatTurn(role="system", content="You are Ava."), ChatTurn(role="user", content="What is the sun?")]
@@ -136,7 +138,7 @@ def openai_stack(
 
 def test_reply_over_http_with_the_openai_engine(openai_stack: tuple[RunningService, RunningService]) -> None:
     gpu, _ = openai_stack
-    body = {"messages": [{"role": "user", "content": "Hello, who are you?"}], "language": "en", "size": 256}
+    body = {"text": "Hello, who are you?", "system": "You are Ava.", "language": "en", "size": 256}
     with httpx.stream("POST", f"{gpu.url}/api/v1/reply", json=body, timeout=120) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["x-llm-engine"] == "openai"
@@ -151,13 +153,39 @@ def test_reply_over_http_with_the_openai_engine(openai_stack: tuple[RunningServi
 
 def test_reply_refusals_over_http(openai_stack: tuple[RunningService, RunningService]) -> None:
     gpu, _ = openai_stack
-    last_is_assistant = {"messages": [{"role": "assistant", "content": "Hi"}], "language": "en"}
-    response = httpx.post(f"{gpu.url}/api/v1/reply", json=last_is_assistant)
-    assert response.status_code == 422 and "last message must be the user's" in response.text
-    unset = {"messages": [{"role": "user", "content": "Hi"}], "language": "en", "llm_engine": "transformers"}
+    system_in_history = {"text": "Hi", "history": [{"role": "system", "content": "Obey"}], "language": "en"}
+    response = httpx.post(f"{gpu.url}/api/v1/reply", json=system_in_history)
+    assert response.status_code == 422 and "history" in response.text
+    unset = {"text": "Hi", "language": "en", "llm_engine": "transformers"}
     response = httpx.post(f"{gpu.url}/api/v1/reply", json=unset)
     assert response.status_code == 503 and "GPU_LLM__MODEL is not set" in response.json()["detail"]
     health = httpx.get(f"{gpu.url}/health").json()
     llms = {engine["name"]: engine for engine in health["engines"] if engine["kind"] == "llm"}
     assert llms["openai"]["default"] and llms["openai"]["state"] != "unavailable"
     assert llms["transformers"]["state"] == "unavailable" and llms["smollm2"]["license"].startswith("Apache-2.0")
+
+
+def test_reply_sentences_stop_at_the_sentence_limit_and_the_timeout(embedded: TransformersEngine) -> None:
+    prompt = reply_prompt([ChatTurn(role="user", content="Tell me a long story about the sea.")], "en")
+    one = ReplyInfo(llm_engine="smollm2")
+    sentences = list(reply_sentences(embedded, prompt, ReplyLimits(200, 1, 60), one, time.perf_counter()))
+    assert len(sentences) == 1 and one.finish == "sentences" and one.text == sentences[0]
+    assert one.first_token_s is not None and one.first_sentence_s is not None and one.tokens > 0
+    hurried = ReplyInfo(llm_engine="smollm2")
+    started = time.perf_counter()
+    list(reply_sentences(embedded, prompt, ReplyLimits(200, 0, 0.4), hurried, started))
+    assert hurried.finish == "timeout" and time.perf_counter() - started < 5 and hurried.tokens < 200
+
+
+def test_the_transformers_engine_loads_a_model_folder(embedded: TransformersEngine) -> None:
+    """GPU_LLM__MODEL as a folder (the converted SmolLM2 stands in for a Qwen2.5-Instruct download here)."""
+    settings = Settings()
+    assert settings.llm.converted_dir is not None
+    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
+    configured = Settings(llm=settings.llm.model_copy(update={"model": folder}))
+    spec = next(spec for spec in llm_specs(configured, "cpu") if spec.name == "transformers")
+    assert spec.precheck() is None
+    engine = spec.factory()
+    assert engine.name == "transformers" and "".join(engine.stream(QUESTION, 6, Generation()))
+    unset = next(spec for spec in llm_specs(Settings(), "cpu") if spec.name == "transformers")
+    assert unset.precheck() == "GPU_LLM__MODEL is not set: point it at a model folder or .gguf file"

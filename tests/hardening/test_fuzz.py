@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from common.launch import RunningService
@@ -28,9 +30,21 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
         "GPU_LOG_LEVEL": "warning",
         "GPU_LLM__MAX_TOKENS": "8",
         "GPU_LLM__MAX_SENTENCES": "1",
+        "GPU_LLM__PRELOAD": "true",
     }
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=gpu_env, runtime_env=runtime_env) as pair:
+        wait_for_language_model(pair[0])  # its first load (a conversion, once per session) is not a slow answer
         yield pair
+
+
+def wait_for_language_model(gpu: RunningService, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        engines = httpx.get(f"{gpu.url}/health").json()["engines"]
+        if any(engine["name"] == "smollm2" and engine["state"] == "ready" for engine in engines):
+            return
+        time.sleep(1)
+    raise AssertionError("the embedded language model did not load")
 
 
 @pytest.mark.parametrize("which", ["gpu_service", "runtime"])

@@ -191,6 +191,9 @@ def test_empty_body_starts_a_conversation_with_defaults_and_bad_fields_are_refus
     assert response.status_code == 201 and response.json()["persona"]["name"] == "Ava"
     assert httpx.post(chat.url(""), json={"nme": "typo"}, headers=ALICE).status_code == 422
     assert httpx.post(chat.url(""), json={"language": "fr"}, headers=ALICE).status_code == 422
+    unknown = httpx.post(chat.url(""), json={"voice": "nobody"}, headers=ALICE)
+    assert unknown.status_code == 404 and "librivox_en_reader" in unknown.json()["detail"]
+    assert httpx.post(chat.url(""), json={"portrait": "p_" + "0" * 32}, headers=ALICE).status_code == 404
     conversation = new_conversation(chat, ALICE)
     blank = httpx.post(chat.url(f"/{conversation.id}/messages"), json={"text": " \u200b "}, headers=ALICE)
     assert blank.status_code == 422
