@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from common.errors import TooLarge, Unprocessable
 from common.files import atomic_target
 
 FloatArray = np.ndarray
@@ -105,3 +106,29 @@ def streaming_wav_header(sample_rate: int) -> bytes:
 
 def to_pcm16(samples: FloatArray) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def read_recording(path: Path, name: str, rate: int, max_seconds: float, setting: str, use: str) -> FloatArray:
+    """An uploaded recording as mono float32 at `rate`: its length checked from the header first when it has one
+    (413 past `max_seconds`), 422 naming the upload (not the temporary file) when it is not audio."""
+    declared = declared_duration_s(path)
+    if declared is not None and declared > max_seconds:
+        raise TooLarge(f"'{name}' is {declared:.0f} s long; the limit is {max_seconds:g} s ({setting})")
+    try:
+        samples, _ = load_audio(path, sample_rate=rate)
+    except AudioDecodeError as exc:
+        raise Unprocessable(f"'{name}' cannot be used as {use}: {str(exc).replace(path.name, name)}") from exc
+    if len(samples) / rate > max_seconds:
+        raise TooLarge(f"'{name}' is longer than {max_seconds:g} s ({setting})")
+    return samples
+
+
+def declared_duration_s(path: Path) -> float | None:
+    """The length a container's header declares, without decoding (None when it declares none)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return None if container.duration is None else container.duration / av.time_base
+    except av.FFmpegError:
+        return None  # the decoder will say what is wrong

@@ -15,11 +15,12 @@ from common.storage import DiskUsage
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
-EngineKind = Literal["tts", "avatar", "llm"]
+EngineKind = Literal["tts", "avatar", "llm", "asr"]
 # Every engine the service knows, available here or not (the registry checks that it matches these).
 TtsEngineName = Literal["espeak", "xtts"]
 AvatarEngineName = Literal["animator", "liveportrait"]
 LlmEngineName = Literal["smollm2", "transformers", "openai"]
+AsrEngineName = Literal["whisper"]
 
 
 class RequestModel(BaseModel):
@@ -256,6 +257,30 @@ class SpeakResult(BaseModel):
     timings: SpeakTimings = Field(default_factory=SpeakTimings)
     error: str | None = None
     reply: ReplyInfo | None = Field(None, description="For /reply streams: the text the model wrote.")
+
+
+class TranscriptSegment(BaseModel):
+    start_s: float
+    end_s: float
+    text: str
+
+
+class TranscribeTimings(BaseModel):
+    decode_s: float = Field(description="Reading the file (in a child process with a time limit).")
+    transcribe_s: float = Field(description="Voice activity detection, language identification and decoding.")
+    total_s: float
+
+
+class TranscribeResponse(BaseModel):
+    text: str = Field(description="What was said.")
+    language: Language = Field(description="Whisper's likeliest of en, zh and es (the reply follows it).")
+    whisper_language: str = Field(description="Whisper's own first guess among all of its languages.")
+    language_probability: float = Field(description="Whisper's probability of `language`.")
+    duration_s: float = Field(description="Length of the recording.")
+    speech_s: float = Field(description="Length of the speech in it (silence removed by voice activity detection).")
+    segments: list[TranscriptSegment]
+    model: str
+    timings: TranscribeTimings
 
 
 SPEAK_ID_HEADER = "X-Speak-Id"

@@ -24,7 +24,7 @@ from gpu_service.dependencies import Services
 from gpu_service.device import pick_device
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.catalog import build_registry
-from gpu_service.routes import avatar, files, health, portraits, speak, tts, voices
+from gpu_service.routes import avatar, files, health, portraits, speak, transcribe, tts, voices
 
 log = logging.getLogger("gpu_service")
 RESULT_FOLDERS = ("tts", "video", "inputs")  # what retention deletes; cache/ is derived data, kept
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         health.router,
         tts.router,
         speak.router,
+        transcribe.router,
         voices.router,
         avatar.router,
         portraits.router,

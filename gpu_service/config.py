@@ -62,6 +62,20 @@ class LlmSettings(BaseModel):
     no_repeat_ngram: int = Field(4, ge=0, description="Local models: no n-gram twice (tiny models loop); 0: off.")
 
 
+class AsrSettings(BaseModel):
+    model_dir: Path = Field(
+        REPO_ROOT / "models" / "whisper-base",
+        description="A faster-whisper (CTranslate2) model folder: Whisper base by default "
+        "(scripts/fetch_whisper_model.py); large-v3 or turbo on GPU hosts.",
+    )
+    beam_size: int = Field(1, ge=1, le=10, description="1 is fastest (live use); 5 is what the evaluator uses.")
+    max_seconds: float = Field(120, gt=0, description="Longest recording accepted, in seconds.")
+    max_bytes: int = Field(25_000_000, gt=0, description="Largest recording accepted, in bytes.")
+    min_speech_s: float = Field(0.2, ge=0, description="Less speech than this (after silence removal) is refused.")
+    end_silence_s: float = Field(0.5, gt=0, description="Live audio: silence that ends an utterance.")
+    decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one file may take.")
+
+
 class Settings(BaseSettings):
     # Engine settings are nested: GPU_XTTS__MODEL_DIR sets xtts.model_dir.
     model_config = SettingsConfigDict(env_prefix="GPU_", env_file=".env", extra="ignore", env_nested_delimiter="__")
@@ -91,6 +105,7 @@ class Settings(BaseSettings):
     liveportrait: LivePortraitSettings = Field(
         default_factory=LivePortraitSettings, description="The liveportrait engine (GPU_LIVEPORTRAIT__*)."
     )
+    asr: AsrSettings = Field(default_factory=AsrSettings, description="Speech recognition (GPU_ASR__*).")
     llm: LlmSettings = Field(default_factory=LlmSettings, description="Language models (GPU_LLM__*).")
     log_level: str = Field("info", description="uvicorn / logging level.")
     log_format: Literal["json", "text"] = Field("json", description="json: one object per line, with request ids.")

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import numpy as np
 from fastapi import UploadFile
 from pydantic import BaseModel
 
-from common.audio import AudioDecodeError, load_audio, write_wav
+from common.audio import AudioDecodeError, read_recording, write_wav
 from common.bounded import run_bounded
-from common.errors import NotFound, TooLarge, Unprocessable
+from common.errors import NotFound, Unprocessable
 from common.images import check_pixels
+from common.uploads import receive_upload
 from common.voice_sample import REFERENCE_RATE, make_reference
 from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.config import Settings
@@ -46,28 +46,11 @@ class UploadStore:
         self._max_pixels = settings.max_portrait_pixels
         self._decode_timeout_s = settings.decode_timeout_s
 
-    async def _receive(self, upload: UploadFile, limit: int, what: str) -> Path:
-        """Copy the upload to a private temporary file, stopping as soon as it exceeds `limit`."""
-        fd, tmp = tempfile.mkstemp(dir=self._incoming, suffix=".upload")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as sink:
-                while chunk := await upload.read(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLarge(f"{what} upload is larger than the limit of {limit} bytes")
-                    sink.write(chunk)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        if size == 0:
-            Path(tmp).unlink(missing_ok=True)
-            raise Unprocessable(f"{what} upload '{upload.filename}' is empty")
-        return Path(tmp)
-
     async def add_voice(self, upload: UploadFile, owner: str) -> UploadedVoice:
         name = upload.filename or "upload"
-        received = await self._receive(upload, self._max_voice, "voice")
+        received = await receive_upload(
+            upload, self._incoming, self._max_voice, "voice", "RUNTIME_MAX_VOICE_UPLOAD_BYTES"
+        )
         try:
             reference, rate = await asyncio.to_thread(
                 run_bounded, clean_voice, received, name, self._max_voice_s, timeout_s=self._decode_timeout_s, what=name
@@ -83,7 +66,9 @@ class UploadStore:
     async def add_portrait(self, upload: UploadFile, backend: GpuBackend, owner: str) -> UploadedPortrait:
         """Store a JPEG/PNG in which the gpu_service finds a face; nothing is kept otherwise."""
         name = upload.filename or "upload"
-        received = await self._receive(upload, self._max_portrait, "portrait")
+        received = await receive_upload(
+            upload, self._incoming, self._max_portrait, "portrait", "RUNTIME_MAX_PORTRAIT_UPLOAD_BYTES"
+        )
         portrait_id = f"p_{uuid.uuid4().hex[:12]}"
         try:
             suffix = _image_suffix(received, name)
@@ -185,23 +170,8 @@ def image_size(path: Path, name: str, max_pixels: int) -> tuple[int, int]:
 
 def clean_voice(path: Path, name: str, max_seconds: float) -> tuple[np.ndarray, int]:
     """Decode an uploaded recording (its length checked from the header first, when it has one) to a reference."""
-    declared = _declared_duration_s(path)
-    if declared is not None and declared > max_seconds:
-        raise TooLarge(
-            f"'{name}' is {declared:.0f} s long; the limit is {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)"
-        )
+    samples = read_recording(path, name, REFERENCE_RATE, max_seconds, "RUNTIME_MAX_VOICE_UPLOAD_SECONDS", "a voice")
     try:
-        samples, rate = load_audio(path, sample_rate=REFERENCE_RATE)
-        if len(samples) / rate > max_seconds:
-            raise TooLarge(f"'{name}' is longer than {max_seconds:g} s (RUNTIME_MAX_VOICE_UPLOAD_SECONDS)")
-        return make_reference(samples, rate), rate
-    except AudioDecodeError as exc:
-        raise Unprocessable(f"'{name}' cannot be used as a voice: {str(exc).replace(path.name, name)}") from exc
-
-
-def _declared_duration_s(path: Path) -> float | None:
-    try:
-        with av.open(str(path)) as container:
-            return None if container.duration is None else container.duration / av.time_base
-    except av.FFmpegError:
-        return None  # the decoder will say what is wrong
+        return make_reference(samples, REFERENCE_RATE), REFERENCE_RATE
+    except AudioDecodeError as exc:  # too little speech in it
+        raise Unprocessable(f"'{name}' cannot be used as a voice: {exc}") from exc

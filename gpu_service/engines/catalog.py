@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
-from contracts.gpu_service import AvatarEngineName, LlmEngineName, TtsEngineName
+from contracts.gpu_service import SUPPORTED_LANGUAGES, AsrEngineName, AvatarEngineName, LlmEngineName, TtsEngineName
+from gpu_service.asr.transcriber import Transcriber
 from gpu_service.config import Settings
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
@@ -93,10 +94,35 @@ def build_registry(
     _check_declared(tts_specs, get_args(TtsEngineName))
     _check_declared(avatar_specs, get_args(AvatarEngineName))
     _check_declared(language_models, get_args(LlmEngineName))
+
+    def whisper() -> Transcriber:
+        return Transcriber(settings.asr.model_dir, device, settings.asr.beam_size)
+
+    def whisper_missing() -> str | None:
+        from gpu_service.asr.transcriber import missing_files
+
+        missing = missing_files(settings.asr.model_dir)
+        return (
+            f"no Whisper model in GPU_ASR__MODEL_DIR (lacks {', '.join(missing)}): run scripts/fetch_whisper_model.py"
+            if missing
+            else None
+        )
+
+    recognizers: list[EngineSpec[Transcriber]] = [
+        EngineSpec(
+            "whisper",
+            whisper,
+            languages=frozenset(SUPPORTED_LANGUAGES),
+            precheck=whisper_missing,
+            license="MIT (OpenAI Whisper)",
+        )
+    ]
+    _check_declared(recognizers, get_args(AsrEngineName))
     return EngineRegistry(
         Capability("tts", tts_specs, settings.tts_engine, on_loaded),
         Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded),
         Capability[LLMEngine]("llm", language_models, settings.llm_engine, on_loaded),
+        Capability("asr", recognizers, "whisper", on_loaded),
     )
 
 

@@ -10,12 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from common.errors import EngineUnavailable, Unprocessable
 from contracts.gpu_service import EngineKind, EngineStatus
 from gpu_service.engines.base import AvatarEngine, TTSEngine
 from gpu_service.engines.llm.base import LLMEngine
+
+if TYPE_CHECKING:
+    from gpu_service.asr.transcriber import Transcriber
 
 EngineT = TypeVar("EngineT")
 log = logging.getLogger("gpu_service.engines")
@@ -120,14 +123,19 @@ class Capability(Generic[EngineT]):
 
 class EngineRegistry:
     def __init__(
-        self, tts: Capability[TTSEngine], avatar: Capability[AvatarEngine], llm: Capability[LLMEngine]
+        self,
+        tts: Capability[TTSEngine],
+        avatar: Capability[AvatarEngine],
+        llm: Capability[LLMEngine],
+        asr: Capability[Transcriber],
     ) -> None:
         self.tts = tts
         self.avatar = avatar
         self.llm = llm
+        self.asr = asr
 
     def statuses(self) -> list[EngineStatus]:
-        return [*self.tts.statuses(), *self.avatar.statuses(), *self.llm.statuses()]
+        return [*self.tts.statuses(), *self.avatar.statuses(), *self.llm.statuses(), *self.asr.statuses()]
 
     def load_defaults(self) -> list[str]:
         """Load the default speech and avatar engines now; why any could not load (the LLM loads on its own)."""

@@ -1,0 +1,1 @@
+"""Speech in: Whisper (faster-whisper) for whole recordings, and a voice-activity detector for live audio."""

@@ -1,0 +1,83 @@
+"""Whisper through faster-whisper, from a local model folder only (no download at run time).
+
+The language is Whisper's likeliest of the three the product speaks; its first guess among all of its languages is
+reported beside it. Silero VAD (its ONNX file ships inside faster-whisper) drops silence before decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contracts.gpu_service import SUPPORTED_LANGUAGES, Language
+from gpu_service.engines.registry import EngineLoadError
+
+RATE = 16_000  # what Whisper listens at
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+WHISPER_CODE: dict[Language, str] = {"en": "en", "zh": "zh", "es": "es"}
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: Language
+    whisper_language: str
+    language_probability: float
+    segments: list[tuple[float, float, str]] = field(default_factory=list)  # start, end (seconds), text
+    speech_s: float = 0.0  # what voice activity detection kept
+
+
+def missing_files(model_dir: Path) -> list[str]:
+    return [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+
+
+class Transcriber:
+    def __init__(self, model_dir: Path, device: str, beam_size: int) -> None:
+        if missing := missing_files(model_dir):
+            raise EngineLoadError(f"the Whisper model folder lacks {', '.join(missing)}")
+        from faster_whisper import WhisperModel
+
+        compute = "float16" if device == "cuda" else "int8"
+        self.model: Any = WhisperModel(
+            str(model_dir), device="cuda" if device == "cuda" else "cpu", compute_type=compute, local_files_only=True
+        )
+        self.name = "whisper"
+        self.model_name = model_dir.name
+        self.beam_size = beam_size
+        self._lock = threading.Lock()  # one decode at a time per model
+
+    def transcribe(self, samples: np.ndarray, language: Language | None = None) -> Transcript:
+        """`samples`: mono float32 at 16 kHz. `language`: known in advance, or None to detect it."""
+        audio = samples.astype(np.float32)
+        with self._lock:
+            _, _, probabilities = self.model.detect_language(audio)
+            ranked = dict(probabilities)
+            whisper_first = max(ranked, key=lambda code: ranked[code])
+            chosen = language or _likeliest(ranked)
+            pieces, info = self.model.transcribe(
+                audio,
+                language=WHISPER_CODE[chosen],
+                beam_size=self.beam_size,
+                vad_filter=True,
+                condition_on_previous_text=False,
+                temperature=0.0,
+            )
+            segments = [(float(piece.start), float(piece.end), piece.text.strip()) for piece in pieces]
+        glue = "" if chosen == "zh" else " "
+        return Transcript(
+            text=glue.join(text for _, _, text in segments if text).strip(),
+            language=chosen,
+            whisper_language=str(whisper_first),
+            language_probability=float(ranked.get(WHISPER_CODE[chosen], 0.0)),
+            segments=segments,
+            speech_s=float(getattr(info, "duration_after_vad", info.duration)),
+        )
+
+
+def _likeliest(probabilities: dict[str, float]) -> Language:
+    """Of the languages the product speaks, the one Whisper finds likeliest."""
+    return max(SUPPORTED_LANGUAGES, key=lambda code: probabilities.get(WHISPER_CODE[code], 0.0))
