@@ -106,6 +106,7 @@ class ChatMessage(BaseModel):
     role: MessageRole
     text: str = Field(description="What was said; for a reply cut short (status partial), the part before.")
     language: Language | None = Field(None, description="Detected (user) or spoken (assistant) language.")
+    audio_s: float | None = Field(None, description="A spoken user message: the recording's length.")
     status: MessageStatus = Field(
         description="running: being written and spoken; done; partial: ended early (see error), its text is "
         "what was said; failed: nothing was said."

@@ -42,6 +42,7 @@ from contracts.gpu_service import (
     SpeakRequest,
     SpeakResult,
     StoredInput,
+    TranscribeResponse,
     TTSRequest,
     TTSResponse,
     VoicesResponse,
@@ -165,6 +166,11 @@ class GpuClient:
         return await self._call(
             "POST", "/api/v1/portraits/check", PortraitCheckResponse, PortraitCheckRequest(portrait=portrait)
         )
+
+    async def transcribe(self, source: Path, name: str) -> TranscribeResponse:
+        with source.open("rb") as stream:
+            response = await self._send("POST", "/api/v1/transcribe", files={"file": (name, stream)})
+        return TranscribeResponse.model_validate(response.json())
 
     async def put_input(self, kind: str, name: str, source: Path) -> StoredInput:
         response = await self._send("PUT", f"/api/v1/inputs/{kind}/{name}", content=_file_chunks(source))

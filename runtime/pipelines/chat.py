@@ -11,11 +11,12 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 
 from common.errors import BadGateway, Conflict, NotFound, TooLarge
-from contracts.gpu_service import HistoryTurn, Language, ReplyRequest, SpeakResult
+from contracts.gpu_service import HistoryTurn, Language, ReplyRequest, SpeakResult, TranscribeResponse
 from contracts.runtime import ChatMessage, Conversation, MessageStatus, Persona, ReplyResult, ReplyTimings
 from runtime.config import Settings
 from runtime.conversations import ConversationStore, new_id
@@ -136,6 +137,15 @@ async def check_persona(persona: Persona, context: ChatContext, owner: str) -> N
         )
 
 
+async def hear(recording: Path, name: str, context: ChatContext) -> TranscribeResponse:
+    """A spoken message's transcript, by the gpu_service (or the in-process engines if it went away, when allowed)."""
+    backend = await context.generating.gateway.backend()
+    try:
+        return await backend.client.transcribe(recording, name)
+    except GpuUnreachable as exc:
+        return await fallback(backend, context.generating, exc).client.transcribe(recording, name)
+
+
 def check_message(text: str, settings: Settings) -> None:
     if len(text) > settings.max_text_chars:
         raise TooLarge(
@@ -143,9 +153,15 @@ def check_message(text: str, settings: Settings) -> None:
         )
 
 
-def user_message(text: str, language: Language) -> ChatMessage:
+def user_message(text: str, language: Language, audio_s: float | None = None) -> ChatMessage:
     return ChatMessage(
-        id=new_id(), role="user", text=text, language=language, status="done", created_at=datetime.now(UTC)
+        id=new_id(),
+        role="user",
+        text=text,
+        language=language,
+        status="done",
+        created_at=datetime.now(UTC),
+        audio_s=audio_s,
     )
 
 
@@ -160,7 +176,10 @@ async def open_reply(
         raise Conflict("the previous reply in this conversation is still being made; send the next message after it")
     check_message(text, settings)
     started = time.perf_counter()
-    language, detected = resolve_language(conversation.persona.language, text)
+    if stored_user is not None and stored_user.language is not None:  # found when it was stored (or heard)
+        language, detected = stored_user.language, conversation.persona.language == "auto"
+    else:
+        language, detected = resolve_language(conversation.persona.language, text)
     user = stored_user or user_message(text, language)
     if stored_user is None:
         store.save(conversation_id, user)

@@ -8,11 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from common.errors import documented
 from common.streaming import ClosingStreamingResponse
+from common.uploads import receive_upload
 from contracts.gpu_service import SegmentTiming
 from contracts.runtime import (
     EVENTS_URL_HEADER,
@@ -31,7 +32,7 @@ from contracts.runtime import (
 )
 from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.language import resolve_language
-from runtime.pipelines.chat import check_message, check_persona, open_reply, user_message
+from runtime.pipelines.chat import ReplyStream, check_message, check_persona, hear, open_reply, user_message
 from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
 
 router = APIRouter(prefix="/api/v1/conversations")
@@ -93,7 +94,12 @@ async def send(
 
     Without `stream`, the answer waits for the whole reply (text, sentences, video URL)."""
     reply = await open_reply(conversation_id, body.text, services.chatting, owner)
-    if not body.stream:
+    return await _answer(reply, conversation_id, body.stream, request)
+
+
+async def _answer(reply: ReplyStream, conversation_id: str, stream: bool, request: Request) -> ReplyResult | Response:
+    """The whole reply as JSON, or its video streamed with the headers that name it."""
+    if not stream:
         return reply_with_urls(await reply.consume(), request)
     video_id = reply.video.video_id
     headers = {
@@ -105,6 +111,42 @@ async def send(
         "Cache-Control": "no-store",
     }
     return ClosingStreamingResponse(reply.chunks(), media_type="video/mp4", headers=headers)
+
+
+@router.post(
+    "/{conversation_id}/messages/audio",
+    response_model=ReplyResult,
+    responses={200: REPLY_STREAM_DOC, **documented(400, 404, 409, 413, 422, 429, 502, 503)},
+    dependencies=[Depends(rate_limited)],
+)
+async def send_audio(
+    conversation_id: str,
+    file: UploadFile,
+    request: Request,
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+    stream: Annotated[bool, Form()] = False,
+) -> ReplyResult | Response:
+    """Say it aloud: a recording (WAV, MP3, M4A, the browser's WebM/Opus) is transcribed, its transcript becomes
+    the user's turn (with the recording's length and the language heard), and the reply follows in that language.
+    422 when the recording holds no speech."""
+    services.conversations.get(conversation_id, owner)  # 404 before anything is received
+    settings = services.settings
+    received = await receive_upload(
+        file,
+        settings.uploads_dir / "incoming",
+        settings.max_voice_upload_bytes,
+        "audio",
+        "RUNTIME_MAX_VOICE_UPLOAD_BYTES",
+    )
+    try:
+        heard = await hear(received, file.filename or "recording", services.chatting)
+    finally:
+        received.unlink(missing_ok=True)
+    user = user_message(heard.text, heard.language, audio_s=heard.duration_s)
+    services.conversations.save(conversation_id, user)
+    reply = await open_reply(conversation_id, heard.text, services.chatting, owner, stored_user=user)
+    return await _answer(reply, conversation_id, stream, request)
 
 
 @router.get(

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import jiwer
@@ -253,3 +254,21 @@ def test_an_overloaded_model_server_answers_503_with_its_reason(openai_chat: Cha
     assert response.status_code == 503 and "the server is overloaded" in response.json()["detail"]
     read = Conversation.model_validate(httpx.get(openai_chat.url(f"/{conversation.id}")).json())
     assert [m.status for m in read.messages] == ["done", "failed"]
+
+
+def test_a_spoken_message_is_heard_stored_and_answered(chat: Chat) -> None:
+    conversation = new_conversation(chat, ALICE)
+    recording = (Path(__file__).resolve().parents[2] / "assets" / "voices" / "librivox_en_reader.wav").read_bytes()
+    url = chat.url(f"/{conversation.id}/messages/audio")
+    response = httpx.post(url, files={"file": ("question.wav", recording)}, headers=ALICE, timeout=300)
+    assert response.status_code == 200, response.text
+    result = ReplyResult.model_validate(response.json())
+    assert "dashwood" in result.user.text.lower() and result.user.language == "en"
+    assert result.user.audio_s is not None and abs(result.user.audio_s - 10.0) < 0.1
+    assert result.reply.status == "done" and result.reply.language == "en" and result.reply.video_url
+    video = httpx.get(result.reply.video_url, headers=ALICE)
+    assert video.status_code == 200 and decode(video.content).video_s > 0.5
+    read = Conversation.model_validate(httpx.get(chat.url(f"/{conversation.id}"), headers=ALICE).json())
+    assert read.messages[0].text == result.user.text and read.messages[0].audio_s == result.user.audio_s
+    silence = httpx.post(url, files={"file": ("quiet.wav", b"RIFF")}, headers=ALICE, timeout=60)
+    assert silence.status_code == 422
