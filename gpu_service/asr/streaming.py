@@ -134,7 +134,7 @@ class UtteranceDetector:
 class StreamingRecognizer:
     """The detector, with each finished utterance transcribed: what a live session's microphone track feeds."""
 
-    def __init__(self, detector: UtteranceDetector, transcribe: Callable[[np.ndarray], Transcript]) -> None:
+    def __init__(self, detector: UtteranceDetector, transcribe: Callable[[np.ndarray, None, bool], Transcript]) -> None:
         self.detector = detector
         self.transcribe = transcribe
 
@@ -147,6 +147,6 @@ class StreamingRecognizer:
                 out.append(event)
                 continue
             started = time.perf_counter()
-            transcript = self.transcribe(event.audio)
+            transcript = self.transcribe(event.audio, None, False)  # already cut to speech: no second VAD
             out.append(Transcribed(event.start_s, event.end_s, transcript, time.perf_counter() - started))
         return out

@@ -50,32 +50,38 @@ class Transcriber:
         self.beam_size = beam_size
         self._lock = threading.Lock()  # one decode at a time per model
 
-    def transcribe(self, samples: np.ndarray, language: Language | None = None) -> Transcript:
-        """`samples`: mono float32 at 16 kHz. `language`: known in advance, or None to detect it."""
+    def transcribe(self, samples: np.ndarray, language: Language | None = None, vad: bool = True) -> Transcript:
+        """`samples`: mono float32 at 16 kHz. `language`: known in advance, or None to detect it. `vad`: drop
+        silence first (False for audio a live detector has already cut to an utterance)."""
         audio = samples.astype(np.float32)
         with self._lock:
-            _, _, probabilities = self.model.detect_language(audio)
-            ranked = dict(probabilities)
-            whisper_first = max(ranked, key=lambda code: ranked[code])
+            # One pass: the encoder's output for language identification is reused for decoding.
+            pieces, info = self._decode(audio, language, vad)
+            ranked = dict(info.all_language_probs or [(info.language, info.language_probability)])
             chosen = language or _likeliest(ranked)
-            pieces, info = self.model.transcribe(
-                audio,
-                language=WHISPER_CODE[chosen],
-                beam_size=self.beam_size,
-                vad_filter=True,
-                condition_on_previous_text=False,
-                temperature=0.0,
-            )
+            if WHISPER_CODE[chosen] != info.language:  # heard as another language: decode as the likeliest of ours
+                pieces, info = self._decode(audio, chosen, vad)
             segments = [(float(piece.start), float(piece.end), piece.text.strip()) for piece in pieces]
         glue = "" if chosen == "zh" else " "
         return Transcript(
             text=glue.join(text for _, _, text in segments if text).strip(),
             language=chosen,
-            whisper_language=str(whisper_first),
+            whisper_language=str(max(ranked, key=lambda code: ranked[code])),
             language_probability=float(ranked.get(WHISPER_CODE[chosen], 0.0)),
             segments=segments,
             speech_s=float(getattr(info, "duration_after_vad", info.duration)),
         )
+
+    def _decode(self, audio: np.ndarray, language: Language | None, vad: bool) -> tuple[Any, Any]:
+        pieces, info = self.model.transcribe(
+            audio,
+            language=WHISPER_CODE[language] if language else None,
+            beam_size=self.beam_size,
+            vad_filter=vad,
+            condition_on_previous_text=False,
+            temperature=0.0,
+        )
+        return list(pieces), info
 
 
 def _likeliest(probabilities: dict[str, float]) -> Language:
