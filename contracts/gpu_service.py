@@ -312,6 +312,10 @@ class EngineStatus(BaseModel):
     default: bool = Field(description="Used when a request names no engine.")
     reason: str | None = Field(None, description="Why the engine is unavailable.")
     license: str | None = Field(None, description="Terms of the engine's model weights, when they have their own.")
+    embedded: bool = Field(
+        False,
+        description="An embedded default that runs offline from pip packages, not the real model it stands in for.",
+    )
 
 
 class PublicHealth(BaseModel):

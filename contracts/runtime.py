@@ -8,10 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, computed_field
 
 from common.storage import DiskUsage
-from contracts.gpu_service import EngineStatus, FinishReason, Language, RequestModel, SegmentTiming, SpokenText
+from contracts.gpu_service import (
+    EngineStatus,
+    FinishReason,
+    Language,
+    PortraitInfo,
+    RequestModel,
+    SegmentTiming,
+    SpokenText,
+    VoiceInfo,
+)
 
 RequestLanguage = Literal["en", "zh", "es", "auto"]
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -178,10 +187,23 @@ class JobList(BaseModel):
     jobs: list[Job]
 
 
+def voice_preview_url(voice_id: str) -> str:
+    return f"/api/v1/voices/{voice_id}/preview"
+
+
+def portrait_preview_url(portrait_id: str) -> str:
+    return f"/api/v1/portraits/{portrait_id}/preview"
+
+
 class UploadedVoice(BaseModel):
     id: str = Field(description="Use as `voice` in generate and jobs.")
     source_name: str
     duration_s: float = Field(description="Length of the cleaned reference (silences trimmed, at most 10 s).")
+
+    @computed_field(description="The cleaned reference as WAV (a path on this runtime).")  # type: ignore[prop-decorator]
+    @property
+    def preview_url(self) -> str:
+        return voice_preview_url(self.id)
 
 
 class UploadedPortrait(BaseModel):
@@ -189,6 +211,35 @@ class UploadedPortrait(BaseModel):
     source_name: str
     width: int
     height: int
+
+    @computed_field(description="A JPEG thumbnail (a path on this runtime).")  # type: ignore[prop-decorator]
+    @property
+    def preview_url(self) -> str:
+        return portrait_preview_url(self.id)
+
+
+class BundledVoice(VoiceInfo):
+    @computed_field(description="The reference recording as WAV (a path on this runtime).")  # type: ignore[prop-decorator]
+    @property
+    def preview_url(self) -> str:
+        return voice_preview_url(self.id)
+
+
+class BundledPortrait(PortraitInfo):
+    @computed_field(description="A JPEG thumbnail (a path on this runtime).")  # type: ignore[prop-decorator]
+    @property
+    def preview_url(self) -> str:
+        return portrait_preview_url(self.id)
+
+
+class VoiceCatalog(BaseModel):
+    bundled: list[BundledVoice]
+    uploaded: list[UploadedVoice]
+
+
+class PortraitCatalog(BaseModel):
+    bundled: list[BundledPortrait]
+    uploaded: list[UploadedPortrait]
 
 
 class GpuServiceHealth(BaseModel):

@@ -31,10 +31,17 @@ class AssetLibrary(Generic[InfoT]):
         manifest_path = folder / manifest
         entries = json.loads(manifest_path.read_text()) if manifest_path.is_file() else []
         self._infos = {entry["id"]: info.model_validate(entry) for entry in entries}
-        self._files = {entry["id"]: folder / entry["file"] for entry in entries}
+        self._files: dict[str, Path] = {entry["id"]: folder / entry["file"] for entry in entries}
 
     def list(self) -> list[InfoT]:
         return list(self._infos.values())
+
+    def bundled_file(self, asset_id: str) -> Path:
+        """A bundled asset's file by its id alone (never a path): what previews serve."""
+        if asset_id not in self._files:
+            known = ", ".join(sorted(self._infos)) or "none"
+            raise NotFound(f"no bundled {self._kind} '{asset_id}'; bundled {self._kind}s: {known}")
+        return self._files[asset_id]
 
     def resolve(self, name: str) -> AssetReference:
         if name in self._files:

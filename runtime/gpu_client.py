@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -125,6 +126,11 @@ class GpuClient:
 
     async def portraits(self) -> PortraitsResponse:
         return await self._call("GET", "/api/v1/portraits", PortraitsResponse)
+
+    async def bundled_file(self, kind: Literal["voices", "portraits"], asset_id: str) -> tuple[bytes, str]:
+        """A bundled voice's or portrait's file (for previews) and its media type."""
+        response = await self._send("GET", f"/api/v1/{kind}/{quote(asset_id, safe='')}/file")
+        return response.content, response.headers.get("content-type", "application/octet-stream")
 
     async def tts(self, request: TTSRequest) -> TTSResponse:
         return await self._call("POST", "/api/v1/tts", TTSResponse, request)

@@ -72,7 +72,7 @@ def build_registry(
         return LivePortraitEngine(portrait_setup, faces)
 
     tts_specs: list[EngineSpec[TTSEngine]] = [
-        EngineSpec("espeak", espeak, languages=ESPEAK_LANGUAGES),
+        EngineSpec("espeak", espeak, languages=ESPEAK_LANGUAGES, embedded=True),
         EngineSpec(
             "xtts",
             xtts,
@@ -82,7 +82,7 @@ def build_registry(
         ),
     ]
     avatar_specs: list[EngineSpec[AvatarEngine]] = [
-        EngineSpec("animator", animator),
+        EngineSpec("animator", animator, embedded=True),
         EngineSpec(
             "liveportrait",
             liveportrait,
@@ -115,6 +115,7 @@ def build_registry(
             languages=frozenset(SUPPORTED_LANGUAGES),
             precheck=whisper_missing,
             license="MIT (OpenAI Whisper)",
+            embedded=True,
         )
     ]
     _check_declared(recognizers, get_args(AsrEngineName))

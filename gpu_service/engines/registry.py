@@ -36,6 +36,7 @@ class EngineSpec(Generic[EngineT]):
     # Cheap check run by /health without loading anything: why the engine cannot load, or None.
     precheck: Callable[[], str | None] = lambda: None
     license: str | None = None
+    embedded: bool = False  # runs offline from the project's pip packages, no model download or GPU needed
 
 
 LoadedCallback = Callable[[str, float], None]  # engine name, seconds it took to load
@@ -80,6 +81,7 @@ class EngineSlot(Generic[EngineT]):
             default=default,
             reason=reason,
             license=self.spec.license,
+            embedded=self.spec.embedded,
         )
 
 

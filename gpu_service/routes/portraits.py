@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
 
 from common.errors import ServiceError, documented
 from contracts.gpu_service import PortraitCheckRequest, PortraitCheckResponse, PortraitsResponse
@@ -15,6 +16,17 @@ CHECK_SIZE = 512
 @router.get("/portraits", response_model=PortraitsResponse)
 def list_portraits(services: Annotated[Services, Depends(get_services)]) -> PortraitsResponse:
     return PortraitsResponse(portraits=services.portraits.list())
+
+
+@router.get(
+    "/portraits/{portrait_id}/file",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, **documented(404)},
+)
+def portrait_file(portrait_id: str, services: Annotated[Services, Depends(get_services)]) -> FileResponse:
+    """A bundled portrait's image, as it is (for previews)."""
+    path = services.portraits.bundled_file(portrait_id)
+    return FileResponse(path, media_type="image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/png")
 
 
 @router.post("/portraits/check", response_model=PortraitCheckResponse, responses=documented(400, 404, 422))

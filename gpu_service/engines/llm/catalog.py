@@ -43,6 +43,7 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
             lambda: local("smollm2", llm.smollm2_gguf),
             precheck=lambda: _missing(llm.smollm2_gguf, "GPU_LLM__SMOLLM2_GGUF", "run scripts/fetch_llm_model.py"),
             license=SMOLLM2_LICENSE,
+            embedded=True,
         ),
         EngineSpec(
             "transformers",
