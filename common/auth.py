@@ -1,4 +1,5 @@
-"""Optional bearer-key guard for a service: /health stays open, everything else needs a key when keys are set.
+"""Optional bearer-key guard for a service: /health (and a service's public pages) stay open, everything else
+needs a key when keys are set.
 
 Keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>` and are compared in constant time.
 """
@@ -46,15 +47,29 @@ def key_matches(presented: str, keys: Collection[str]) -> bool:
 class KeyGuard:
     """ASGI middleware (not BaseHTTPMiddleware, which would end a failing stream as if it had succeeded)."""
 
-    def __init__(self, app: ASGIApp, keys: Collection[str], what: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: Collection[str],
+        what: str,
+        public: Collection[str] = (),
+        folders: Collection[str] = (),
+    ) -> None:
         self.app, self.keys, self.what = app, keys, what
+        self.public = frozenset(public)  # paths anyone may read (a web page)
+        self.folders = tuple(folder.rstrip("/") + "/" for folder in folders)  # ... and everything under these
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if request.url.path in OPEN_PATHS or request.method == "OPTIONS":
+        path = request.url.path
+        if (
+            path in OPEN_PATHS
+            or request.method == "OPTIONS"
+            or (request.method in ("GET", "HEAD") and self._public(path))
+        ):
             await self.app(scope, receive, send)
             return
         presented = presented_key(request)
@@ -71,8 +86,14 @@ class KeyGuard:
             return
         await self.app(scope, receive, send)
 
+    def _public(self, path: str) -> bool:
+        return path in self.public or path.startswith(self.folders)
 
-def install_key_guard(app: FastAPI, keys: Collection[str], what: str) -> None:
-    """No keys: nothing is guarded. `what` names the setting, so a 401 says how to fix it."""
+
+def install_key_guard(
+    app: FastAPI, keys: Collection[str], what: str, public: Collection[str] = (), folders: Collection[str] = ()
+) -> None:
+    """No keys: nothing is guarded. `what` names the setting, so a 401 says how to fix it. `public` paths and
+    everything under `folders` can be read (GET, HEAD) without a key."""
     if keys:
-        app.add_middleware(KeyGuard, keys=keys, what=what)
+        app.add_middleware(KeyGuard, keys=keys, what=what, public=public, folders=folders)

@@ -17,7 +17,7 @@ from common.observability import HttpMetrics, configure_logging, install_observa
 from common.options import AllowedMethods
 from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
 from contracts.runtime import ChatJob
-from runtime import __version__
+from runtime import __version__, web
 from runtime.config import Settings
 from runtime.conversations import ConversationStore
 from runtime.dependencies import Services
@@ -109,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Realtime Avatar runtime", version=__version__, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app, "RUNTIME_DATA_DIR")
-    install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS")
+    page = [web.PAGE_PATH] if settings.web_dir else []
+    files = [web.FILES_FOLDER] if settings.web_dir else []
+    install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS", public=page, folders=files)
     app.add_middleware(
         BodyLimit,
         max_bytes=max(settings.max_voice_upload_bytes, settings.max_portrait_upload_bytes) + MULTIPART_OVERHEAD,
@@ -135,4 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.router,
     ):
         app.include_router(router)
+    if settings.web_dir:
+        web.install_page(app, settings.web_dir)
     return app

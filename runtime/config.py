@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     max_voice_upload_seconds: float = Field(900, gt=0, description="Longest voice upload (audio or video), in seconds.")
     max_portrait_pixels: int = Field(40_000_000, gt=0, description="Largest portrait upload, in pixels.")
     decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one uploaded file may take.")
+    web_dir: Path | None = Field(
+        Path(__file__).resolve().parent.parent / "web",
+        description="The web page's files, served at / (empty: no page, the API only).",
+    )
+
+    @field_validator("web_dir", mode="before")
+    @classmethod
+    def _empty_means_no_page(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def fallback_enabled(self) -> bool:

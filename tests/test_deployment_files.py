@@ -68,6 +68,9 @@ def test_runtime_image_defaults_are_real_settings() -> None:
     dockerfile = (REPO / "runtime" / "Dockerfile").read_text()
     names = set(re.findall(r"\b(RUNTIME_[A-Z_]+)=", dockerfile))
     assert names and names <= env_names(RuntimeSettings)
+    # The page's default folder is web/ beside the runtime package: the image must hold it there.
+    assert "COPY runtime ./runtime" in dockerfile and "COPY web ./web" in dockerfile
+    assert RuntimeSettings().web_dir == REPO / "web" and (REPO / "web" / "index.html").is_file()
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -12,6 +12,7 @@ import pytest
 from common.launch import RunningService
 from common.stack import local_stack
 from contracts.runtime import Job
+from gpu_service.config import DEFAULT_ASSETS
 from tests.runtime.conftest import wait_for_job
 
 KEY = "key-for-tests"
@@ -157,3 +158,22 @@ def test_wrong_gpu_secret_is_an_operator_error(tmp_path: Path) -> None:
     assert response.status_code in (502, 503)
     assert "GPU_SHARED_SECRET" in response.json()["detail"]
     assert failed.status == "failed" and failed.attempts == 1 and "GPU_SHARED_SECRET" in (failed.error or "")
+
+
+def test_the_page_is_open_its_data_is_not(guarded: tuple[RunningService, RunningService]) -> None:
+    """The page's files load without a key (the page then asks for one); previews and uploads stay per key."""
+    _, runtime = guarded
+    page = httpx.get(f"{runtime.url}/")
+    assert page.status_code == 200 and "<title>Realtime Avatar</title>" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert httpx.get(f"{runtime.url}/web/js/main.js").status_code == 200
+    assert httpx.get(f"{runtime.url}/webx").status_code == 401  # a prefix opens its folder, not look-alikes
+    assert httpx.get(f"{runtime.url}/api/v1/voices/librivox_en_reader/preview").status_code == 401
+    assert httpx.post(f"{runtime.url}/", headers={}).status_code == 401  # only reading is open
+
+    with (DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav").open("rb") as handle:
+        mine = httpx.post(
+            f"{runtime.url}/api/v1/voices", files={"file": ("mine.wav", handle)}, headers=bearer(), timeout=60
+        ).json()
+    assert httpx.get(f"{runtime.url}{mine['preview_url']}", headers=bearer()).status_code == 200
+    assert httpx.get(f"{runtime.url}{mine['preview_url']}", headers=bearer("second-key")).status_code == 404

@@ -1,0 +1,67 @@
+"""The page with API keys configured, and with the gpu_service gone (the runtime's in-process fallback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from common.launch import RunningService, run_service
+from tests.web.conftest import Site, open_page, runtime_alone
+from tests.web.test_page import PLAYED_THIS_CLIP, say
+
+KEY = "page-test-key"
+
+
+@pytest.fixture
+def keyed_runtime(site: Site, tmp_path: Path) -> Iterator[RunningService]:
+    assert site.gpu is not None
+    env = {
+        "RUNTIME_GPU_SERVICE_URL": site.gpu.url,
+        "RUNTIME_DATA_DIR": str(tmp_path / "runtime"),
+        "RUNTIME_RATE_LIMIT_PER_MINUTE": "0",
+        "RUNTIME_API_KEYS": json.dumps([KEY]),
+    }
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        yield runtime
+
+
+def test_with_keys_the_page_asks_once_and_works_after(keyed_runtime: RunningService, browser: Browser) -> None:
+    opened = open_page(browser, keyed_runtime.url, "key")
+    page = opened.page
+    page.wait_for_selector("#key-dialog[open]")
+    opened.shot("asks-for-key")
+    page.fill("#key-input", "wrong-key")
+    page.click("#key-form button")
+    page.wait_for_selector("#key-dialog[open]")
+    assert "not accepted" in page.inner_text("#key-reason")
+    page.fill("#key-input", KEY)
+    page.click("#key-form button")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#portraits img[src^='blob:']").count() >= 2  # previews fetched with the key
+    say(opened, "The key works.")
+    opened.shot("playing-with-key")
+    page.reload()  # same browser session: the key is remembered, not asked again
+    page.wait_for_selector("body[data-ready=true]")
+    assert not page.is_visible("#key-dialog")
+    assert not opened.log.unexpected()
+
+
+def test_with_the_gpu_service_down_a_banner_shows_and_the_fallback_plays(browser: Browser, tmp_path: Path) -> None:
+    with runtime_alone(tmp_path) as runtime:
+        opened = open_page(browser, runtime.url, "fallback")
+        page = opened.page
+        page.wait_for_selector("body[data-ready=true]")
+        banner = page.locator("#banner")
+        assert banner.is_visible()
+        assert "not reachable" in banner.inner_text() and "embedded engines" in banner.inner_text()
+        opened.shot("banner")
+        page.fill("#say-text", "Still here without the service.")
+        page.click("#say-button")
+        page.wait_for_function(PLAYED_THIS_CLIP)
+        opened.shot("fallback-playing")
+        assert banner.is_visible()
+        assert not opened.log.unexpected()

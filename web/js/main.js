@@ -1,0 +1,164 @@
+// The page: say-this and chat modes over one player, voice and portrait choices, clip history, health.
+
+import { getJson, onKeyNeeded, postJson } from "./api.js";
+import { Catalog } from "./catalog.js";
+import { Chat } from "./chat.js";
+import { HealthView } from "./health.js";
+import { History } from "./history.js";
+import { StreamPlayer } from "./player.js";
+import { holdToRecord } from "./recorder.js";
+
+const $ = (id) => document.getElementById(id);
+const player = new StreamPlayer($("player"));
+const healthView = new HealthView($("engines"), $("banner"));
+const catalog = new Catalog({
+  portraits: $("portraits"),
+  voices: $("voices"),
+  portraitFile: $("portrait-file"),
+  voiceFile: $("voice-file"),
+  portraitBox: $("portrait-box"),
+  voiceBox: $("voice-box"),
+  portraitMessage: $("portrait-message"),
+  voiceMessage: $("voice-message"),
+  recordVoice: $("record-voice"),
+}, (url) => ($("player").poster = url));
+const history = new History($("history"), $("history-message"), (url) => watch(() => player.replay(url)));
+const chat = new Chat(
+  {
+    log: $("chat-log"),
+    personaName: $("persona-name-input"),
+    personaPrompt: $("persona-prompt"),
+    personaNameLabel: $("persona-name"),
+  },
+  catalog,
+  () => $("language").value,
+);
+
+// What tests and curious users can read: the latest click-to-first-frame time.
+window.avatarMetrics = { clicks: 0, firstFrameMs: [] };
+
+function setState(text, isError = false) {
+  const state = $("state");
+  state.textContent = text;
+  state.hidden = text === "";
+  state.classList.toggle("error", isError);
+}
+
+function busy(on) {
+  for (const id of ["say-button", "chat-send", "talk"]) $(id).disabled = on;
+}
+
+// Runs one playback (stream or replay) with the waiting state, first-frame timing and errors shown.
+async function watch(start, clickedAt = performance.now()) {
+  busy(true);
+  setState("Making the video…");
+  $("timing").textContent = "";
+  window.avatarMetrics.clicks += 1;
+  try {
+    const { firstFrame } = await start();
+    const shownAt = await firstFrame;
+    const ms = Math.round(shownAt - clickedAt);
+    window.avatarMetrics.firstFrameMs.push(ms);
+    $("timing").textContent = `First frame after ${(ms / 1000).toFixed(2)} s`;
+    healthView.clearRefusal();
+  } catch (error) {
+    setState(error.message, true);
+    return;
+  } finally {
+    busy(false);
+  }
+}
+
+$("player").addEventListener("playing", () => setState(""));
+
+function fromStream(response, text) {
+  healthView.noteFallback(response.headers.get("X-Fallback") === "true");
+  const videoUrl = response.headers.get("X-Video-Url");
+  return player.play(response).then((played) => {
+    if (videoUrl) history.add({ videoUrl, text, at: new Date().toISOString() });
+    return played;
+  });
+}
+
+$("say-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const clickedAt = performance.now();
+  const text = $("say-text").value.trim();
+  if (!text) return;
+  const request = { text, language: $("language").value, stream: true };
+  if (catalog.voice) request.voice = catalog.voice;
+  if (catalog.portrait) request.portrait = catalog.portrait;
+  watch(async () => fromStream(await postJson("/api/v1/generate", request), text), clickedAt);
+});
+
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const clickedAt = performance.now();
+  const text = $("chat-text").value.trim();
+  if (!text) return;
+  $("chat-text").value = "";
+  watch(async () => fromStream(await chat.send(text), `Reply to: ${text}`), clickedAt);
+});
+
+holdToRecord(
+  $("talk"),
+  (recording) => watch(async () => fromStream(await chat.sendRecording(recording), "Spoken reply")),
+  (error) => setState(`The microphone could not be used: ${error.message}`, true),
+);
+
+$("new-chat").addEventListener("click", () => {
+  chat.forget();
+  setState("A new conversation starts with your next message.");
+});
+
+// Tabs: click, or arrow keys between them (the ARIA tabs pattern).
+const tabs = [$("tab-say"), $("tab-chat")];
+function selectTab(tab) {
+  for (const other of tabs) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    $(other.getAttribute("aria-controls")).hidden = !selected;
+  }
+  tab.focus();
+  if (tab.id === "tab-chat") $("chat-text").focus();
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab));
+  tab.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") selectTab(tabs[(tabs.indexOf(tab) + 1) % tabs.length]);
+  });
+}
+
+// The key dialog: asked once per browser session, when /health says the service needs one.
+onKeyNeeded(
+  (reason) =>
+    new Promise((resolve) => {
+      const dialog = $("key-dialog");
+      $("key-reason").textContent = reason;
+      $("key-input").value = "";
+      dialog.addEventListener("close", () => resolve($("key-input").value.trim()), { once: true });
+      dialog.showModal();
+    }),
+);
+
+async function start() {
+  await healthView.poll();
+  try {
+    await catalog.load();
+    chat.showPersona(await defaultPersona());
+    await chat.restore();
+  } catch (error) {
+    setState(error.message, true);
+  }
+  catalog.wire();
+  document.body.dataset.ready = "true";
+}
+
+// The persona a new conversation gets, as the API documents it (its OpenAPI schema's defaults).
+async function defaultPersona() {
+  const schema = (await getJson("/openapi.json")).components.schemas.Persona.properties;
+  return { name: schema.name.default, system_prompt: schema.system_prompt.default };
+}
+
+start();
