@@ -7,8 +7,9 @@ DEMO_STAMP := $(VENV)/.demo-installed
 DEV_STAMP := $(VENV)/.dev-installed
 WHISPER_MODEL := models/whisper-base/.verified
 LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench evaluate load clean help
+.PHONY: demo test lint typecheck pytest browser bench evaluate load clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
@@ -49,8 +50,12 @@ $(WHISPER_MODEL): evaluator/whisper-model.txt | $(DEV_STAMP)
 $(LLM_MODEL): gpu_service/engines/llm/smollm2-model.txt | $(DEMO_STAMP)
 	$(BIN)/python scripts/fetch_llm_model.py
 
-pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL)
-	$(BIN)/python -m pytest
+# The web page's tests drive Debian's Chromium (Playwright cannot download its own browser offline).
+browser:
+	@CHROMIUM=$(CHROMIUM) sh scripts/install_browser.sh
+
+pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) browser
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test: lint typecheck pytest
 
