@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import av
 import cv2
 import httpx
 import numpy as np
@@ -35,6 +36,15 @@ PLAYBACK = """() => {
 
 PLAYED_THIS_CLIP = """() => window.avatarMetrics.firstFrameMs.length === window.avatarMetrics.clicks
   && document.getElementById("player").currentTime > 0.5"""
+
+
+# A DataTransfer holding one file (fetched from the runtime), as a drag from the desktop would bring.
+DROPPED_FILE = """async (path) => {
+  const transfer = new DataTransfer();
+  const blob = await (await fetch(path)).blob();
+  transfer.items.add(new File([blob], path.split("/").at(-2) + ".wav", { type: "audio/wav" }));
+  return transfer;
+}"""
 
 
 def ready(site_url: str, browser: Browser, name: str) -> OpenPage:
@@ -70,6 +80,21 @@ def test_a_typed_sentence_streams_with_picture_and_sound(site: Site, browser: Br
     print(f"click to first frame: {played['firstFrameMs']} ms")
     assert page.locator(".frame").bounding_box() == frame_before  # no layout jump when the video starts
     assert page.locator("#history li").count() == 1
+
+    # The clip's history entry: download the MP4, copy its link, replay it.
+    with page.expect_download() as download:
+        page.click("#history li >> text=Download")
+    saved = Path(download.value.path())
+    with av.open(str(saved)) as container:
+        assert container.streams.video and container.streams.audio
+        assert float(container.duration or 0) / av.time_base > 1.0
+    page.click("#history li >> text=Copy link")
+    link = page.evaluate("() => navigator.clipboard.readText()")
+    assert link.startswith(site.runtime.url + "/api/v1/videos/")
+    assert httpx.get(link).content == saved.read_bytes()
+    page.click("#history li >> text=Replay")
+    page.wait_for_function(PLAYED_THIS_CLIP)
+    opened.shot("replayed")
     assert not opened.log.unexpected()
 
 
@@ -99,7 +124,11 @@ def test_uploads_through_the_file_chooser_are_used_and_refusals_shown(
     face.write_bytes((ASSETS / "images" / "astronaut.png").read_bytes())
     page.set_input_files("#portrait-file", str(face))
     page.wait_for_selector("#portraits .choice:has-text('my-face.png') img[src^='blob:']")
-    page.set_input_files("#voice-file", str(ASSETS / "voices" / "synthetic_es_male.wav"))
+    page.set_input_files("#voice-file", str(ASSETS / "voices" / "synthetic_en_female.wav"))
+    page.wait_for_selector("#voices .choice:has-text('synthetic_en_female.wav')")
+    # Drag and drop: a file dropped on the voice box is uploaded like a chosen one.
+    dropped = page.evaluate_handle(DROPPED_FILE, "/api/v1/voices/synthetic_es_male/preview")
+    page.dispatch_event("#voice-box", "drop", {"dataTransfer": dropped})
     page.wait_for_selector("#voices .choice:has-text('synthetic_es_male.wav')")
     assert page.is_checked("#portraits .choice:has-text('my-face.png') input")
     assert page.is_checked("#voices .choice:has-text('synthetic_es_male.wav') input")

@@ -65,3 +65,15 @@ def test_with_the_gpu_service_down_a_banner_shows_and_the_fallback_plays(browser
         opened.shot("fallback-playing")
         assert banner.is_visible()
         assert not opened.log.unexpected()
+
+
+def test_without_a_fallback_the_refusal_is_shown_as_the_service_words_it(browser: Browser, tmp_path: Path) -> None:
+    with runtime_alone(tmp_path, RUNTIME_FALLBACK="off") as runtime:
+        opened = open_page(browser, runtime.url, "no-fallback")
+        page = opened.page
+        page.wait_for_selector("body[data-ready=true]")
+        banner = page.inner_text("#banner")
+        assert "no fallback" in banner and "gpu_service" in banner
+        assert page.locator("#state.error").is_visible()  # the catalog could not load: said in the player too
+        opened.shot("refused")
+        assert not opened.log.unexpected(allowed=("status of 503",))
