@@ -115,7 +115,7 @@ def _first_chunk_limit(text: str) -> int | None:
     words = list(re.finditer(r"\S+(?=\s)", text))
     if len(words) >= FIRST_CHUNK_MAX_WORDS:
         return words[FIRST_CHUNK_MAX_WORDS - 1].end()
-    cjk = [index for index, char in enumerate(text) if _is_cjk(char)]
+    cjk = [index for index, char in enumerate(text) if is_cjk(char)]
     return cjk[FIRST_CHUNK_MAX_CJK - 1] + 1 if len(cjk) >= FIRST_CHUNK_MAX_CJK else None
 
 
@@ -123,7 +123,7 @@ def _long_enough(text: str) -> bool:
     words = text.split()
     if len(words) >= FIRST_CLAUSE_MIN_WORDS:
         return True
-    return sum(_is_cjk(char) for char in text) >= FIRST_CLAUSE_MIN_CJK
+    return sum(is_cjk(char) for char in text) >= FIRST_CLAUSE_MIN_CJK
 
 
 def split_sentences(text: str, max_chars: int = 300) -> list[str]:
@@ -143,7 +143,7 @@ def _bounded(sentence: str, max_chars: int) -> list[str]:
             if current and len(current) + len(part) + 1 > max_chars:
                 out.append(current.strip())
                 current = ""
-            current = f"{current} {part}" if current and not _is_cjk(part[:1]) else current + part
+            current = f"{current} {part}" if current and not is_cjk(part[:1]) else current + part
     if current.strip():
         out.append(current.strip())
     return out
@@ -170,7 +170,7 @@ def _hard_split(clause: str, max_chars: int) -> list[str]:
     return parts
 
 
-def _is_cjk(char: str) -> bool:
+def is_cjk(char: str) -> bool:
     return bool(char) and ("\u3000" <= char <= "\u9fff" or "\uff00" <= char <= "\uffef")
 
 
@@ -178,6 +178,6 @@ def join_sentences(sentences: list[str]) -> str:
     """Sentences back into one text: a space between them, none between Chinese ones."""
     text = ""
     for sentence in sentences:
-        glued = not text or (_is_cjk(text[-1]) and _is_cjk(sentence[:1]))
+        glued = not text or (is_cjk(text[-1]) and is_cjk(sentence[:1]))
         text += sentence if glued else f" {sentence}"
     return text

@@ -112,6 +112,40 @@ def test_long_text_is_split_under_the_language_limits() -> None:
     assert XTTS_LANGUAGE == {"en": "en", "zh": "zh-cn", "es": "es"}
 
 
+NUMBERS = (
+    "The budget rose from 1,234,567 dollars in 2019 to 98,765,432 dollars in 2023, while 4,567,890 people paid "
+    "12,345 each and 6,789,012 paid 3,456,789 and 7,654,321 more."
+)  # 160 characters, under the character limit; over 400 tokens once the numbers are spelled out
+
+
+def test_text_is_split_by_the_models_token_count(engine: XttsEngine) -> None:
+    tokenizer = engine._model.tokenizer
+    limit = engine._config.model_args.gpt_max_text_tokens
+    assert len(tokenizer.encode(NUMBERS.lower(), lang="en")) >= limit  # what used to fail XTTS's assertion (a 500)
+    pieces = engine._sentences(NUMBERS, "en")
+    assert len(pieces) >= 2 and " ".join(pieces).split() == NUMBERS.split()  # nothing lost, nothing reordered
+    assert all(len(tokenizer.encode(piece.lower(), lang="en")) < limit for piece in pieces)
+    speech = synthesize(engine, NUMBERS, "en", VOICE, match_voice=False)
+    assert speech.duration_s > 0.2
+
+
+def test_too_many_tokens_in_one_word_is_a_422_with_the_reason(
+    xtts_service: tuple[RunningService, RunningService],
+) -> None:
+    gpu, _ = xtts_service
+    long_number = "1234567890" * 5
+    for path in ("/api/v1/tts", "/api/v1/tts/stream"):
+        body = {"text": f"Call {long_number} now.", "language": "en", "voice": "librivox_en_reader"}
+        response = httpx.post(f"{gpu.url}{path}", json=body, timeout=300)
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert long_number in detail and "tokens" in detail and "split" in detail
+    spelled = httpx.post(
+        f"{gpu.url}/api/v1/tts", json={"text": NUMBERS, "language": "en", "voice": "librivox_en_reader"}, timeout=300
+    )
+    assert spelled.status_code == 200, spelled.text
+
+
 def test_xtts_needs_a_voice(engine: XttsEngine) -> None:
     from common.errors import Unprocessable
 

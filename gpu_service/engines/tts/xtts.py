@@ -14,7 +14,7 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ from common.files import atomic_target
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.engines.registry import EngineLoadError
-from gpu_service.text import split_sentences
+from gpu_service.text import is_cjk, split_sentences
 
 log = logging.getLogger("gpu_service.xtts")
 
@@ -79,6 +79,41 @@ def _download(options: XttsOptions) -> Path:
 def sentences_for(text: str, language: str, char_limits: dict[str, int]) -> list[str]:
     """Sentences no longer than XTTS's per-language limit (it warns past it and degrades; zh: 82 characters)."""
     return split_sentences(text, max_chars=int(char_limits.get(XTTS_LANGUAGE[language].split("-")[0], 250)))
+
+
+def pieces_within(
+    text: str, language: str, char_limits: dict[str, int], count_tokens: Callable[[str], int], max_tokens: int
+) -> list[str]:
+    """`sentences_for`, each split further until its token count (as XTTS counts it: after its own number and
+    symbol expansion, so "1,234,567" costs words, not digits) is under `max_tokens`. A piece that cannot be split
+    (one word) and is still too long is a 422, before any audio."""
+    return [
+        piece
+        for sentence in sentences_for(text, language, char_limits)
+        for piece in _fit(sentence, count_tokens, max_tokens)
+    ]
+
+
+def _fit(piece: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[str]:
+    if count_tokens(piece) < max_tokens:
+        return [piece]
+    words = piece.split()
+    if len(words) > 1:
+        middle = len(words) // 2
+        # Prefer a clause boundary near the middle, so each half is read as a phrase.
+        clause_ends = [i + 1 for i, word in enumerate(words[:-1]) if word[-1] in ",;:，；：、"]
+        cut = min(clause_ends, key=lambda end: abs(end - middle)) if clause_ends else middle
+        cut = cut if len(words) // 4 <= cut <= len(words) - len(words) // 4 else middle
+        halves = [" ".join(words[:cut]), " ".join(words[cut:])]
+    elif len(piece) > 1 and any(is_cjk(char) for char in piece):
+        halves = [piece[: len(piece) // 2], piece[len(piece) // 2 :]]  # no spaces between words: halve anyway
+    else:
+        shown = piece if len(piece) <= 60 else piece[:57] + "..."
+        raise Unprocessable(
+            f"'{shown}' makes {count_tokens(piece)} tokens once XTTS spells it out (numbers become words); it takes "
+            f"fewer than {max_tokens} per piece and this one has no space to split at: shorten it or add spaces"
+        )
+    return [part for half in halves for part in _fit(half, count_tokens, max_tokens)]
 
 
 def weights_key(path: Path) -> str:
@@ -195,7 +230,13 @@ class XttsEngine:
     # -- speech --------------------------------------------------------------------------------------------------
 
     def _sentences(self, text: str, language: str) -> list[str]:
-        return sentences_for(text, language, self._model.tokenizer.char_limits)
+        tokenizer, code = self._model.tokenizer, XTTS_LANGUAGE[language]
+
+        def count_tokens(piece: str) -> int:
+            return len(tokenizer.encode(piece.strip().lower(), lang=code))  # as inference_stream encodes it
+
+        max_tokens = int(self._config.model_args.gpt_max_text_tokens)
+        return pieces_within(text, language, tokenizer.char_limits, count_tokens, max_tokens)
 
     def _settings(self) -> dict[str, Any]:
         config = self._config
@@ -224,10 +265,11 @@ class XttsEngine:
         sentence streams; closing the iterator releases it (every route closes its stream when the response ends).
         """
         started = time.perf_counter()
+        sentences = self._sentences(text, language)  # a text XTTS cannot take is refused before any work
         conditioning = self.conditioning(self._voice(voice))
         latents_s = time.perf_counter() - started
         gap = np.zeros(round(SENTENCE_GAP_S * self.sample_rate), np.float32)
-        for number, sentence in enumerate(self._sentences(text, language)):
+        for number, sentence in enumerate(sentences):
             with self._lock, self._autocast():
                 chunks = self._model.inference_stream(
                     sentence,
