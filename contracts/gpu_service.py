@@ -329,6 +329,9 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     service: Literal["gpu_service"] = "gpu_service"
     problems: list[str] = Field(default_factory=list, description="Why the status is degraded, in words.")
+    notes: list[str] = Field(
+        default_factory=list, description="What works but deserves a word (a real engine on a CPU is very slow)."
+    )
     disk: DiskUsage | None = Field(None, description="Space used under the output root, and free on its disk.")
     version: str
     device: str

@@ -33,6 +33,15 @@ class LivePortraitSettings(BaseModel):
     )
     fp16: bool = Field(True, description="Half precision on CUDA.")
     batch: int = Field(8, ge=1, le=64, description="Frames rendered together.")
+    max_render_s: float = Field(
+        900,
+        gt=0,
+        description="Video that would take longer to render (at the measured speed) is refused with 422; "
+        "keep it at or under the runtime's RUNTIME_GPU_TIMEOUT_S.",
+    )
+    cpu_seconds_per_frame: float = Field(
+        5.0, gt=0, description="On a CPU, the speed assumed until the first frames are measured (512 px, measured)."
+    )
 
 
 class LlmSettings(BaseModel):

@@ -41,6 +41,8 @@ def liveportrait_options(settings: Settings, device: str) -> LivePortraitOptions
         fp16=settings.liveportrait.fp16,
         batch_size=settings.liveportrait.batch,
         cache_items=settings.cache_items,
+        max_render_s=settings.liveportrait.max_render_s,
+        cpu_seconds_per_frame=settings.liveportrait.cpu_seconds_per_frame,
     )
 
 

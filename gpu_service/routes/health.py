@@ -24,12 +24,23 @@ def health(request: Request, services: Annotated[Services, Depends(get_services)
     if (storage := services.storage.problem()) is not None:
         problems.append(storage)
     status = "degraded" if problems else "ok"
+    notes = []
+    liveportrait = next((engine for engine in engines if engine.name == "liveportrait"), None)
+    if liveportrait is not None and liveportrait.state != "unavailable" and services.device.name == "cpu":
+        options = services.settings.liveportrait
+        ten_seconds = 10 * 25  # frames, at the default fps
+        notes.append(
+            f"LivePortrait runs on the CPU here: ~{options.cpu_seconds_per_frame:.0f} s a frame, so 10 s of video "
+            f"takes ~{ten_seconds * options.cpu_seconds_per_frame / 60:.0f} min; video that would take over "
+            f"GPU_LIVEPORTRAIT__MAX_RENDER_S={options.max_render_s:.0f} s is refused. Use a GPU for LivePortrait."
+        )
     secret = services.settings.shared_secret
     if secret and not has_valid_key(request, [secret]):
         return PublicHealth(status=status, service="gpu_service")
     return HealthResponse(
         status=status,
         problems=problems,
+        notes=notes,
         disk=services.disk.get(),
         version=__version__,
         device=services.device.name,

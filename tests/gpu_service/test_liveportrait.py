@@ -235,3 +235,34 @@ def test_speak_streams_through_the_engine(stand_in_service: RunningService) -> N
         "And a second one.",
     ]
     assert len(decode(data).frames) == result.frames > 25
+
+
+@pytest.fixture(scope="module")
+def slow_cpu_service(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """The stand-in on the CPU with a 30 s render budget: at LivePortrait's measured ~5 s a frame, 6 frames."""
+    root = tmp_path_factory.mktemp("lp-budget")
+    env = {
+        "GPU_OUTPUT_ROOT": str(root / "out"),
+        "GPU_LIVEPORTRAIT__DIR": str(STAND_IN),
+        "GPU_LIVEPORTRAIT__WEIGHTS_DIR": str(weights),
+        "GPU_AVATAR_ENGINE": "liveportrait",
+        "GPU_DEVICE": "cpu",
+        "GPU_LIVEPORTRAIT__MAX_RENDER_S": "30",
+    }
+    with run_service("gpu_service.app:create_app", env, root) as service:
+        yield service
+
+
+def test_on_a_cpu_health_warns_and_long_renders_are_refused_up_front(slow_cpu_service: RunningService) -> None:
+    url = slow_cpu_service.url
+    health = HealthResponse.model_validate(httpx.get(f"{url}/health").json())
+    assert any("LivePortrait runs on the CPU" in note and "MAX_RENDER_S=30" in note for note in health.notes)
+    speech = TTSResponse.model_validate(
+        httpx.post(f"{url}/api/v1/tts", json={"text": TEXT, "language": "en"}, timeout=60).json()
+    )
+    refused = httpx.post(f"{url}/api/v1/avatar", json={"audio_path": speech.audio_path}, timeout=60)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "~5.0 s a frame on cpu" in detail and "GPU_LIVEPORTRAIT__MAX_RENDER_S=30" in detail
+    streamed = httpx.post(f"{url}/api/v1/speak", json={"text": TEXT, "language": "en"}, timeout=60)
+    assert streamed.status_code == 422 and "MAX_RENDER_S" in streamed.json()["detail"]  # before any byte

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from common.errors import Unprocessable
 from common.face_geometry import eye_open_ratios, lip_open_ratio
 from common.lru import LruCache
 from gpu_service.assets import AssetReference
@@ -69,6 +70,8 @@ class LivePortraitOptions:
     fp16: bool
     batch_size: int = 8
     cache_items: int = 64  # portraits kept prepared in memory
+    max_render_s: float = 900.0  # longer renders are refused up front (GPU_LIVEPORTRAIT__MAX_RENDER_S)
+    cpu_seconds_per_frame: float = 5.0  # the speed assumed on a CPU until measured
 
     @property
     def weights_dir(self) -> Path | None:
@@ -146,6 +149,9 @@ class LivePortraitEngine:
         self._batch = options.batch_size
         self._sources: LruCache[tuple[Path, int], Source] = LruCache(options.cache_items)
         self._lock = threading.Lock()  # one render at a time on the device
+        self._max_render_s = options.max_render_s
+        # Known on a CPU before any frame (~5 s a frame); on a GPU, learnt from the first batch.
+        self.seconds_per_frame: float | None = options.cpu_seconds_per_frame if self.device == "cpu" else None
         self.load_s = time.perf_counter() - started
         log.info("LivePortrait loaded from %s in %.1f s", options.checkout, self.load_s)
 
@@ -223,11 +229,27 @@ class LivePortraitEngine:
             source = self.source(portrait, size)
         return LivePortraitSession(self, source, fps, size, seed)
 
+    def check_render_time(self, frames: int, fps: int) -> None:
+        """422 when `frames` would take longer than GPU_LIVEPORTRAIT__MAX_RENDER_S at the speed seen so far: a
+        clear refusal up front rather than a timeout after minutes of work."""
+        per_frame = self.seconds_per_frame
+        if per_frame is None or frames * per_frame <= self._max_render_s:
+            return
+        raise Unprocessable(
+            f"LivePortrait renders ~{per_frame:.1f} s a frame on {self.device}: {frames / fps:.1f} s of video would "
+            f"take ~{frames * per_frame / 60:.0f} min, over GPU_LIVEPORTRAIT__MAX_RENDER_S={self._max_render_s:.0f} s; "
+            "shorten the text, use the animator engine, or run the gpu_service on a GPU"
+        )
+
     def frames(self, source: Source, motion: Motion) -> Iterator[np.ndarray]:
         """Frames in batches; the device lock is held for one batch at a time, never across a yield."""
         for frame_range in batches(motion.frames, self._batch):
             with self._lock:
+                started = time.perf_counter()
                 crops = self._render_batch(source, motion, frame_range)
+                measured = (time.perf_counter() - started) / len(frame_range)
+            previous = self.seconds_per_frame
+            self.seconds_per_frame = measured if previous is None else 0.7 * previous + 0.3 * measured
             yield from (paste_back(source.face.image, crop, source.box, source.mask) for crop in crops)
 
 
@@ -240,6 +262,7 @@ class LivePortraitSession:
         self._source = source
         self._planner = MotionPlanner(fps, seed)
         self._eyes_open = float(np.mean(source.eyes_open))
+        self._frames_asked = 0  # over the whole session: a streamed reply is one render
 
     def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
         return self._frames(self._planner.speech(samples, sample_rate, phonemes))
@@ -248,4 +271,7 @@ class LivePortraitSession:
         return self._frames(self._planner.silence(round(seconds * self.fps)))
 
     def _frames(self, track: MouthTrack) -> Iterator[np.ndarray]:
-        return self._engine.frames(self._source, motion_from_track(track, self._eyes_open))
+        motion = motion_from_track(track, self._eyes_open)
+        self._frames_asked += motion.frames
+        self._engine.check_render_time(self._frames_asked, self.fps)
+        return self._engine.frames(self._source, motion)
