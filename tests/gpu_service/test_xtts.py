@@ -7,6 +7,7 @@ are. Its speech is noise-like (untrained), so the tests measure shape, duration,
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from common.audio import load_audio, rms_dbfs
-from common.launch import RunningService
+from common.launch import RunningService, run_service
 from common.stack import local_stack
 from contracts.gpu_service import AvatarResponse, HealthResponse, SpeakResult, TTSResponse
 from contracts.runtime import GenerateResult
@@ -34,6 +35,7 @@ from gpu_service.engines.tts.xtts import (
 )
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
 from tests.media_stream import decode
+from tests.runtime.conftest import in_private_mounts, namespaces_available
 
 VOICE = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
 TEXTS = {
@@ -179,6 +181,50 @@ def test_a_broken_checkpoint_is_a_clear_load_error(tmp_path: Path, tiny_model: P
 
 
 # --- over HTTP ------------------------------------------------------------------------------------------------------
+
+READ_ONLY = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+
+
+def legacy_checkpoint(tiny_model: Path, folder: Path) -> Path:
+    """The tiny model saved as the original XTTS-v2 file is: its config pickled beside the weights, its classes
+    named by their old module (as coqui's own legacy loader expects them)."""
+    import torch
+    from TTS.tts.configs.xtts_config import XttsConfig
+    from TTS.tts.models.xtts import _legacy_safe_globals
+
+    folder.mkdir()
+    for name in ("config.json", "vocab.json"):
+        (folder / name).write_bytes((tiny_model / name).read_bytes())
+    config = XttsConfig()
+    config.load_json(str(tiny_model / "config.json"))
+    weights = torch.load(tiny_model / "model.pth", map_location="cpu", weights_only=True)["model"]
+    with _legacy_safe_globals():
+        torch.save({"model": weights, "config": config}, folder / "model.pth")
+    return folder
+
+
+@pytest.mark.skipif(not namespaces_available(), reason="needs mount namespaces to mount a folder read-only")
+def test_a_read_only_original_checkpoint_loads_through_a_cached_copy(tiny_model: Path, tmp_path: Path) -> None:
+    original = legacy_checkpoint(tiny_model, tmp_path / "xtts-v2")
+    before = hashlib.sha256((original / "model.pth").read_bytes()).hexdigest()
+    env = {"GPU_XTTS__MODEL_DIR": str(original), "GPU_TTS_ENGINE": "xtts", "GPU_OUTPUT_ROOT": str(tmp_path / "out")}
+    body = {"text": "Hello there.", "language": "en", "voice": "librivox_en_reader"}
+
+    def read_only(command: list[str]) -> list[str]:
+        return in_private_mounts(READ_ONLY, str(original), *command)
+
+    for start in range(2):
+        logs = tmp_path / f"logs{start}"
+        logs.mkdir()
+        with run_service("gpu_service.app:create_app", env, logs, wrap=read_only) as gpu:
+            response = httpx.post(f"{gpu.url}/api/v1/tts", json=body, timeout=300)
+            assert response.status_code == 200, response.text
+        copies = list((tmp_path / "out" / "cache" / "xtts-model").iterdir())
+        assert [copy.name for copy in copies if not copy.name.startswith(".")] == [copies[0].name]
+        if start == 0:
+            converted = (copies[0] / "model.pth").stat().st_mtime_ns
+    assert (copies[0] / "model.pth").stat().st_mtime_ns == converted  # the second start loaded the copy as it was
+    assert hashlib.sha256((original / "model.pth").read_bytes()).hexdigest() == before  # the original untouched
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ import importlib.util
 import logging
 import os
 import pickle
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -116,6 +118,31 @@ def _fit(piece: str, count_tokens: Callable[[str], int], max_tokens: int) -> lis
     return [part for half in halves for part in _fit(half, count_tokens, max_tokens)]
 
 
+def loadable_folder(model_dir: Path, cache_dir: Path) -> Path:
+    """The folder coqui loads from. coqui rewrites model.pth in place when it holds a pickled config (the original
+    XTTS-v2 file does), which fails on a read-only folder (a mounted volume, another user's files). Such a folder
+    is loaded through a writable copy in the cache, made once per weights file: the other files linked, model.pth
+    copied (coqui converts the copy the first time, later starts load the converted copy)."""
+    weights = model_dir / "model.pth"
+    if os.access(model_dir, os.W_OK) and os.access(weights, os.W_OK):
+        return model_dir
+    copy = cache_dir / "xtts-model" / weights_key(weights)[:16]
+    if (copy / "model.pth").is_file():
+        return copy
+    log.info("XTTS folder %s is read-only: loading through a writable copy in %s (once)", model_dir, copy)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=copy.parent, prefix=".copying-"))  # appears whole, or not at all
+    try:
+        for entry in model_dir.iterdir():
+            if entry.name != "model.pth":
+                (partial / entry.name).symlink_to(entry.resolve())
+        shutil.copyfile(weights, partial / "model.pth")
+        os.replace(partial, copy)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return copy
+
+
 def weights_key(path: Path) -> str:
     """A digest of the whole weights file: a fine-tune that changes only the GPT (past the first megabyte) gets
     other latents. BLAKE2 reads ~1 GB/s here, a second or two for XTTS-v2, next to a load of many seconds."""
@@ -189,6 +216,13 @@ class XttsEngine:
 
         model_dir = options.model_dir or _download(options)
         started = time.perf_counter()
+        try:
+            model_dir = loadable_folder(model_dir, options.cache_dir)
+        except OSError as error:
+            raise EngineLoadError(
+                f"the XTTS folder {model_dir} is read-only and its writable copy could not be made in "
+                f"{options.cache_dir} (the cache under GPU_OUTPUT_ROOT): {error}"
+            ) from error
         config = XttsConfig()
         config.load_json(str(model_dir / "config.json"))
         model = Xtts(config)
