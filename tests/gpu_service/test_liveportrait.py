@@ -1,9 +1,14 @@
-"""The liveportrait engine: its pure parts, and its wiring to LivePortrait's wrapper against a STAND-IN.
+"""The liveportrait engine: its pure parts; LivePortrait's real code on random weights; its wiring, against a
+STAND-IN that makes the wiring visible.
 
-STAND-IN: LivePortrait's package and weights cannot exist on this project's machines. `liveportrait_stand_in/`
-is a minimal stand-in checkout with the same module paths and wrapper methods (trivial bodies that record calls
-and draw a bar whose height follows the driving lip keypoint). Everything else here is real: face analysis, the
-mouth track, batching, paste-back and the MP4 writer.
+Real code: LivePortrait's modules and wrapper from the mimic-head wheel (liveportrait_on_mimic_head/: the pinned
+commit's API over them), with random weights of the real size built from the same classes (the weights cannot be
+downloaded here). It runs at ~5 s a frame on this CPU, so it renders two frames.
+
+STAND-IN: random weights draw noise, so they cannot show that the lip targets drive the mouth. `liveportrait_stand_in/`
+has the same module paths and wrapper methods with trivial bodies that record calls and draw a bar whose height
+follows the driving lip keypoint; the tests of the wiring (targets, batching, order, head motion) and of the HTTP
+routes (many frames) use it. Everything else is real: face analysis, the mouth track, paste-back, the MP4 writer.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,6 +47,7 @@ from gpu_service.engines.base import synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.media.encoding import render_clip, whole_frames
+from tests.gpu_service.liveportrait_weights import ADAPTER, build_random_weights
 from tests.media_stream import decode
 
 STAND_IN = Path(__file__).resolve().parent / "liveportrait_stand_in"
@@ -113,6 +120,51 @@ def test_unavailable_reasons(tmp_path: Path) -> None:
     assert reason is not None and "not a LivePortrait checkout" in reason
     reason = unavailable_reason(LivePortraitOptions(STAND_IN, tmp_path / "weights", "cpu", True))
     assert reason is not None and "spade_generator.pth" in reason and "stitching_retargeting_module.pth" in reason
+
+
+# --- LivePortrait's real code, random weights ----------------------------------------------------------------------
+
+
+@contextmanager
+def checkout_on_path(checkout: Path) -> Iterator[None]:
+    """Import `src` from `checkout` alone: the stand-in and the real code use the same package name."""
+
+    def forget() -> None:
+        for name in [name for name in sys.modules if name == "src" or name.startswith("src.")]:
+            del sys.modules[name]
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
+        while str(checkout.resolve()) in sys.path:
+            sys.path.remove(str(checkout.resolve()))
+
+
+def test_real_livePortrait_code_renders_through_the_engine(tmp_path: Path) -> None:
+    weights = build_random_weights(tmp_path / "weights")
+    with checkout_on_path(ADAPTER):
+        engine = LivePortraitEngine(LivePortraitOptions(ADAPTER, weights, "cpu", fp16=True), FaceAnalyzer(tmp_path))
+        from mimic_head.live_portrait_wrapper import LivePortraitWrapper
+
+        assert isinstance(engine._wrapper, LivePortraitWrapper) and engine.device == "cpu"
+        assert not engine._wrapper.cfg.flag_use_half_precision  # fp16 on CUDA only
+        speech = synthesize(EspeakEngine(VoiceProfileStore(tmp_path)), "Hi.", "en", None, match_voice=False)
+        session = engine.open_session(PORTRAIT, fps=5, size=256)
+        rendered = render_clip(session, speech, tmp_path / "real.mp4", {})
+    source = engine.source(PORTRAIT, 256)
+    # The real networks' shapes (models.yaml): a 32x16x64x64 feature volume, 21 implicit keypoints.
+    assert tuple(source.feature.shape) == (1, 32, 16, 64, 64) and tuple(source.x_s.shape) == (1, 21, 3)
+    frames = list(iter_frames(rendered.path))
+    assert len(frames) == rendered.frames == math.ceil(speech.duration_s * 5) >= 2
+    photo, box = source.face.image.astype(int), source.box
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[box.y : box.y + box.side, box.x : box.x + box.side] = True
+    for frame in frames:
+        assert np.abs(frame.astype(int)[~inside] - photo[~inside]).mean() < 3  # the photo, outside the crop
+        assert np.abs(frame.astype(int)[inside] - photo[inside]).mean() > 10  # the network's output, pasted
+    assert engine.seconds_per_frame is not None and engine.seconds_per_frame > 0  # the speed, as measured
 
 
 # --- wiring, against the stand-in -------------------------------------------------------------------------------------
