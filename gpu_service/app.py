@@ -17,7 +17,7 @@ from common.observability import HttpMetrics, configure_logging, install_observa
 from common.options import AllowedMethods
 from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, start_cleanup
 from contracts.gpu_service import PortraitInfo, VoiceInfo
-from gpu_service import __version__
+from gpu_service import __version__, memory
 from gpu_service.assets import AssetLibrary
 from gpu_service.config import Settings
 from gpu_service.dependencies import Services
@@ -42,6 +42,14 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     faces = FaceAnalyzer(settings.cache_dir, settings.max_portrait_pixels, settings.cache_items)
     device = pick_device(settings.device)
+    Gauge(
+        "gpu_service_resident_memory_peak_bytes", "Peak resident memory of the process", registry=metrics.registry
+    ).set_function(memory.resident_peak_bytes)
+    Gauge(
+        "gpu_service_device_memory_peak_bytes",
+        "Peak GPU memory (CUDA allocated, MPS driver); NaN on the CPU",
+        registry=metrics.registry,
+    ).set_function(lambda: memory.device_peak_bytes(device.name))
     services = Services(
         settings=settings,
         engines=build_registry(
