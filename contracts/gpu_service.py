@@ -362,3 +362,48 @@ class PortraitInfo(BaseModel):
 
 class PortraitsResponse(BaseModel):
     portraits: list[PortraitInfo]
+
+
+# --- live sessions (WebRTC) ------------------------------------------------------------------------------------------
+
+
+class SessionOffer(VideoOptions):
+    """A WebRTC offer (as RTCSessionDescription has it) and how the avatar looks, speaks and answers."""
+
+    sdp: str = Field(min_length=1, max_length=200_000, description="The browser's (or any client's) SDP offer.")
+    type: Literal["offer"] = Field(description="Always 'offer'.")
+    language: Language = Field("en", description="What the avatar speaks in this session.")
+    system: str | None = Field(None, min_length=1, max_length=8000, description="Persona for chat messages.")
+    llm_engine: LlmEngineName | None = Field(None, description="Language model for chat messages.")
+
+
+class SessionAnswer(BaseModel):
+    id: str = Field(description="Ends the session with DELETE /api/v1/sessions/{id}.")
+    sdp: str
+    type: Literal["answer"] = "answer"
+
+
+SessionState = Literal["connecting", "connected", "closed"]
+
+
+class SessionInfo(BaseModel):
+    id: str
+    state: SessionState
+    speaking: bool
+    video_frames: int = Field(description="Frames sent so far.")
+    audio_s: float = Field(description="Seconds of audio sent so far.")
+
+
+class SessionCommand(RequestModel):
+    """A message on the session's data channel (JSON): say this, answer this (chat), or stop speaking."""
+
+    type: Literal["say", "chat", "interrupt"]
+    text: SpokenText | None = Field(None, description="For say and chat.")
+
+
+class SessionEvent(BaseModel):
+    """What the session says back on the data channel (JSON)."""
+
+    type: Literal["speaking", "sentence", "done", "interrupted", "error"]
+    text: str | None = None
+    detail: str | None = None

@@ -25,6 +25,8 @@ from gpu_service.device import pick_device
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.catalog import build_registry
 from gpu_service.routes import avatar, files, health, portraits, speak, transcribe, tts, voices
+from gpu_service.routes import sessions as session_routes
+from gpu_service.sessions.live import LiveSessions
 
 log = logging.getLogger("gpu_service")
 RESULT_FOLDERS = ("tts", "video", "inputs")  # what retention deletes; cache/ is derived data, kept
@@ -82,9 +84,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             yield
         finally:
             cleanup.cancel()
+            await sessions.close_all()
 
     app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
     app.state.services = services
+    sessions = LiveSessions(services)
+    app.state.sessions = sessions
 
     install_error_handlers(app, "GPU_OUTPUT_ROOT")
     install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         avatar.router,
         portraits.router,
         files.router,
+        session_routes.router,
     ):
         app.include_router(router)
     return app

@@ -44,6 +44,17 @@ class LivePortraitSettings(BaseModel):
     )
 
 
+class SessionSettings(BaseModel):
+    max: int = Field(4, ge=0, description="Live sessions at once; an offer beyond gets 503.")
+    idle_s: float = Field(600, gt=0, description="A session with no message for this long ends.")
+    ice_servers: list[str] = Field(
+        default_factory=list,
+        description='STUN/TURN URLs offered to peers (JSON list, e.g. ["stun:stun.example.org"]); none by default: '
+        "nothing is contacted that the operator did not configure.",
+    )
+    connect_timeout_s: float = Field(30, gt=0, description="A peer that has not connected by then is dropped.")
+
+
 class LlmSettings(BaseModel):
     preload: bool = Field(True, description="Load the default model in the background at start (else: on first use).")
     smollm2_gguf: Path = Field(
@@ -111,6 +122,9 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(1_048_576, gt=0, description="Largest JSON request body, in bytes.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
     xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
+    sessions: SessionSettings = Field(
+        default_factory=SessionSettings, description="Live WebRTC sessions (GPU_SESSIONS__*)."
+    )
     liveportrait: LivePortraitSettings = Field(
         default_factory=LivePortraitSettings, description="The liveportrait engine (GPU_LIVEPORTRAIT__*)."
     )

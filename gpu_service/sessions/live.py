@@ -1,0 +1,228 @@
+"""Live sessions: a WebRTC peer per session, its avatar as a video and an audio track, commands on a data channel.
+
+The media plane runs here, where the frames are made: frames are encoded once, for the peer, and never travel
+raw between machines (the runtime only relays the offer and the answer). A session ends when the peer goes away,
+on DELETE, after GPU_SESSIONS__IDLE_S without a command, or when the service stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcdatachannel import RTCDataChannel
+from pydantic import ValidationError
+
+from common.errors import EngineUnavailable, NotFound, Unprocessable
+from contracts.gpu_service import (
+    ChatTurn,
+    ReplyInfo,
+    SessionAnswer,
+    SessionCommand,
+    SessionEvent,
+    SessionInfo,
+    SessionOffer,
+)
+from gpu_service.dependencies import Services
+from gpu_service.engines.base import SpeechSegment
+from gpu_service.engines.llm.base import fit_to_window
+from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
+from gpu_service.routes.tts import resolve_speech
+from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
+from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
+
+log = logging.getLogger("gpu_service.sessions")
+WATCH_S = 1.0
+
+
+@dataclass
+class LiveSession:
+    id: str
+    offer: SessionOffer
+    peer: RTCPeerConnection
+    performer: Performer
+    timeline: Timeline
+    created: float = field(default_factory=time.monotonic)
+    last_command: float = field(default_factory=time.monotonic)
+    channel: RTCDataChannel | None = None
+    history: list[ChatTurn] = field(default_factory=list)
+
+    def info(self) -> SessionInfo:
+        state = {"connected": "connected", "closed": "closed", "failed": "closed"}.get(
+            self.peer.connectionState, "connecting"
+        )
+        return SessionInfo(
+            id=self.id,
+            state=state,
+            speaking=self.performer.speaking,
+            video_frames=self.timeline.video_sent,
+            audio_s=self.timeline.audio_offset / OUTPUT_RATE,
+        )
+
+
+class LiveSessions:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings.sessions
+        self._sessions: dict[str, LiveSession] = {}
+        self._watcher: asyncio.Task[None] | None = None
+
+    def get(self, session_id: str) -> LiveSession:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no live session '{session_id}'")
+        return session
+
+    async def open(self, offer: SessionOffer) -> SessionAnswer:
+        if len(self._sessions) >= self._settings.max:
+            raise EngineUnavailable(
+                f"{len(self._sessions)} live sessions already run, the most this service takes "
+                f"(GPU_SESSIONS__MAX={self._settings.max}); try again when one ends",
+                headers={"Retry-After": "30"},
+            )
+        resolve_speech(offer, self._services, None)  # an unknown voice or engine is refused before any media
+        avatar = self._services.engines.avatar.get(offer.avatar_engine)
+        portrait = self._services.portraits.resolve(offer.portrait)
+        seed = offer.seed if offer.seed is not None else zlib.crc32(offer.portrait.encode())
+        avatar_session = await asyncio.to_thread(
+            avatar.open_session, portrait, fps=offer.fps, size=offer.size, seed=seed
+        )
+        servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]  # none: never a public STUN server
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        performer = Performer(avatar_session)
+        session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
+        try:
+            await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
+            peer.addTrack(AvatarVideoTrack(session.timeline))
+            peer.addTrack(AvatarAudioTrack(session.timeline))
+            await peer.setLocalDescription(await peer.createAnswer())
+        except (ValueError, KeyError, IndexError, AttributeError) as exc:  # aiortc's parse and negotiation errors
+            await asyncio.to_thread(performer.close)
+            await peer.close()
+            raise Unprocessable(f"not a usable WebRTC offer: {exc or type(exc).__name__}") from exc
+        self._sessions[session.id] = session
+        self._wire(session)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch())
+        log.info("live session %s opened (%d running)", session.id, len(self._sessions))
+        return SessionAnswer(id=session.id, sdp=peer.localDescription.sdp)
+
+    async def close(self, session_id: str, reason: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        await asyncio.to_thread(session.performer.close)
+        await session.peer.close()
+        log.info("live session %s closed: %s", session_id, reason)
+
+    async def close_all(self) -> None:
+        for session_id in list(self._sessions):
+            await self.close(session_id, "the service stops")
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    def _wire(self, session: LiveSession) -> None:
+        loop = asyncio.get_running_loop()
+
+        @session.peer.on("connectionstatechange")
+        async def on_state() -> None:
+            if session.peer.connectionState in ("failed", "closed"):
+                await self.close(session.id, f"the peer's connection {session.peer.connectionState}")
+
+        @session.peer.on("datachannel")
+        def on_channel(channel: RTCDataChannel) -> None:
+            session.channel = channel
+
+            @channel.on("message")
+            def on_message(message: str | bytes) -> None:
+                session.last_command = time.monotonic()
+                self._command(session, message, _sender(session, loop))
+
+    def _command(self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None]) -> None:
+        try:
+            command = SessionCommand.model_validate_json(message)
+            if command.type == "interrupt":
+                session.performer.interrupt()
+                return
+            if not command.text:
+                raise Unprocessable(f"a '{command.type}' message needs text")
+            order = self._order(session, command.type, command.text, send)
+        except ValidationError as exc:
+            send(SessionEvent(type="error", detail=f"not a session command: {exc.errors()[0]['msg']}"))
+            return
+        except (Unprocessable, NotFound, EngineUnavailable) as exc:
+            send(SessionEvent(type="error", detail=exc.detail))
+            return
+        session.performer.say(order)
+
+    def _order(self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None]) -> Order:
+        offer = session.offer
+        speech_order = resolve_speech(offer, self._services, text if kind == "say" else None)
+        engine = speech_order.engine
+        speech: Iterator[SpeechSegment]
+        info: ReplyInfo | None = None
+        if kind == "say":
+            speech = engine.stream(text, offer.language, speech_order.voice, match_voice=speech_order.match_voice)
+        else:
+            settings = self._services.settings.llm
+            llm = self._services.engines.llm.get(offer.llm_engine)
+            limits = ReplyLimits(settings.max_tokens, settings.max_sentences, settings.timeout_s)
+            system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
+            turns = [*system, *session.history, ChatTurn(role="user", content=text)]
+            fitted = fit_to_window(reply_prompt(turns, offer.language), llm.count_tokens, llm.window, limits.max_tokens)
+            info = ReplyInfo(
+                llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns
+            )
+            sentences = reply_sentences(llm, fitted.messages, limits, info, time.perf_counter())
+            speech = reply_speech(sentences, engine, offer.language, speech_order.voice, speech_order.match_voice)
+            session.history.append(ChatTurn(role="user", content=text))
+
+        said: list[str] = []
+
+        def on_segment(sentence: str) -> None:
+            if sentence:
+                said.append(sentence)
+                send(SessionEvent(type="sentence", text=sentence))
+
+        def on_end(completed: bool) -> None:
+            if info is not None and said:  # the reply as far as it was said
+                session.history.append(ChatTurn(role="assistant", content=" ".join(said)))
+            send(SessionEvent(type="done" if completed else "interrupted", text=" ".join(said)))
+
+        send(SessionEvent(type="speaking", text=text if kind == "say" else None))
+        return Order(speech=speech, sample_rate=engine.sample_rate, on_segment=on_segment, on_end=on_end)
+
+    async def _watch(self) -> None:
+        """Drop peers that never connected and sessions idle past the limit."""
+        while self._sessions:
+            await asyncio.sleep(WATCH_S)
+            now = time.monotonic()
+            for session in list(self._sessions.values()):
+                if (
+                    session.peer.connectionState != "connected"
+                    and now - session.created > self._settings.connect_timeout_s
+                ):
+                    await self.close(session.id, "the peer did not connect")
+                elif now - session.last_command > self._settings.idle_s and not session.performer.speaking:
+                    await self.close(session.id, f"idle for {self._settings.idle_s:.0f} s (GPU_SESSIONS__IDLE_S)")
+
+
+def _sender(session: LiveSession, loop: asyncio.AbstractEventLoop) -> Callable[[SessionEvent], None]:
+    """Send an event on the data channel from any thread (the performer calls back from its own)."""
+
+    def send_now(event: SessionEvent) -> None:
+        channel = session.channel
+        if channel is not None and channel.readyState == "open":
+            channel.send(json.dumps(event.model_dump(exclude_none=True)))
+
+    def send(event: SessionEvent) -> None:
+        loop.call_soon_threadsafe(send_now, event)
+
+    return send

@@ -1,0 +1,180 @@
+"""Live sessions over WebRTC, against the real gpu_service: an aiortc client connects over loopback, receives the
+avatar's video and audio, sends commands on the data channel, interrupts, leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from common.audio import rms_dbfs
+from common.launch import RunningService, run_service
+
+SILENT_DBFS = -50
+
+
+@pytest.fixture(scope="module")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    root = tmp_path_factory.mktemp("live")
+    env = {"GPU_OUTPUT_ROOT": str(root / "out"), "GPU_SESSIONS__MAX": "2", "GPU_SESSIONS__CONNECT_TIMEOUT_S": "5"}
+    with run_service("gpu_service.app:create_app", env, root) as service:
+        yield service
+
+
+@dataclass
+class Peer:
+    """A WebRTC client as a browser would be: receives video and audio, opens a data channel."""
+
+    pc: RTCPeerConnection
+    session_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
+    audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
+    channel: Any = None
+
+    def audio_between(self, start: float, end: float) -> np.ndarray:
+        chunks = [samples for at, samples in self.audio if start <= at < end]
+        return np.concatenate(chunks).astype(np.float32) / 32768 if chunks else np.zeros(0, np.float32)
+
+    async def wait_event(self, kind: str, timeout_s: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event["type"] == kind:
+                    self.events.remove(event)
+                    return event
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no '{kind}' event within {timeout_s} s; events: {self.events}")
+
+    def send(self, **command: str) -> None:
+        self.channel.send(json.dumps(command))
+
+
+async def connect(url: str, **options: Any) -> Peer:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    channel = pc.createDataChannel("commands")
+    await pc.setLocalDescription(await pc.createOffer())
+    async with httpx.AsyncClient(timeout=60) as client:
+        body = {"sdp": pc.localDescription.sdp, "type": "offer", "size": 256, **options}
+        response = await client.post(f"{url}/api/v1/sessions", json=body)
+    assert response.status_code == 201, response.text
+    answer = response.json()
+    peer = Peer(pc, answer["id"], channel=channel)
+    channel.on("message", lambda message: peer.events.append(json.loads(message)))
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        asyncio.ensure_future(receive(track, peer))
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    deadline = time.monotonic() + 10
+    while channel.readyState != "open" and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert channel.readyState == "open"
+    return peer
+
+
+async def receive(track: MediaStreamTrack, peer: Peer) -> None:
+    with pytest.raises(MediaStreamError):
+        while True:
+            frame = await track.recv()
+            if track.kind == "video":
+                peer.video.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
+            else:
+                peer.audio.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
+
+
+def mouth_motion(frames: list[np.ndarray]) -> float:
+    """How much the lower middle of the face changes from frame to frame (the mouth opens and closes)."""
+    crops = np.array([frame[150:200, 100:156].astype(np.float32).mean(axis=2) for frame in frames])
+    return float(np.abs(np.diff(crops, axis=0)).mean()) if len(crops) > 1 else 0.0
+
+
+def test_a_session_idles_speaks_is_interrupted_and_ends(live_service: RunningService) -> None:
+    asyncio.run(_a_session(live_service.url))
+
+
+async def _a_session(url: str) -> None:
+    peer = await connect(url, language="en")
+    await asyncio.sleep(2.0)
+    start = time.monotonic()
+    await asyncio.sleep(2.0)
+    idle_frames = [frame for at, frame in peer.video if at >= start]
+    assert len(idle_frames) >= 40, len(idle_frames)  # 25 fps held: 50 expected in 2 s
+    assert idle_frames[0].shape == (256, 256, 3) and idle_frames[0].std() > 20  # a picture, not black
+    assert rms_dbfs(peer.audio_between(start, time.monotonic())) < SILENT_DBFS  # silent when idle
+    idle_motion = mouth_motion(idle_frames)
+
+    said_at = time.monotonic()
+    peer.send(type="say", text="Hello there! It is a lovely day for a walk in the park.")
+    await peer.wait_event("speaking")
+    sentence = await peer.wait_event("sentence")
+    assert sentence["text"].startswith("Hello there")
+    done = await peer.wait_event("done")
+    await asyncio.sleep(0.5)
+    speech = peer.audio_between(said_at, time.monotonic())
+    assert rms_dbfs(speech) > -35, rms_dbfs(speech)
+    loud = np.flatnonzero(np.abs(speech) > 0.05)
+    first_audio_s = loud[0] / 48_000 if len(loud) else None
+    print(f"say -> first audible sample after {first_audio_s} s (as received)")
+    speaking_frames = [frame for at, frame in peer.video if said_at + 0.5 <= at < said_at + 3.0]
+    assert mouth_motion(speaking_frames) > 2 * idle_motion, (mouth_motion(speaking_frames), idle_motion)
+    assert "lovely day" in done["text"]
+
+    async with httpx.AsyncClient() as client:
+        info = (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).json()
+    assert info["state"] == "connected" and info["video_frames"] > 100 and info["audio_s"] > 4
+
+    peer.send(type="say", text=" ".join(["This sentence goes on and on so that it can be cut short."] * 6))
+    await peer.wait_event("sentence")
+    await asyncio.sleep(1.0)
+    asked = time.monotonic()
+    peer.send(type="interrupt")
+    await peer.wait_event("interrupted", timeout_s=1.0)
+    await asyncio.sleep(1.0)
+    after = peer.audio_between(asked + 0.4, time.monotonic())  # network and jitter buffer allowance
+    assert len(after) and rms_dbfs(after) < SILENT_DBFS, rms_dbfs(after)
+
+    async with httpx.AsyncClient() as client:
+        assert (await client.delete(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 204
+        assert (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 404
+    await peer.pc.close()
+
+
+def test_capacity_bad_offers_and_a_vanished_peer(live_service: RunningService) -> None:
+    asyncio.run(_limits(live_service.url))
+
+
+async def _limits(url: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        bad = await client.post(f"{url}/api/v1/sessions", json={"sdp": "hello", "type": "offer"})
+        assert bad.status_code == 422 and "not a usable WebRTC offer" in bad.json()["detail"]
+        missing = await client.post(f"{url}/api/v1/sessions", json={"sdp": "v=0", "type": "answer"})
+        assert missing.status_code == 422
+
+        first, second = await connect(url), await connect(url)
+        third = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        third.addTransceiver("video", direction="recvonly")
+        await third.setLocalDescription(await third.createOffer())
+        full = await client.post(f"{url}/api/v1/sessions", json={"sdp": third.localDescription.sdp, "type": "offer"})
+        assert full.status_code == 503 and "GPU_SESSIONS__MAX=2" in full.json()["detail"]
+        assert full.headers["retry-after"]
+        await third.close()
+
+        await first.pc.close()  # the peer goes away without a DELETE
+        deadline = time.monotonic() + 10
+        while (await client.get(f"{url}/api/v1/sessions/{first.session_id}")).status_code != 404:
+            assert time.monotonic() < deadline, "the vanished peer's session is still there"
+            await asyncio.sleep(0.2)
+        await second.pc.close()
