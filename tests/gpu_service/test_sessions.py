@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 import httpx
 import numpy as np
 import pytest
@@ -40,6 +41,7 @@ class Peer:
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
     channel: Any = None
+    receivers: list[asyncio.Future[None]] = field(default_factory=list)
 
     def audio_between(self, start: float, end: float) -> np.ndarray:
         chunks = [samples for at, samples in self.audio if start <= at < end]
@@ -75,7 +77,7 @@ async def connect(url: str, **options: Any) -> Peer:
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        asyncio.ensure_future(receive(track, peer))
+        peer.receivers.append(asyncio.ensure_future(receive(track, peer)))
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     deadline = time.monotonic() + 10
@@ -89,7 +91,8 @@ async def receive(track: MediaStreamTrack, peer: Peer) -> None:
     with pytest.raises(MediaStreamError):
         while True:
             frame = await track.recv()
-            if track.kind == "video":
+            assert isinstance(frame, av.VideoFrame | av.AudioFrame)
+            if isinstance(frame, av.VideoFrame):
                 peer.video.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
             else:
                 peer.audio.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
