@@ -402,8 +402,11 @@ class SessionCommand(RequestModel):
 
 
 class SessionEvent(BaseModel):
-    """What the session says back on the data channel (JSON)."""
+    """What the session says back on the data channel (JSON): listening (the user started speaking; the avatar
+    stops), heard (the transcript, then a reply follows), speaking, sentence (as each is said), done, interrupted
+    (stopped early: `text` is what was said), error."""
 
-    type: Literal["speaking", "sentence", "done", "interrupted", "error"]
+    type: Literal["listening", "heard", "speaking", "sentence", "done", "interrupted", "error"]
     text: str | None = None
+    language: Language | None = None
     detail: str | None = None

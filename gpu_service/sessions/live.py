@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 from pydantic import ValidationError
 
-from common.errors import EngineUnavailable, NotFound, Unprocessable
+from common.errors import EngineUnavailable, NotFound, TooLarge, Unprocessable
 from contracts.gpu_service import (
     ChatTurn,
     ReplyInfo,
@@ -30,11 +31,13 @@ from contracts.gpu_service import (
     SessionInfo,
     SessionOffer,
 )
+from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.engines.llm.base import fit_to_window
 from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
 from gpu_service.routes.tts import resolve_speech
+from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
 from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
 
@@ -53,6 +56,8 @@ class LiveSession:
     last_command: float = field(default_factory=time.monotonic)
     channel: RTCDataChannel | None = None
     history: list[ChatTurn] = field(default_factory=list)
+    listener: asyncio.Task[None] | None = None  # the microphone's, when the peer sends one
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # orders being prepared
 
     def info(self) -> SessionInfo:
         state = {"connected": "connected", "closed": "closed", "failed": "closed"}.get(
@@ -98,6 +103,7 @@ class LiveSessions:
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         performer = Performer(avatar_session)
         session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
+        self._wire(session)  # before the remote description: it announces the peer's microphone track
         try:
             await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
             peer.addTrack(AvatarVideoTrack(session.timeline))
@@ -108,7 +114,6 @@ class LiveSessions:
             await peer.close()
             raise Unprocessable(f"not a usable WebRTC offer: {exc or type(exc).__name__}") from exc
         self._sessions[session.id] = session
-        self._wire(session)
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch())
         log.info("live session %s opened (%d running)", session.id, len(self._sessions))
@@ -118,6 +123,10 @@ class LiveSessions:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return
+        if session.listener is not None:
+            session.listener.cancel()
+        for task in list(session.tasks):
+            task.cancel()
         await asyncio.to_thread(session.performer.close)
         await session.peer.close()
         log.info("live session %s closed: %s", session_id, reason)
@@ -136,6 +145,11 @@ class LiveSessions:
             if session.peer.connectionState in ("failed", "closed"):
                 await self.close(session.id, f"the peer's connection {session.peer.connectionState}")
 
+        @session.peer.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":  # the user's microphone
+                session.listener = asyncio.create_task(self._listen(session, track, _sender(session, loop)))
+
         @session.peer.on("datachannel")
         def on_channel(channel: RTCDataChannel) -> None:
             session.channel = channel
@@ -145,19 +159,44 @@ class LiveSessions:
                 session.last_command = time.monotonic()
                 self._command(session, message, _sender(session, loop))
 
+    async def _listen(
+        self, session: LiveSession, track: MediaStreamTrack, send: Callable[[SessionEvent], None]
+    ) -> None:
+        asr = self._services.settings.asr
+
+        def on_speech() -> None:  # barge-in: the avatar stops the moment the user speaks
+            session.last_command = time.monotonic()
+            session.performer.interrupt()
+            send(SessionEvent(type="listening"))
+
+        def on_heard(transcript: Transcript) -> None:
+            session.last_command = time.monotonic()
+            send(SessionEvent(type="heard", text=transcript.text, language=transcript.language))
+            self._command(session, SessionCommand(type="chat", text=transcript.text).model_dump_json(), send)
+
+        await listen(track, self._services.engines.asr.get, asr.end_silence_s, asr.min_speech_s, on_speech, on_heard)
+
     def _command(self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None]) -> None:
+        """A data-channel message: parsed here, its speech prepared in a worker thread (engines may load)."""
         try:
             command = SessionCommand.model_validate_json(message)
-            if command.type == "interrupt":
-                session.performer.interrupt()
-                return
-            if not command.text:
-                raise Unprocessable(f"a '{command.type}' message needs text")
-            order = self._order(session, command.type, command.text, send)
         except ValidationError as exc:
             send(SessionEvent(type="error", detail=f"not a session command: {exc.errors()[0]['msg']}"))
             return
-        except (Unprocessable, NotFound, EngineUnavailable) as exc:
+        if command.type == "interrupt":
+            session.performer.interrupt()
+            return
+        if not command.text:
+            send(SessionEvent(type="error", detail=f"a '{command.type}' message needs text"))
+            return
+        task = asyncio.create_task(self._prepare(session, command.type, command.text, send))
+        session.tasks.add(task)
+        task.add_done_callback(session.tasks.discard)
+
+    async def _prepare(self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None]) -> None:
+        try:
+            order = await asyncio.to_thread(self._order, session, kind, text, send)
+        except (Unprocessable, NotFound, EngineUnavailable, TooLarge) as exc:
             send(SessionEvent(type="error", detail=exc.detail))
             return
         session.performer.say(order)

@@ -4,6 +4,7 @@ avatar's video and audio, sends commands on the data channel, interrupts, leaves
 from __future__ import annotations
 
 import asyncio
+import fractions
 import json
 import time
 from collections.abc import Iterator
@@ -14,13 +15,17 @@ import av
 import httpx
 import numpy as np
 import pytest
+import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from common.audio import rms_dbfs
+from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService, run_service
+from evaluator.metrics.intelligibility import Listener, normalize_text
+from gpu_service.config import DEFAULT_ASSETS
 
 SILENT_DBFS = -50
+QUESTION = DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav"
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +66,13 @@ class Peer:
         self.channel.send(json.dumps(command))
 
 
-async def connect(url: str, **options: Any) -> Peer:
+async def connect(url: str, microphone: MediaStreamTrack | None = None, **options: Any) -> Peer:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
+    if microphone is None:
+        pc.addTransceiver("audio", direction="recvonly")
+    else:
+        pc.addTrack(microphone)  # sendrecv: the avatar's voice comes back on the same transceiver
     channel = pc.createDataChannel("commands")
     await pc.setLocalDescription(await pc.createOffer())
     async with httpx.AsyncClient(timeout=60) as client:
@@ -181,3 +189,62 @@ async def _limits(url: str) -> None:
             assert time.monotonic() < deadline, "the vanished peer's session is still there"
             await asyncio.sleep(0.2)
         await second.pc.close()
+
+
+class Microphone(MediaStreamTrack):
+    """The user's microphone: silence, until `speak()` plays a recording (48 kHz, 20 ms frames, in real time)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queued = np.zeros(0, np.float32)
+        self._sent = 0
+        self._start: float | None = None
+
+    def speak(self, samples: np.ndarray, rate: int) -> None:
+        self._queued = np.concatenate([self._queued, soxr.resample(samples, rate, 48_000).astype(np.float32)])
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._sent / 48_000 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        chunk, self._queued = self._queued[:960], self._queued[960:]
+        chunk = np.pad(chunk, (0, 960 - len(chunk)))
+        frame = av.AudioFrame.from_ndarray((chunk * 32767).astype("<i2").reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = 48_000, self._sent, fractions.Fraction(1, 48_000)
+        self._sent += 960
+        return frame
+
+
+def test_speaking_over_the_avatar_stops_it_and_gets_a_reply(live_service: RunningService, listener: Listener) -> None:
+    asyncio.run(_barge_in(live_service.url, listener))
+
+
+async def _barge_in(url: str, listener: Listener) -> None:
+    microphone = Microphone()
+    peer = await connect(url, microphone=microphone)
+    question, rate = load_audio(QUESTION)
+    question = question[: 3 * rate]  # three seconds of a person reading
+    peer.send(type="say", text=" ".join(["Let me tell you a long story about the sea and the ships on it."] * 6))
+    await peer.wait_event("sentence")
+    await asyncio.sleep(1.0)
+    spoke_at = time.monotonic()
+    microphone.speak(question, rate)
+    await peer.wait_event("listening", timeout_s=2)
+    interrupted = await peer.wait_event("interrupted", timeout_s=2)
+    voiced_at = spoke_at + np.flatnonzero(np.abs(question) > 0.05)[0] / rate  # the reading's first voiced sample
+    stopped_s = time.monotonic() - voiced_at
+    print(f"barge-in: the avatar stopped {stopped_s * 1000:.0f} ms after the user's voice started")
+    assert stopped_s < 1.0 and "long story" in interrupted["text"]
+    heard = await peer.wait_event("heard", timeout_s=10)
+    ended_at = spoke_at + len(question) / rate
+    expected = listener.hear(question, rate, "en").transcript
+    assert set(normalize_text(heard["text"], "en").split()) & set(normalize_text(expected, "en").split())
+    await peer.wait_event("speaking", timeout_s=60)  # the reply (the language model loads the first time)
+    await peer.wait_event("sentence", timeout_s=60)
+    print(f"end of utterance -> reply's first sentence being made: {time.monotonic() - ended_at:.2f} s")
+    await peer.wait_event("done", timeout_s=120)
+    await peer.pc.close()
