@@ -262,3 +262,15 @@ class HealthResponse(BaseModel):
     problems: list[str] = Field(default_factory=list, description="Why the status is degraded, in words.")
     disk: DiskUsage | None = Field(None, description="Space used under RUNTIME_DATA_DIR, and free on its disk.")
     auth: bool = Field(False, description="True when API keys are required (all but /health).")
+
+
+class LiveSessionRequest(RequestModel):
+    """A WebRTC offer (as RTCSessionDescription has it) for a live session with a persona."""
+
+    sdp: str = Field(min_length=1, max_length=200_000, description="The client's SDP offer.")
+    type: Literal["offer"] = Field(description="Always 'offer'.")
+    persona: Persona = Field(
+        default_factory=Persona,
+        description="Who answers chat messages and speech; its voice, "
+        "portrait and language (auto: English until the user speaks another).",
+    )

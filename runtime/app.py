@@ -26,7 +26,7 @@ from runtime.jobs import JobRequest, JobResult, JobRunner, JobStore, StageCallba
 from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
 from runtime.rate_limit import RateLimiter
-from runtime.routes import conversations, generate, health, jobs, uploads, videos
+from runtime.routes import conversations, generate, health, jobs, sessions, uploads, videos
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations.router,
         videos.router,
         uploads.router,
+        sessions.router,
     ):
         app.include_router(router)
     if settings.web_dir:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,6 +36,7 @@ class Services:
     metrics: HttpMetrics
     storage: StorageProbe
     disk: DiskUsageProbe
+    live_sessions: dict[str, str] = field(default_factory=dict)  # live session id -> its owner (in memory: live)
 
 
 def get_services(request: Request) -> Services:

@@ -40,6 +40,9 @@ from contracts.gpu_service import (
     PortraitsResponse,
     PublicHealth,
     ReplyRequest,
+    SessionAnswer,
+    SessionInfo,
+    SessionOffer,
     SpeakRequest,
     SpeakResult,
     StoredInput,
@@ -131,6 +134,15 @@ class GpuClient:
         """A bundled voice's or portrait's file (for previews) and its media type."""
         response = await self._send("GET", f"/api/v1/{kind}/{quote(asset_id, safe='')}/file")
         return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    async def open_session(self, offer: SessionOffer) -> SessionAnswer:
+        return await self._call("POST", "/api/v1/sessions", SessionAnswer, offer)
+
+    async def session_info(self, session_id: str) -> SessionInfo:
+        return await self._call("GET", f"/api/v1/sessions/{quote(session_id, safe='')}", SessionInfo)
+
+    async def close_session(self, session_id: str) -> None:
+        await self._send("DELETE", f"/api/v1/sessions/{quote(session_id, safe='')}")
 
     async def tts(self, request: TTSRequest) -> TTSResponse:
         return await self._call("POST", "/api/v1/tts", TTSResponse, request)

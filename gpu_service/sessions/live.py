@@ -92,6 +92,8 @@ class LiveSessions:
                 f"(GPU_SESSIONS__MAX={self._settings.max}); try again when one ends",
                 headers={"Retry-After": "30"},
             )
+        if not offer.sdp.startswith("v=0") or "\nm=" not in offer.sdp:
+            raise Unprocessable("the offer's sdp is not an SDP offer (it starts with 'v=0' and has m= lines)")
         resolve_speech(offer, self._services, None)  # an unknown voice or engine is refused before any media
         avatar = self._services.engines.avatar.get(offer.avatar_engine)
         portrait = self._services.portraits.resolve(offer.portrait)

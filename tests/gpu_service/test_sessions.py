@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import av
@@ -21,6 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService, run_service
+from common.stack import local_stack
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
 
@@ -67,6 +69,7 @@ class Peer:
 
 
 async def connect(url: str, microphone: MediaStreamTrack | None = None, **options: Any) -> Peer:
+    """Options go into the offer's body; the gpu_service's take a size (small frames cost less here)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     if microphone is None:
@@ -76,7 +79,7 @@ async def connect(url: str, microphone: MediaStreamTrack | None = None, **option
     channel = pc.createDataChannel("commands")
     await pc.setLocalDescription(await pc.createOffer())
     async with httpx.AsyncClient(timeout=60) as client:
-        body = {"sdp": pc.localDescription.sdp, "type": "offer", "size": 256, **options}
+        body = {"sdp": pc.localDescription.sdp, "type": "offer", **options}
         response = await client.post(f"{url}/api/v1/sessions", json=body)
     assert response.status_code == 201, response.text
     answer = response.json()
@@ -117,7 +120,7 @@ def test_a_session_idles_speaks_is_interrupted_and_ends(live_service: RunningSer
 
 
 async def _a_session(url: str) -> None:
-    peer = await connect(url, language="en")
+    peer = await connect(url, language="en", size=256)
     await asyncio.sleep(2.0)
     start = time.monotonic()
     await asyncio.sleep(2.0)
@@ -170,11 +173,14 @@ def test_capacity_bad_offers_and_a_vanished_peer(live_service: RunningService) -
 async def _limits(url: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         bad = await client.post(f"{url}/api/v1/sessions", json={"sdp": "hello", "type": "offer"})
-        assert bad.status_code == 422 and "not a usable WebRTC offer" in bad.json()["detail"]
+        assert bad.status_code == 422 and "not an SDP offer" in bad.json()["detail"]
+        broken = {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", "type": "offer"}
+        unusable = await client.post(f"{url}/api/v1/sessions", json=broken)
+        assert unusable.status_code == 422 and "not a usable WebRTC offer" in unusable.json()["detail"]
         missing = await client.post(f"{url}/api/v1/sessions", json={"sdp": "v=0", "type": "answer"})
         assert missing.status_code == 422
 
-        first, second = await connect(url), await connect(url)
+        first, second = await connect(url, size=256), await connect(url, size=256)
         third = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         third.addTransceiver("video", direction="recvonly")
         await third.setLocalDescription(await third.createOffer())
@@ -225,7 +231,7 @@ def test_speaking_over_the_avatar_stops_it_and_gets_a_reply(live_service: Runnin
 
 async def _barge_in(url: str, listener: Listener) -> None:
     microphone = Microphone()
-    peer = await connect(url, microphone=microphone)
+    peer = await connect(url, microphone=microphone, size=256)
     question, rate = load_audio(QUESTION)
     question = question[: 3 * rate]  # three seconds of a person reading
     peer.send(type="say", text=" ".join(["Let me tell you a long story about the sea and the ships on it."] * 6))
@@ -247,4 +253,27 @@ async def _barge_in(url: str, listener: Listener) -> None:
     await peer.wait_event("sentence", timeout_s=60)
     print(f"end of utterance -> reply's first sentence being made: {time.monotonic() - ended_at:.2f} s")
     await peer.wait_event("done", timeout_s=120)
+    await peer.pc.close()
+
+
+def test_signaling_through_the_runtime(tmp_path: Path) -> None:
+    """The runtime relays the offer (with the persona's voice and portrait resolved) and remembers the owner."""
+    with local_stack(tmp_path / "gpu", tmp_path / "data", tmp_path / "logs") as (_, runtime):
+        asyncio.run(_through_the_runtime(runtime.url))
+
+
+async def _through_the_runtime(url: str) -> None:
+    persona = {"name": "Lena", "voice": "synthetic_en_female", "portrait": "astronaut_full", "language": "en"}
+    peer = await connect(url, persona=persona)
+    await asyncio.sleep(1.0)
+    assert len(peer.video) >= 15 and peer.video[-1][1].shape == (512, 512, 3)  # the runtime's video size
+    peer.send(type="say", text="Hello from the runtime.")
+    assert "Hello from the runtime" in (await peer.wait_event("done"))["text"]
+    async with httpx.AsyncClient() as client:
+        info = await client.get(f"{url}/api/v1/sessions/{peer.session_id}")
+        assert info.status_code == 200 and info.json()["state"] == "connected"
+        refused = await client.post(f"{url}/api/v1/sessions", json={"sdp": "v=0", "type": "offer", "size": 256})
+        assert refused.status_code == 422  # the runtime's own contract: no size, a persona instead
+        assert (await client.delete(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 204
+        assert (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 404
     await peer.pc.close()

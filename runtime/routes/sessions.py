@@ -1,0 +1,78 @@
+"""Live sessions: signaling and auth here, media from the gpu_service (where the frames are made, so they are
+encoded once). The runtime relays the offer and the answer, and remembers whose session is whose."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from common.errors import NotFound, documented
+from contracts.gpu_service import SessionAnswer, SessionInfo, SessionOffer
+from contracts.runtime import LiveSessionRequest
+from runtime.dependencies import Owner, Services, get_services, rate_limited
+
+router = APIRouter(prefix="/api/v1/sessions")
+
+
+@router.post(
+    "",
+    response_model=SessionAnswer,
+    status_code=201,
+    responses=documented(400, 404, 422, 429, 503),
+    dependencies=[Depends(rate_limited)],
+)
+async def open_session(
+    body: LiveSessionRequest, owner: Owner, services: Annotated[Services, Depends(get_services)]
+) -> SessionAnswer:
+    """Answer a WebRTC offer with the avatar live: a video track (idle motion when silent) and an audio track; the
+    offer's data channel takes JSON commands (`{"type": "say" | "chat", "text": ...}`, `{"type": "interrupt"}`)
+    and gets events back; the offer's microphone track, if any, is listened to (speaking stops the avatar, the
+    utterance is answered). ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
+    503 when the gpu_service runs as many sessions as it takes."""
+    settings, persona = services.settings, body.persona
+    backend = await services.gateway.backend()
+    uploads = services.uploads
+    offer = SessionOffer(
+        sdp=body.sdp,
+        type=body.type,
+        language="en" if persona.language == "auto" else persona.language,
+        voice=await uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner),
+        portrait=await uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner),
+        system=persona.system_prompt.replace("{name}", persona.name),
+        fps=settings.fps,
+        size=settings.size,
+    )
+    answer = await backend.client.open_session(offer)
+    services.live_sessions[answer.id] = owner
+    return answer
+
+
+def _owned(session_id: str, owner: str, services: Services) -> str:
+    if services.live_sessions.get(session_id) != owner:
+        raise NotFound(f"no live session '{session_id}'")
+    return session_id
+
+
+@router.get("/{session_id}", response_model=SessionInfo, responses=documented(404))
+async def session_info(
+    session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
+) -> SessionInfo:
+    """The session's state: connecting, connected or closed; whether the avatar speaks; what was sent."""
+    backend = await services.gateway.backend()
+    try:
+        return await backend.client.session_info(_owned(session_id, owner, services))
+    except NotFound:
+        services.live_sessions.pop(session_id, None)  # ended on its own (peer gone, idle)
+        raise
+
+
+@router.delete("/{session_id}", status_code=204, response_class=Response, responses=documented(404))
+async def close_session(
+    session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
+) -> Response:
+    """End the session now."""
+    backend = await services.gateway.backend()
+    services.live_sessions.pop(_owned(session_id, owner, services))
+    await backend.client.close_session(session_id)
+    return Response(status_code=204)
