@@ -4,27 +4,21 @@ avatar's video and audio, sends commands on the data channel, interrupts, leaves
 from __future__ import annotations
 
 import asyncio
-import fractions
-import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import av
 import httpx
 import numpy as np
 import pytest
-import soxr
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService, run_service
 from common.stack import local_stack
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
+from tests.live_client import Microphone, connect, mouth_motion
 
 SILENT_DBFS = -50
 QUESTION = DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav"
@@ -36,83 +30,6 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     env = {"GPU_OUTPUT_ROOT": str(root / "out"), "GPU_SESSIONS__MAX": "2", "GPU_SESSIONS__CONNECT_TIMEOUT_S": "5"}
     with run_service("gpu_service.app:create_app", env, root) as service:
         yield service
-
-
-@dataclass
-class Peer:
-    """A WebRTC client as a browser would be: receives video and audio, opens a data channel."""
-
-    pc: RTCPeerConnection
-    session_id: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-    video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
-    audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
-    channel: Any = None
-    receivers: list[asyncio.Future[None]] = field(default_factory=list)
-
-    def audio_between(self, start: float, end: float) -> np.ndarray:
-        chunks = [samples for at, samples in self.audio if start <= at < end]
-        return np.concatenate(chunks).astype(np.float32) / 32768 if chunks else np.zeros(0, np.float32)
-
-    async def wait_event(self, kind: str, timeout_s: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for event in self.events:
-                if event["type"] == kind:
-                    self.events.remove(event)
-                    return event
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no '{kind}' event within {timeout_s} s; events: {self.events}")
-
-    def send(self, **command: str) -> None:
-        self.channel.send(json.dumps(command))
-
-
-async def connect(url: str, microphone: MediaStreamTrack | None = None, **options: Any) -> Peer:
-    """Options go into the offer's body; the gpu_service's take a size (small frames cost less here)."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
-    if microphone is None:
-        pc.addTransceiver("audio", direction="recvonly")
-    else:
-        pc.addTrack(microphone)  # sendrecv: the avatar's voice comes back on the same transceiver
-    channel = pc.createDataChannel("commands")
-    await pc.setLocalDescription(await pc.createOffer())
-    async with httpx.AsyncClient(timeout=60) as client:
-        body = {"sdp": pc.localDescription.sdp, "type": "offer", **options}
-        response = await client.post(f"{url}/api/v1/sessions", json=body)
-    assert response.status_code == 201, response.text
-    answer = response.json()
-    peer = Peer(pc, answer["id"], channel=channel)
-    channel.on("message", lambda message: peer.events.append(json.loads(message)))
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        peer.receivers.append(asyncio.ensure_future(receive(track, peer)))
-
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-    deadline = time.monotonic() + 10
-    while channel.readyState != "open" and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert channel.readyState == "open"
-    return peer
-
-
-async def receive(track: MediaStreamTrack, peer: Peer) -> None:
-    with pytest.raises(MediaStreamError):
-        while True:
-            frame = await track.recv()
-            assert isinstance(frame, av.VideoFrame | av.AudioFrame)
-            if isinstance(frame, av.VideoFrame):
-                peer.video.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
-            else:
-                peer.audio.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
-
-
-def mouth_motion(frames: list[np.ndarray]) -> float:
-    """How much the lower middle of the face changes from frame to frame (the mouth opens and closes)."""
-    crops = np.array([frame[150:200, 100:156].astype(np.float32).mean(axis=2) for frame in frames])
-    return float(np.abs(np.diff(crops, axis=0)).mean()) if len(crops) > 1 else 0.0
 
 
 def test_a_session_idles_speaks_is_interrupted_and_ends(live_service: RunningService) -> None:
@@ -195,34 +112,6 @@ async def _limits(url: str) -> None:
             assert time.monotonic() < deadline, "the vanished peer's session is still there"
             await asyncio.sleep(0.2)
         await second.pc.close()
-
-
-class Microphone(MediaStreamTrack):
-    """The user's microphone: silence, until `speak()` plays a recording (48 kHz, 20 ms frames, in real time)."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queued = np.zeros(0, np.float32)
-        self._sent = 0
-        self._start: float | None = None
-
-    def speak(self, samples: np.ndarray, rate: int) -> None:
-        self._queued = np.concatenate([self._queued, soxr.resample(samples, rate, 48_000).astype(np.float32)])
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._sent / 48_000 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        chunk, self._queued = self._queued[:960], self._queued[960:]
-        chunk = np.pad(chunk, (0, 960 - len(chunk)))
-        frame = av.AudioFrame.from_ndarray((chunk * 32767).astype("<i2").reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = 48_000, self._sent, fractions.Fraction(1, 48_000)
-        self._sent += 960
-        return frame
 
 
 def test_speaking_over_the_avatar_stops_it_and_gets_a_reply(live_service: RunningService, listener: Listener) -> None:
