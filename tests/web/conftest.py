@@ -61,6 +61,7 @@ def browser(playwright: Playwright, speech_wav: Path) -> Iterator[Browser]:
         executable_path=_chromium(),
         args=[
             *QUIET,
+            "--disable-features=WebRtcHideLocalIpsWithMdns",  # host candidates as addresses: connects at once
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={speech_wav}",

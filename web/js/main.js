@@ -5,6 +5,7 @@ import { Catalog } from "./catalog.js";
 import { Chat } from "./chat.js";
 import { HealthView } from "./health.js";
 import { History } from "./history.js";
+import { LiveSession } from "./live.js";
 import { StreamPlayer } from "./player.js";
 import { holdToRecord } from "./recorder.js";
 
@@ -35,7 +36,7 @@ const chat = new Chat(
 );
 
 // What tests and curious users can read: the latest click-to-first-frame time.
-window.avatarMetrics = { clicks: 0, firstFrameMs: [] };
+window.avatarMetrics = { clicks: 0, firstFrameMs: [], liveEvents: [] };
 
 function setState(text, isError = false) {
   const state = $("state");
@@ -112,7 +113,7 @@ $("new-chat").addEventListener("click", () => {
 });
 
 // Tabs: click, or arrow keys between them (the ARIA tabs pattern).
-const tabs = [$("tab-say"), $("tab-chat")];
+const tabs = [$("tab-say"), $("tab-chat"), $("tab-live")];
 function selectTab(tab) {
   for (const other of tabs) {
     const selected = other === tab;
@@ -126,9 +127,43 @@ function selectTab(tab) {
 for (const tab of tabs) {
   tab.addEventListener("click", () => selectTab(tab));
   tab.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowRight" || event.key === "ArrowLeft") selectTab(tabs[(tabs.indexOf(tab) + 1) % tabs.length]);
+    const step = { ArrowRight: 1, ArrowLeft: tabs.length - 1 }[event.key];
+    if (step) selectTab(tabs[(tabs.indexOf(tab) + step) % tabs.length]);
   });
 }
+
+const live = new LiveSession(
+  {
+    mic: $("live-mic"),
+    start: $("live-start"),
+    stop: $("live-stop"),
+    text: $("live-text"),
+    ask: $("live-ask"),
+    say: $("live-say"),
+    interrupt: $("live-interrupt"),
+    log: $("live-log"),
+  },
+  $("player"),
+  catalog,
+  () => $("language").value,
+);
+$("live-start").addEventListener("click", () =>
+  live.start().catch((error) => {
+    setState(`The live session could not start: ${error.message}`, true);
+    live.ended("could not start");
+  }),
+);
+$("live-stop").addEventListener("click", () => live.stop());
+$("live-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  live.send({ type: "chat", text: $("live-text").value.trim() });
+  $("live-text").value = "";
+});
+$("live-say").addEventListener("click", () => {
+  live.send({ type: "say", text: $("live-text").value.trim() });
+  $("live-text").value = "";
+});
+$("live-interrupt").addEventListener("click", () => live.send({ type: "interrupt" }));
 
 // The key dialog: asked once per browser session, when /health says the service needs one.
 onKeyNeeded(

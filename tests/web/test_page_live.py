@@ -1,0 +1,79 @@
+"""The page's live mode in Chromium: a WebRTC session with the avatar through the runtime's signaling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+from playwright.sync_api import Browser
+
+from evaluator.metrics.intelligibility import Listener, normalize_text
+from tests.web.conftest import Site
+from tests.web.test_page import ready
+
+# Inbound video and audio as Chromium counts them.
+INBOUND = """async () => {
+  const stats = await window.avatarMetrics.livePeer.getStats();
+  const out = {};
+  stats.forEach((report) => {
+    if (report.type === "inbound-rtp") out[report.kind] = report;
+  });
+  return {
+    framesDecoded: out.video?.framesDecoded ?? 0,
+    framesPerSecond: out.video?.framesPerSecond ?? 0,
+    audioPackets: out.audio?.packetsReceived ?? 0,
+    audioEnergy: out.audio?.totalAudioEnergy ?? 0,
+    at: performance.now(),
+  };
+}"""
+DONE = "() => window.avatarMetrics.liveEvents.some((event) => event.type === 'done')"
+
+
+def test_a_live_session_plays_idles_and_speaks(site: Site, browser: Browser) -> None:
+    opened = ready(site.runtime.url, browser, "live")
+    page = opened.page
+    page.click("#tab-live")
+    page.uncheck("#live-mic")
+    page.click("#live-start")
+    page.wait_for_function("() => !document.getElementById('live-say').disabled")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 1")
+    before = page.evaluate(INBOUND)
+    page.wait_for_timeout(3000)
+    after = page.evaluate(INBOUND)
+    seconds = (after["at"] - before["at"]) / 1000
+    fps = (after["framesDecoded"] - before["framesDecoded"]) / seconds
+    print(f"live in Chromium: {fps:.1f} frames/s decoded, {after['audioPackets']} audio packets")
+    assert fps >= 20, fps  # 25 sent
+    assert after["audioPackets"] - before["audioPackets"] >= 40 * seconds  # 50 packets/s of 20 ms
+    idle_energy = after["audioEnergy"] - before["audioEnergy"]
+    opened.shot("idle")
+
+    page.fill("#live-text", "Hello there! It is a lovely day for a walk in the park.")
+    page.click("#live-say")
+    page.wait_for_function(DONE, timeout=60_000)
+    page.wait_for_timeout(500)
+    spoken = page.evaluate(INBOUND)
+    assert spoken["audioEnergy"] - after["audioEnergy"] > 20 * max(idle_energy, 1e-6)  # the reply was heard
+    assert page.locator("#live-log [data-event=sentence]").count() >= 1
+    opened.shot("spoke")
+    page.click("#live-stop")
+    page.wait_for_selector("#live-log [data-event=ended]")
+    assert not opened.log.unexpected()
+
+
+def test_the_page_microphone_is_heard_in_a_live_session(
+    site: Site, browser: Browser, speech_wav: Path, listener: Listener
+) -> None:
+    """Chromium's fake microphone plays the WAV: the session hears it, transcribes it and answers."""
+    opened = ready(site.runtime.url, browser, "live-mic")
+    page = opened.page
+    page.click("#tab-live")
+    page.click("#live-start")  # the microphone is on by default
+    page.wait_for_selector("#live-log [data-event=heard]", timeout=90_000)
+    opened.shot("heard")
+    heard = set(normalize_text(page.inner_text("#live-log [data-event=heard] >> nth=0"), "en").split())
+    reference, rate = sf.read(speech_wav, dtype="float32")
+    expected = set(normalize_text(listener.hear(reference, rate, "en").transcript, "en").split())
+    assert len(heard) >= 3 and len(heard & expected) >= 0.7 * len(heard), (heard, expected)
+    page.click("#live-stop")
+    assert not opened.log.unexpected()

@@ -1,0 +1,107 @@
+// Live mode: a WebRTC session with the avatar. The runtime relays the offer; video and audio arrive as tracks,
+// commands go on a data channel (say, chat, interrupt), and the microphone, when used, is listened to (speaking
+// over the avatar stops it; what you said is answered).
+
+import { call, postJson } from "./api.js";
+
+export class LiveSession {
+  constructor(el, video, catalog, language) {
+    this.el = el;
+    this.video = video;
+    this.catalog = catalog;
+    this.language = language;
+    this.peer = null;
+    this.channel = null;
+    this.id = null;
+  }
+
+  log(kind, text) {
+    const item = document.createElement("li");
+    item.className = `bubble ${kind === "heard" ? "user" : "assistant"}`;
+    item.dataset.event = kind;
+    item.textContent = text;
+    this.el.log.append(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  setConnected(on) {
+    for (const control of [this.el.text, this.el.ask, this.el.say, this.el.interrupt, this.el.stop]) {
+      control.disabled = !on;
+    }
+    this.el.start.disabled = on;
+  }
+
+  async start() {
+    this.el.start.disabled = true;
+    const peer = new RTCPeerConnection({ iceServers: [] });
+    this.peer = peer;
+    window.avatarMetrics.livePeer = peer; // its getStats() says what arrives
+    peer.addTransceiver("video", { direction: "recvonly" });
+    if (this.el.mic.checked) {
+      const microphone = await navigator.mediaDevices.getUserMedia({ audio: true });
+      for (const track of microphone.getTracks()) peer.addTrack(track, microphone);
+    } else {
+      peer.addTransceiver("audio", { direction: "recvonly" });
+    }
+    const remote = new MediaStream();
+    peer.addEventListener("track", (event) => {
+      remote.addTrack(event.track);
+      this.video.srcObject = remote;
+      this.video.play().catch(() => (this.video.controls = true));
+    });
+    peer.addEventListener("connectionstatechange", () => {
+      if (["failed", "closed", "disconnected"].includes(peer.connectionState)) this.ended("the connection ended");
+    });
+    this.channel = peer.createDataChannel("commands");
+    this.channel.addEventListener("open", () => this.setConnected(true));
+    this.channel.addEventListener("message", (event) => this.onEvent(JSON.parse(event.data)));
+    await peer.setLocalDescription(await peer.createOffer());
+    await gathered(peer);
+    const persona = { language: this.language() === "auto" ? "auto" : this.language() };
+    if (this.catalog.voice) persona.voice = this.catalog.voice;
+    if (this.catalog.portrait) persona.portrait = this.catalog.portrait;
+    const answer = await (
+      await postJson("/api/v1/sessions", { sdp: peer.localDescription.sdp, type: "offer", persona })
+    ).json();
+    this.id = answer.id;
+    await peer.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  }
+
+  onEvent(event) {
+    window.avatarMetrics.liveEvents.push(event);
+    if (event.type === "heard") this.log("heard", event.text);
+    else if (event.type === "sentence") this.log("sentence", event.text);
+    else if (event.type === "interrupted") this.log("interrupted", "(stopped)");
+    else if (event.type === "error") this.log("error", event.detail);
+  }
+
+  send(command) {
+    if (this.channel?.readyState === "open") this.channel.send(JSON.stringify(command));
+  }
+
+  async stop() {
+    const id = this.id;
+    this.ended("ended");
+    if (id) await call(`/api/v1/sessions/${id}`, { method: "DELETE" }).catch(() => {});
+  }
+
+  ended(why) {
+    if (!this.peer) return;
+    this.peer.getSenders().forEach((sender) => sender.track?.stop());
+    this.peer.close();
+    this.peer = this.channel = this.id = null;
+    this.video.srcObject = null;
+    this.setConnected(false);
+    this.log("ended", `Session ${why}.`);
+  }
+}
+
+// Non-trickle ICE: the offer goes with its candidates (host candidates on loopback and the LAN appear at once).
+function gathered(peer) {
+  if (peer.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => peer.iceGatheringState === "complete" && resolve();
+    peer.addEventListener("icegatheringstatechange", check);
+    setTimeout(resolve, 2000); // enough for host candidates; the answer works with what was gathered
+  });
+}
