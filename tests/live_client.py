@@ -14,7 +14,7 @@ import av
 import httpx
 import numpy as np
 import soxr
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 
@@ -28,6 +28,7 @@ class Peer:
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
     channel: Any = None
+    answer_sdp: str = ""
     receivers: list[asyncio.Future[None]] = field(default_factory=list)
 
     def audio_between(self, start: float, end: float) -> np.ndarray:
@@ -48,10 +49,16 @@ class Peer:
         self.channel.send(json.dumps(command))
 
 
-async def connect(url: str, microphone: MediaStreamTrack | None = None, **options: Any) -> Peer:
-    """Options go into the offer's body; the gpu_service's take a size (small frames cost less here)."""
+async def connect(
+    url: str, microphone: MediaStreamTrack | None = None, video_codec: str | None = None, **options: Any
+) -> Peer:
+    """Options go into the offer's body; the gpu_service's take a size (small frames cost less here).
+    `video_codec` ("video/H264"): the codec this peer prefers, as a browser's setCodecPreferences says it."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
+    video = pc.addTransceiver("video", direction="recvonly")
+    if video_codec is not None:
+        codecs = RTCRtpReceiver.getCapabilities("video").codecs
+        video.setCodecPreferences([codec for codec in codecs if codec.mimeType == video_codec])
     if microphone is None:
         pc.addTransceiver("audio", direction="recvonly")
     else:
@@ -63,7 +70,7 @@ async def connect(url: str, microphone: MediaStreamTrack | None = None, **option
         response = await client.post(f"{url}/api/v1/sessions", json=body)
     assert response.status_code == 201, response.text
     answer = response.json()
-    peer = Peer(pc, answer["id"], channel=channel)
+    peer = Peer(pc, answer["id"], channel=channel, answer_sdp=answer["sdp"])
     channel.on("message", lambda message: peer.events.append(json.loads(message)))
 
     @pc.on("track")

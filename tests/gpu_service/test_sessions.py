@@ -166,3 +166,19 @@ async def _through_the_runtime(url: str) -> None:
         assert (await client.delete(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 204
         assert (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 404
     await peer.pc.close()
+
+
+@pytest.mark.parametrize(("preferred", "used"), [(None, "VP8"), ("video/H264", "H264")])
+def test_vp8_by_default_h264_when_the_peer_prefers_it(
+    live_service: RunningService, preferred: str | None, used: str
+) -> None:
+    async def check() -> None:
+        peer = await connect(live_service.url, video_codec=preferred, size=256)
+        video = peer.answer_sdp.split("m=video", 1)[1].split("m=", 1)[0]
+        first_payload = video.split("\r\n", 1)[0].split()[2]  # port, proto, then payload types
+        assert f"a=rtpmap:{first_payload} {used}/90000" in video
+        await asyncio.sleep(1.5)
+        assert len(peer.video) >= 20 and peer.video[-1][1].std() > 20  # decoded pictures arrive
+        await peer.pc.close()
+
+    asyncio.run(check())
