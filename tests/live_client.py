@@ -57,8 +57,9 @@ async def connect(
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     video = pc.addTransceiver("video", direction="recvonly")
     if video_codec is not None:
-        codecs = RTCRtpReceiver.getCapabilities("video").codecs
-        video.setCodecPreferences([codec for codec in codecs if codec.mimeType == video_codec])
+        capabilities = RTCRtpReceiver.getCapabilities("video")
+        assert capabilities is not None
+        video.setCodecPreferences([codec for codec in capabilities.codecs if codec.mimeType == video_codec])
     if microphone is None:
         pc.addTransceiver("audio", direction="recvonly")
     else:
