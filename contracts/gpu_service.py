@@ -386,12 +386,25 @@ class SessionAnswer(BaseModel):
 SessionState = Literal["connecting", "connected", "closed"]
 
 
+class SessionTurn(BaseModel):
+    """One turn of a live session's conversation (chat messages and what was heard; `say` is not a turn)."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    language: Language
+    spoken: bool = Field(False, description="User turns: heard from the microphone (else typed).")
+    status: Literal["done", "interrupted"] = Field(
+        "done", description="interrupted: the reply was cut short (barge-in or a command); `text` is what was said."
+    )
+
+
 class SessionInfo(BaseModel):
     id: str
     state: SessionState
     speaking: bool
     video_frames: int = Field(description="Frames sent so far.")
     audio_s: float = Field(description="Seconds of audio sent so far.")
+    turns: list[SessionTurn] = Field(default_factory=list, description="The conversation so far, oldest first.")
 
 
 class SessionCommand(RequestModel):

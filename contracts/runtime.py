@@ -264,6 +264,13 @@ class HealthResponse(BaseModel):
     auth: bool = Field(False, description="True when API keys are required (all but /health).")
 
 
+class LiveSessionAnswer(BaseModel):
+    id: str = Field(description="The session: GET / DELETE /api/v1/sessions/{id}.")
+    sdp: str
+    type: Literal["answer"] = "answer"
+    conversation_id: str = Field(description="Where the session's turns are kept (GET /api/v1/conversations/{id}).")
+
+
 class LiveSessionRequest(RequestModel):
     """A WebRTC offer (as RTCSessionDescription has it) for a live session with a persona."""
 

@@ -23,6 +23,7 @@ from runtime.conversations import ConversationStore
 from runtime.dependencies import Services
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRequest, JobResult, JobRunner, JobStore, StageCallback
+from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
 from runtime.rate_limit import RateLimiter
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         StorageProbe(settings.data_dir, "RUNTIME_DATA_DIR"),
         DiskUsageProbe(settings.data_dir),
+        LiveSessionRecords(conversation_store),
     )
 
     def expire_records(max_age_s: float) -> int:
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             cleanup.cancel()
+            await services.live_sessions.close_all()
             await runner.stop()
             await gateway.close()
             job_store.close()

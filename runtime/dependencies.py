@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from runtime.config import Settings
 from runtime.conversations import ConversationStore
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRunner, JobStore
+from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines.chat import ChatContext
 from runtime.pipelines.generate import GenerateContext
 from runtime.rate_limit import RateLimiter, client_identity
@@ -36,7 +37,7 @@ class Services:
     metrics: HttpMetrics
     storage: StorageProbe
     disk: DiskUsageProbe
-    live_sessions: dict[str, str] = field(default_factory=dict)  # live session id -> its owner (in memory: live)
+    live_sessions: LiveSessionRecords
 
 
 def get_services(request: Request) -> Services:

@@ -28,7 +28,7 @@ class Peer:
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
     channel: Any = None
-    answer_sdp: str = ""
+    answer: dict[str, Any] = field(default_factory=dict)
     receivers: list[asyncio.Future[None]] = field(default_factory=list)
 
     def audio_between(self, start: float, end: float) -> np.ndarray:
@@ -71,7 +71,7 @@ async def connect(
         response = await client.post(f"{url}/api/v1/sessions", json=body)
     assert response.status_code == 201, response.text
     answer = response.json()
-    peer = Peer(pc, answer["id"], channel=channel, answer_sdp=answer["sdp"])
+    peer = Peer(pc, answer["id"], channel=channel, answer=answer)
     channel.on("message", lambda message: peer.events.append(json.loads(message)))
 
     @pc.on("track")

@@ -30,6 +30,7 @@ from contracts.gpu_service import (
     SessionEvent,
     SessionInfo,
     SessionOffer,
+    SessionTurn,
 )
 from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
@@ -55,7 +56,7 @@ class LiveSession:
     created: float = field(default_factory=time.monotonic)
     last_command: float = field(default_factory=time.monotonic)
     channel: RTCDataChannel | None = None
-    history: list[ChatTurn] = field(default_factory=list)
+    turns: list[SessionTurn] = field(default_factory=list)  # the conversation (what the model sees, and GET shows)
     listener: asyncio.Task[None] | None = None  # the microphone's, when the peer sends one
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # orders being prepared
 
@@ -69,6 +70,7 @@ class LiveSession:
             speaking=self.performer.speaking,
             video_frames=self.timeline.video_sent,
             audio_s=self.timeline.audio_offset / OUTPUT_RATE,
+            turns=list(self.turns),
         )
 
 
@@ -174,11 +176,14 @@ class LiveSessions:
         def on_heard(transcript: Transcript) -> None:
             session.last_command = time.monotonic()
             send(SessionEvent(type="heard", text=transcript.text, language=transcript.language))
-            self._command(session, SessionCommand(type="chat", text=transcript.text).model_dump_json(), send)
+            command = SessionCommand(type="chat", text=transcript.text).model_dump_json()
+            self._command(session, command, send, spoken=True)
 
         await listen(track, self._services.engines.asr.get, asr.end_silence_s, asr.min_speech_s, on_speech, on_heard)
 
-    def _command(self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None]) -> None:
+    def _command(
+        self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None], spoken: bool = False
+    ) -> None:
         """A data-channel message: parsed here, its speech prepared in a worker thread (engines may load)."""
         try:
             command = SessionCommand.model_validate_json(message)
@@ -191,19 +196,23 @@ class LiveSessions:
         if not command.text:
             send(SessionEvent(type="error", detail=f"a '{command.type}' message needs text"))
             return
-        task = asyncio.create_task(self._prepare(session, command.type, command.text, send))
+        task = asyncio.create_task(self._prepare(session, command.type, command.text, send, spoken))
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
 
-    async def _prepare(self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None]) -> None:
+    async def _prepare(
+        self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None], spoken: bool
+    ) -> None:
         try:
-            order = await asyncio.to_thread(self._order, session, kind, text, send)
+            order = await asyncio.to_thread(self._order, session, kind, text, send, spoken)
         except (Unprocessable, NotFound, EngineUnavailable, TooLarge) as exc:
             send(SessionEvent(type="error", detail=exc.detail))
             return
         session.performer.say(order)
 
-    def _order(self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None]) -> Order:
+    def _order(
+        self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None], spoken: bool
+    ) -> Order:
         offer = session.offer
         speech_order = resolve_speech(offer, self._services, text if kind == "say" else None)
         engine = speech_order.engine
@@ -216,14 +225,15 @@ class LiveSessions:
             llm = self._services.engines.llm.get(offer.llm_engine)
             limits = ReplyLimits(settings.max_tokens, settings.max_sentences, settings.timeout_s)
             system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
-            turns = [*system, *session.history, ChatTurn(role="user", content=text)]
+            history = [ChatTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
+            turns = [*system, *history, ChatTurn(role="user", content=text)]
             fitted = fit_to_window(reply_prompt(turns, offer.language), llm.count_tokens, llm.window, limits.max_tokens)
             info = ReplyInfo(
                 llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns
             )
             sentences = reply_sentences(llm, fitted.messages, limits, info, time.perf_counter())
             speech = reply_speech(sentences, engine, offer.language, speech_order.voice, speech_order.match_voice)
-            session.history.append(ChatTurn(role="user", content=text))
+            session.turns.append(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
 
         said: list[str] = []
 
@@ -233,8 +243,10 @@ class LiveSessions:
                 send(SessionEvent(type="sentence", text=sentence))
 
         def on_end(completed: bool) -> None:
-            if info is not None and said:  # the reply as far as it was said
-                session.history.append(ChatTurn(role="assistant", content=" ".join(said)))
+            if info is not None:  # the reply as far as it was said
+                status = "done" if completed else "interrupted"
+                turn = SessionTurn(role="assistant", text=" ".join(said), language=offer.language, status=status)
+                session.turns.append(turn)
             send(SessionEvent(type="done" if completed else "interrupted", text=" ".join(said)))
 
         send(SessionEvent(type="speaking", text=text if kind == "say" else None))

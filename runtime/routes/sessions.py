@@ -3,32 +3,35 @@ encoded once). The runtime relays the offer and the answer, and remembers whose 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from common.errors import NotFound, documented
-from contracts.gpu_service import SessionAnswer, SessionInfo, SessionOffer
-from contracts.runtime import LiveSessionRequest
+from contracts.gpu_service import SessionInfo, SessionOffer
+from contracts.runtime import LiveSessionAnswer, LiveSessionRequest
 from runtime.dependencies import Owner, Services, get_services, rate_limited
+from runtime.live_sessions import LiveRecord
 
 router = APIRouter(prefix="/api/v1/sessions")
 
 
 @router.post(
     "",
-    response_model=SessionAnswer,
+    response_model=LiveSessionAnswer,
     status_code=201,
     responses=documented(400, 404, 422, 429, 503),
     dependencies=[Depends(rate_limited)],
 )
 async def open_session(
     body: LiveSessionRequest, owner: Owner, services: Annotated[Services, Depends(get_services)]
-) -> SessionAnswer:
+) -> LiveSessionAnswer:
     """Answer a WebRTC offer with the avatar live: a video track (idle motion when silent) and an audio track; the
     offer's data channel takes JSON commands (`{"type": "say" | "chat", "text": ...}`, `{"type": "interrupt"}`)
     and gets events back; the offer's microphone track, if any, is listened to (speaking stops the avatar, the
-    utterance is answered). ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
+    utterance is answered). The session's chat turns are kept in a new conversation (`conversation_id`), a reply
+    cut short stored as partial. ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
     503 when the gpu_service runs as many sessions as it takes."""
     settings, persona = services.settings, body.persona
     backend = await services.gateway.backend()
@@ -44,14 +47,9 @@ async def open_session(
         size=settings.size,
     )
     answer = await backend.client.open_session(offer)
-    services.live_sessions[answer.id] = owner
-    return answer
-
-
-def _owned(session_id: str, owner: str, services: Services) -> str:
-    if services.live_sessions.get(session_id) != owner:
-        raise NotFound(f"no live session '{session_id}'")
-    return session_id
+    conversation = services.conversations.create(persona, owner)
+    services.live_sessions.add(answer.id, LiveRecord(owner, conversation.id, backend.client))
+    return LiveSessionAnswer(id=answer.id, sdp=answer.sdp, conversation_id=conversation.id)
 
 
 @router.get("/{session_id}", response_model=SessionInfo, responses=documented(404))
@@ -59,20 +57,24 @@ async def session_info(
     session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
 ) -> SessionInfo:
     """The session's state: connecting, connected or closed; whether the avatar speaks; what was sent."""
-    backend = await services.gateway.backend()
+    record = services.live_sessions.owned(session_id, owner)
     try:
-        return await backend.client.session_info(_owned(session_id, owner, services))
+        info = await record.client.session_info(session_id)
     except NotFound:
-        services.live_sessions.pop(session_id, None)  # ended on its own (peer gone, idle)
+        services.live_sessions.forget(session_id)  # ended on its own (peer gone, idle)
         raise
+    services.live_sessions.copy(session_id, info)
+    return info
 
 
 @router.delete("/{session_id}", status_code=204, response_class=Response, responses=documented(404))
 async def close_session(
     session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
-    """End the session now."""
-    backend = await services.gateway.backend()
-    services.live_sessions.pop(_owned(session_id, owner, services))
-    await backend.client.close_session(session_id)
+    """End the session now (its last turns are kept in its conversation first)."""
+    record = services.live_sessions.owned(session_id, owner)
+    with contextlib.suppress(NotFound):
+        services.live_sessions.copy(session_id, await record.client.session_info(session_id))
+        await record.client.close_session(session_id)
+    services.live_sessions.forget(session_id)
     return Response(status_code=204)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,7 +14,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService, run_service
-from common.stack import local_stack
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, connect, mouth_motion
@@ -145,36 +143,13 @@ async def _barge_in(url: str, listener: Listener) -> None:
     await peer.pc.close()
 
 
-def test_signaling_through_the_runtime(tmp_path: Path) -> None:
-    """The runtime relays the offer (with the persona's voice and portrait resolved) and remembers the owner."""
-    with local_stack(tmp_path / "gpu", tmp_path / "data", tmp_path / "logs") as (_, runtime):
-        asyncio.run(_through_the_runtime(runtime.url))
-
-
-async def _through_the_runtime(url: str) -> None:
-    persona = {"name": "Lena", "voice": "synthetic_en_female", "portrait": "astronaut_full", "language": "en"}
-    peer = await connect(url, persona=persona)
-    await asyncio.sleep(1.0)
-    assert len(peer.video) >= 15 and peer.video[-1][1].shape == (512, 512, 3)  # the runtime's video size
-    peer.send(type="say", text="Hello from the runtime.")
-    assert "Hello from the runtime" in (await peer.wait_event("done"))["text"]
-    async with httpx.AsyncClient() as client:
-        info = await client.get(f"{url}/api/v1/sessions/{peer.session_id}")
-        assert info.status_code == 200 and info.json()["state"] == "connected"
-        refused = await client.post(f"{url}/api/v1/sessions", json={"sdp": "v=0", "type": "offer", "size": 256})
-        assert refused.status_code == 422  # the runtime's own contract: no size, a persona instead
-        assert (await client.delete(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 204
-        assert (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).status_code == 404
-    await peer.pc.close()
-
-
 @pytest.mark.parametrize(("preferred", "used"), [(None, "VP8"), ("video/H264", "H264")])
 def test_vp8_by_default_h264_when_the_peer_prefers_it(
     live_service: RunningService, preferred: str | None, used: str
 ) -> None:
     async def check() -> None:
         peer = await connect(live_service.url, video_codec=preferred, size=256)
-        video = peer.answer_sdp.split("m=video", 1)[1].split("m=", 1)[0]
+        video = peer.answer["sdp"].split("m=video", 1)[1].split("m=", 1)[0]
         first_payload = video.split("\r\n", 1)[0].split()[2]  # port, proto, then payload types
         assert f"a=rtpmap:{first_payload} {used}/90000" in video
         await asyncio.sleep(1.5)
