@@ -7,8 +7,10 @@ import asyncio
 import fractions
 import json
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import httpx
@@ -16,6 +18,14 @@ import numpy as np
 import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+T = TypeVar("T")
+
+
+def run_session(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: the caller's thread may already run a loop (Playwright's sync API does)."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 @dataclass

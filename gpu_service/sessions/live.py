@@ -34,7 +34,7 @@ from contracts.gpu_service import (
 )
 from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
-from gpu_service.engines.base import SpeechSegment
+from gpu_service.engines.base import AvatarSession, SpeechSegment
 from gpu_service.engines.llm.base import fit_to_window
 from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
 from gpu_service.routes.tts import resolve_speech
@@ -80,6 +80,7 @@ class LiveSessions:
         self._settings = services.settings.sessions
         self._sessions: dict[str, LiveSession] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._opening = 0
 
     def get(self, session_id: str) -> LiveSession:
         session = self._sessions.get(session_id)
@@ -88,21 +89,30 @@ class LiveSessions:
         return session
 
     async def open(self, offer: SessionOffer) -> SessionAnswer:
-        if len(self._sessions) >= self._settings.max:
+        if len(self._sessions) + self._opening >= self._settings.max:
             raise EngineUnavailable(
-                f"{len(self._sessions)} live sessions already run, the most this service takes "
+                f"{len(self._sessions) + self._opening} live sessions already run, the most this service takes "
                 f"(GPU_SESSIONS__MAX={self._settings.max}); try again when one ends",
                 headers={"Retry-After": "30"},
             )
         if not offer.sdp.startswith("v=0") or "\nm=" not in offer.sdp:
             raise Unprocessable("the offer's sdp is not an SDP offer (it starts with 'v=0' and has m= lines)")
+        self._opening += 1  # holds a place while engines load and the answer is made
+        try:
+            return await self._open(offer)
+        finally:
+            self._opening -= 1
+
+    def _avatar_session(self, offer: SessionOffer) -> AvatarSession:
+        """In a worker thread: engines may load, the portrait is analysed."""
         resolve_speech(offer, self._services, None)  # an unknown voice or engine is refused before any media
         avatar = self._services.engines.avatar.get(offer.avatar_engine)
         portrait = self._services.portraits.resolve(offer.portrait)
         seed = offer.seed if offer.seed is not None else zlib.crc32(offer.portrait.encode())
-        avatar_session = await asyncio.to_thread(
-            avatar.open_session, portrait, fps=offer.fps, size=offer.size, seed=seed
-        )
+        return avatar.open_session(portrait, fps=offer.fps, size=offer.size, seed=seed)
+
+    async def _open(self, offer: SessionOffer) -> SessionAnswer:
+        avatar_session = await asyncio.to_thread(self._avatar_session, offer)
         servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]  # none: never a public STUN server
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         performer = Performer(avatar_session)

@@ -243,16 +243,21 @@ def test_without_a_checkout_health_says_why_and_requests_get_503(gpu_service: Ru
     assert response.status_code == 503 and "--with-liveportrait" in response.json()["detail"]
 
 
-@pytest.fixture(scope="module")
-def stand_in_service(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    root = tmp_path_factory.mktemp("lp-service")
-    env = {
+def stand_in_env(root: Path, weights: Path, **extra: str) -> dict[str, str]:
+    """A gpu_service whose default avatar engine is liveportrait, on the stand-in."""
+    return {
         "GPU_OUTPUT_ROOT": str(root / "out"),
         "GPU_LIVEPORTRAIT__DIR": str(STAND_IN),
         "GPU_LIVEPORTRAIT__WEIGHTS_DIR": str(weights),
         "GPU_AVATAR_ENGINE": "liveportrait",
+        **extra,
     }
-    with run_service("gpu_service.app:create_app", env, root) as service:
+
+
+@pytest.fixture(scope="module")
+def stand_in_service(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    root = tmp_path_factory.mktemp("lp-service")
+    with run_service("gpu_service.app:create_app", stand_in_env(root, weights), root) as service:
         yield service
 
 
@@ -293,14 +298,7 @@ def test_speak_streams_through_the_engine(stand_in_service: RunningService) -> N
 def slow_cpu_service(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     """The stand-in on the CPU with a 30 s render budget: at LivePortrait's measured ~5 s a frame, 6 frames."""
     root = tmp_path_factory.mktemp("lp-budget")
-    env = {
-        "GPU_OUTPUT_ROOT": str(root / "out"),
-        "GPU_LIVEPORTRAIT__DIR": str(STAND_IN),
-        "GPU_LIVEPORTRAIT__WEIGHTS_DIR": str(weights),
-        "GPU_AVATAR_ENGINE": "liveportrait",
-        "GPU_DEVICE": "cpu",
-        "GPU_LIVEPORTRAIT__MAX_RENDER_S": "30",
-    }
+    env = stand_in_env(root, weights, GPU_DEVICE="cpu", GPU_LIVEPORTRAIT__MAX_RENDER_S="30")
     with run_service("gpu_service.app:create_app", env, root) as service:
         yield service
 

@@ -16,7 +16,7 @@ from common.audio import load_audio, rms_dbfs
 from common.launch import RunningService, run_service
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
-from tests.live_client import Microphone, connect, mouth_motion
+from tests.live_client import Microphone, connect, mouth_motion, run_session
 
 SILENT_DBFS = -50
 QUESTION = DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav"
@@ -31,7 +31,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 
 
 def test_a_session_idles_speaks_is_interrupted_and_ends(live_service: RunningService) -> None:
-    asyncio.run(_a_session(live_service.url))
+    run_session(_a_session(live_service.url))
 
 
 async def _a_session(url: str) -> None:
@@ -82,7 +82,7 @@ async def _a_session(url: str) -> None:
 
 
 def test_capacity_bad_offers_and_a_vanished_peer(live_service: RunningService) -> None:
-    asyncio.run(_limits(live_service.url))
+    run_session(_limits(live_service.url))
 
 
 async def _limits(url: str) -> None:
@@ -113,7 +113,7 @@ async def _limits(url: str) -> None:
 
 
 def test_speaking_over_the_avatar_stops_it_and_gets_a_reply(live_service: RunningService, listener: Listener) -> None:
-    asyncio.run(_barge_in(live_service.url, listener))
+    run_session(_barge_in(live_service.url, listener))
 
 
 async def _barge_in(url: str, listener: Listener) -> None:
@@ -156,4 +156,4 @@ def test_vp8_by_default_h264_when_the_peer_prefers_it(
         assert len(peer.video) >= 20 and peer.video[-1][1].std() > 20  # decoded pictures arrive
         await peer.pc.close()
 
-    asyncio.run(check())
+    run_session(check())

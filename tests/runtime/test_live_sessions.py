@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx
 
 from common.stack import local_stack
-from tests.live_client import connect
+from tests.live_client import connect, run_session
 
 
 def test_signaling_through_the_runtime(tmp_path: Path) -> None:
     """The runtime relays the offer (with the persona's voice and portrait resolved) and remembers the owner."""
     with local_stack(tmp_path / "gpu", tmp_path / "data", tmp_path / "logs") as (_, runtime):
-        asyncio.run(_through_the_runtime(runtime.url))
+        run_session(_through_the_runtime(runtime.url))
 
 
 async def _through_the_runtime(url: str) -> None:

@@ -164,11 +164,15 @@ def test_a_voice_sample_recorded_from_the_microphone_reaches_the_service_intact(
 
 def assert_same_words(listener: Listener, samples: np.ndarray, rate: int, original: Path) -> None:
     """What Whisper hears in the recording is (mostly) words of the original file, heard the same way."""
-    heard = set(normalize_text(listener.hear(samples, rate, "en").transcript, "en").split())
-    reference, reference_rate = sf.read(original, dtype="float32")
-    expected = set(normalize_text(listener.hear(reference, reference_rate, "en").transcript, "en").split())
-    assert len(heard) >= 4, heard
-    assert len(heard & expected) >= 0.7 * len(heard), (heard, expected)
+    assert_words_of(listener.hear(samples, rate, "en").transcript, listener, original)
+
+
+def assert_words_of(heard_text: str, listener: Listener, original: Path, at_least: int = 4) -> None:
+    """`heard_text` (a transcript made somewhere) is mostly words of `original` as Whisper hears the whole file."""
+    heard = set(normalize_text(heard_text, "en").split())
+    reference, rate = sf.read(original, dtype="float32")
+    expected = set(normalize_text(listener.hear(reference, rate, "en").transcript, "en").split())
+    assert len(heard) >= at_least and len(heard & expected) >= 0.7 * len(heard), (heard, expected)
 
 
 def test_chat_typed_and_spoken_replies_stream_beside_their_text(
@@ -203,10 +207,7 @@ def test_chat_typed_and_spoken_replies_stream_beside_their_text(
     stored = httpx.get(f"{site.runtime.url}/api/v1/conversations/{conversation_id}").json()
     spoken = stored["messages"][2]
     assert spoken["role"] == "user" and spoken["audio_s"] > 3
-    reference, rate = sf.read(speech_wav, dtype="float32")
-    expected = set(normalize_text(listener.hear(reference, rate, "en").transcript, "en").split())
-    heard = set(normalize_text(spoken["text"], "en").split())
-    assert len(heard) >= 4 and len(heard & expected) >= 0.7 * len(heard), (heard, expected)
+    assert_words_of(spoken["text"], listener, speech_wav)
     assert stored["messages"][3]["status"] == "done"
     assert page.locator("#history li").count() == 2
     assert not opened.log.unexpected()
