@@ -18,7 +18,7 @@ import numpy as np
 from common.audio import load_audio
 from common.launch import run_service
 from gpu_service.config import DEFAULT_ASSETS
-from tests.live_client import Microphone, Peer, connect
+from tests.live_client import Microphone, Peer, connect, run_session
 
 HOLD_S = 60
 CONCURRENT = (2, 4, 6)
@@ -117,7 +117,7 @@ def run() -> list[str]:
             if any(engine["kind"] == "llm" and engine["default"] and engine["state"] == "ready" for engine in engines):
                 break
             time.sleep(1)
-        lines += asyncio.run(hold(service.url))
+        lines += run_session(hold(service.url))
         for count in CONCURRENT:
-            lines.append(asyncio.run(concurrent(service.url, service.process.pid, count)))
+            lines.append(run_session(concurrent(service.url, service.process.pid, count)))
     return lines
