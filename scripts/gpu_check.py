@@ -227,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                         device,
                     )
                 )
-    kind = "random weights at full size (speed and memory only)" if args.random_weights else "real weights"
+    kind = (
+        "random weights at full size (speed and memory only)"
+        if args.random_weights
+        else f"weights from {xtts_dir} and {lp_weights or checkout}"
+    )
     print(f"\ndevice: {health.device} ({health.device_reason}); {kind}; video {args.size}px at {args.fps} fps")
     print("engines loaded in: " + ", ".join(f"{name} {float(seconds):.1f} s" for name, seconds in loads))
     print(table(rows))
