@@ -15,7 +15,7 @@ from common.prefetch import prefetch
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import SpeechSegment, TTSEngine
-from gpu_service.engines.llm.base import Generation, LLMEngine
+from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.text import SentenceChunker, join_sentences
 
 SENTENCES_AHEAD = 4  # sentences the model may write ahead of speech
@@ -104,3 +104,21 @@ def reply_speech(
             yield from tts.stream(sentence, language, voice, match_voice=match_voice)
     finally:
         ahead.close()  # type: ignore[attr-defined]
+
+
+def spoken_reply(
+    llm: LLMEngine,
+    turns: list[ChatTurn],
+    limits: ReplyLimits,
+    tts: TTSEngine,
+    language: Language,
+    voice: AssetReference | None,
+    match_voice: bool,
+    started: float,
+) -> tuple[Iterator[SpeechSegment], ReplyInfo]:
+    """The conversation's next reply, spoken as the model writes it (the prompt fitted to the model's window, oldest
+    turns dropped first), and its record, which follows the reply as it goes."""
+    fitted = fit_to_window(reply_prompt(turns, language), llm.count_tokens, llm.window, limits.max_tokens)
+    info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
+    sentences = reply_sentences(llm, fitted.messages, limits, info, started)
+    return reply_speech(sentences, tts, language, voice, match_voice), info

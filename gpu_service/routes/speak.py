@@ -25,8 +25,7 @@ from contracts.gpu_service import (
 )
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import SpeechSegment
-from gpu_service.engines.llm.base import fit_to_window
-from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
+from gpu_service.replying import ReplyLimits, spoken_reply
 from gpu_service.routes.tts import SpeechOrder, resolve_speech
 from gpu_service.speaking import SpeakPlan, result_path_for, speak_fragments
 
@@ -70,12 +69,9 @@ def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_servi
     order = resolve_speech(request, services, None)
     llm = services.engines.llm.get(request.llm_engine)
     limits = ReplyLimits(request.max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
-    fitted = fit_to_window(
-        reply_prompt(request.turns(), request.language), llm.count_tokens, llm.window, limits.max_tokens
+    speech, info = spoken_reply(
+        llm, request.turns(), limits, order.engine, request.language, order.voice, order.match_voice, started
     )
-    info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
-    sentences = reply_sentences(llm, fitted.messages, limits, info, started)
-    speech = reply_speech(sentences, order.engine, request.language, order.voice, order.match_voice)
     return _video_stream(request, order, speech, request.text, info, services, started)
 
 

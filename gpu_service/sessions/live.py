@@ -35,8 +35,7 @@ from contracts.gpu_service import (
 from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import AvatarSession, SpeechSegment
-from gpu_service.engines.llm.base import fit_to_window
-from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences, reply_speech
+from gpu_service.replying import ReplyLimits, spoken_reply
 from gpu_service.routes.tts import resolve_speech
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
@@ -237,12 +236,16 @@ class LiveSessions:
             system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
             history = [ChatTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
             turns = [*system, *history, ChatTurn(role="user", content=text)]
-            fitted = fit_to_window(reply_prompt(turns, offer.language), llm.count_tokens, llm.window, limits.max_tokens)
-            info = ReplyInfo(
-                llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns
+            speech, info = spoken_reply(
+                llm,
+                turns,
+                limits,
+                engine,
+                offer.language,
+                speech_order.voice,
+                speech_order.match_voice,
+                time.perf_counter(),
             )
-            sentences = reply_sentences(llm, fitted.messages, limits, info, time.perf_counter())
-            speech = reply_speech(sentences, engine, offer.language, speech_order.voice, speech_order.match_voice)
             session.turns.append(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
 
         said: list[str] = []
