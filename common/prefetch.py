@@ -9,55 +9,87 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
 
 
-def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
-    """Yield `items` in order, produced up to `depth` ahead; an exception in the producer is raised here.
+class Prefetch(Generic[T]):
+    """`items` produced up to `depth` ahead in a worker thread. Iterate it, or poll() it where waiting would stall
+    other work. An exception in the producer is raised to the consumer; close() (or leaving a for loop early) stops
+    the producer after the item in hand and closes `items`."""
 
-    When the consumer stops early, the producer stops after the item in hand and closes `items`."""
-    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    def __init__(self, items: Iterable[T], depth: int) -> None:
+        self._buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._source = iter(items)
+        self._finished = False
+        self._worker = threading.Thread(target=self._produce, name="prefetch", daemon=True)
+        self._worker.start()
 
-    source = iter(items)
+    def __iter__(self) -> Iterator[T]:
+        try:
+            while True:
+                yield self._unwrap(self._buffer.get())
+        except StopIteration:
+            return
+        finally:
+            self.close()
 
-    def offer(item: object) -> bool:
+    def poll(self, timeout_s: float) -> list[T]:
+        """The next item, or [] if none came within `timeout_s`. StopIteration once all items were taken."""
+        if self._finished:
+            raise StopIteration
+        try:
+            item = self._buffer.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        try:
+            return [self._unwrap(item)]
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the producer; `wait=False` returns at once (it ends, and closes `items`, in its own time)."""
+        self._stop.set()
+        if wait:
+            self._worker.join(timeout=5)
+
+    def _unwrap(self, item: object) -> T:
+        if item is _DONE:
+            self._finished = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        return item  # type: ignore[return-value]
+
+    def _offer(self, item: object) -> bool:
         """Hand `item` over unless the consumer has gone."""
-        while not stop.is_set():
+        while not self._stop.is_set():
             try:
-                buffer.put(item, timeout=0.1)
+                self._buffer.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in source:
-                if not offer(item):
+            for item in self._source:
+                if not self._offer(item):
                     return
-            offer(_DONE)
+            self._offer(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            offer(exc)
+            self._offer(exc)
         finally:
             # Closed here, in the thread that iterates it: a generator holding a lock releases it at once.
-            close = getattr(source, "close", None)
+            close = getattr(self._source, "close", None)
             if close is not None:
                 close()
 
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()  # the consumer stopped early (or failed): let the producer end
-        worker.join(timeout=5)
+
+def prefetch(items: Iterable[T], depth: int = 4) -> Prefetch[T]:
+    return Prefetch(items, depth)

@@ -372,7 +372,9 @@ class SessionOffer(VideoOptions):
 
     sdp: str = Field(min_length=1, max_length=200_000, description="The browser's (or any client's) SDP offer.")
     type: Literal["offer"] = Field(description="Always 'offer'.")
-    language: Language = Field("en", description="What the avatar speaks in this session.")
+    language: Language = Field(
+        "en", description="What the avatar speaks in this session, and the language its microphone is heard in."
+    )
     system: str | None = Field(None, min_length=1, max_length=8000, description="Persona for chat messages.")
     llm_engine: LlmEngineName | None = Field(None, description="Language model for chat messages.")
 

@@ -93,6 +93,9 @@ class AsrSettings(BaseModel):
     max_bytes: int = Field(25_000_000, gt=0, description="Largest recording accepted, in bytes.")
     min_speech_s: float = Field(0.2, ge=0, description="Less speech than this (after silence removal) is refused.")
     end_silence_s: float = Field(0.5, gt=0, description="Live audio: silence that ends an utterance.")
+    pause_s: float = Field(
+        0.2, gt=0, description="Live audio: a pause this long starts transcribing early (kept if the utterance ends)."
+    )
     decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one file may take.")
 
 

@@ -103,7 +103,7 @@ def reply_speech(
         for sentence in ahead:
             yield from tts.stream(sentence, language, voice, match_voice=match_voice)
     finally:
-        ahead.close()  # type: ignore[attr-defined]
+        ahead.close()
 
 
 def spoken_reply(

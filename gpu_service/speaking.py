@@ -73,7 +73,7 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
                 if data:
                     yield data
         finally:
-            frames.close()  # type: ignore[attr-defined]
+            frames.close()
 
     try:
         with partial.open("wb") as sink:
@@ -105,7 +105,7 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
         log.exception("speak %s failed", result.id)
         raise
     finally:
-        segments.close()  # type: ignore[attr-defined]
+        segments.close()
         if not finished:
             writer.abort()
             with contextlib.suppress(OSError):

@@ -7,7 +7,7 @@ import asyncio
 import fractions
 import json
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ import numpy as np
 import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtcpSrPacket
 
 T = TypeVar("T")
 
@@ -40,6 +41,19 @@ class Peer:
     channel: Any = None
     answer: dict[str, Any] = field(default_factory=dict)
     receivers: list[asyncio.Future[None]] = field(default_factory=list)
+    # RTP timestamps of what arrived, and the sender's reports pairing an RTP timestamp with its clock (NTP):
+    # what a browser aligns audio and video by when it plays them.
+    stamps: dict[str, list[int]] = field(default_factory=lambda: {"audio": [], "video": []})
+    reports: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: {"audio": [], "video": []})
+    first_stamps: dict[str, Callable[[], int]] = field(default_factory=dict)
+
+    def sender_time(self, kind: str, stamp: int, clock_rate: int) -> float:
+        """The sender's clock (seconds) at a received frame's `stamp`, from its RTCP sender reports (median of all).
+        aiortc counts received timestamps from the stream's first one; the reports carry the RTP timestamps."""
+        assert self.reports[kind], f"no RTCP sender report for {kind} yet"
+        first = self.first_stamps[kind]()
+        origins = [ntp / 2**32 - _wrapped(rtp - first) / clock_rate for ntp, rtp in self.reports[kind]]
+        return stamp / clock_rate + float(np.median(origins))
 
     def audio_between(self, start: float, end: float) -> np.ndarray:
         chunks = [samples for at, samples in self.audio if start <= at < end]
@@ -88,6 +102,9 @@ async def connect(
     def on_track(track: MediaStreamTrack) -> None:
         peer.receivers.append(asyncio.ensure_future(receive(track, peer)))
 
+    for transceiver in pc.getTransceivers():
+        _keep_sender_reports(transceiver.receiver, transceiver.kind, peer)
+
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     deadline = time.monotonic() + 10
     while channel.readyState != "open" and time.monotonic() < deadline:
@@ -102,10 +119,31 @@ async def receive(track: MediaStreamTrack, peer: Peer) -> None:
             frame = await track.recv()
             if isinstance(frame, av.VideoFrame):
                 peer.video.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
+                peer.stamps["video"].append(int(frame.pts or 0))
             elif isinstance(frame, av.AudioFrame):
                 peer.audio.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
+                peer.stamps["audio"].append(int(frame.pts or 0))
     except MediaStreamError:
         return  # the session ended
+
+
+def _wrapped(stamp: int) -> int:
+    """A difference of 32-bit RTP timestamps (they start at random and wrap), as a signed number."""
+    return (stamp + 2**31) % 2**32 - 2**31
+
+
+def _keep_sender_reports(receiver: RTCRtpReceiver, kind: str, peer: Peer) -> None:
+    """Notes each RTCP sender report the receiver handles (aiortc keeps only their NTP time in its stats)."""
+    handle = receiver._handle_rtcp_packet
+
+    async def noted(packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            peer.reports[kind].append((packet.sender_info.ntp_timestamp, packet.sender_info.rtp_timestamp))
+        await handle(packet)
+
+    receiver._handle_rtcp_packet = noted  # type: ignore[method-assign]
+    # The RTP timestamp aiortc counts received frames' timestamps from (its receiver keeps it to itself).
+    peer.first_stamps[kind] = lambda: int(receiver._RTCRtpReceiver__timestamp_mapper._origin)  # type: ignore[attr-defined]
 
 
 def mouth_motion(frames: list[np.ndarray]) -> float:

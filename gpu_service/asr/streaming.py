@@ -27,6 +27,27 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class VoiceHeard:
+    """A first voiced frame: maybe speech (confirmed by SpeechStarted), maybe a cough (then VoiceFaded)."""
+
+    at_s: float
+
+
+@dataclass(frozen=True)
+class VoiceFaded:
+    """The voice heard stopped before it counted as speech."""
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Voice stopped for `pause_s`: the utterance may be over. Its audio so far, to transcribe ahead of the end."""
+
+    start_s: float
+    end_s: float  # where the voice stopped: an UtteranceEnded with the same end_s means nothing was said since
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
 class UtteranceEnded:
     start_s: float
     end_s: float
@@ -69,7 +90,7 @@ class SileroStream:
         return float(np.asarray(output).reshape(-1)[0])
 
 
-Event = SpeechStarted | UtteranceEnded
+Event = VoiceHeard | VoiceFaded | SpeechStarted | SpeechPaused | UtteranceEnded
 
 
 class UtteranceDetector:
@@ -82,12 +103,14 @@ class UtteranceDetector:
         threshold: float = 0.5,
         start_frames: int = 3,  # ~100 ms of voice before "speech started": a cough or click is not speech
         max_utterance_s: float = 30.0,
+        pause_s: float | None = None,  # also tell when the voice has stopped this long (SpeechPaused)
     ) -> None:
         self.vad = vad
         self.threshold = threshold
         self.start_frames = start_frames
         self.end_frames = max(1, round(end_silence_s * RATE / WINDOW))
         self.max_frames = round(max_utterance_s * RATE / WINDOW)
+        self.pause_frames = max(1, round(pause_s * RATE / WINDOW)) if pause_s else None
         self._pending = np.zeros(0, np.float32)
         self._frames: list[np.ndarray] = []  # the utterance so far (and, before it starts, the padding)
         self._frame_index = 0
@@ -111,17 +134,23 @@ class UtteranceDetector:
         self._frame_index += 1
         self._frames.append(frame)
         if not self._speaking:
-            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            run = self._voiced_run
+            self._voiced_run = run + 1 if voiced else 0
             keep = round(PADDING_S * RATE / WINDOW) + self.start_frames
             self._frames = self._frames[-keep:]
             if self._voiced_run >= self.start_frames:
                 self._speaking, self._silent_run = True, 0
                 self._start_frame = index - self.start_frames + 1
                 return SpeechStarted(self._start_frame * WINDOW / RATE)
-            return None
+            if self._voiced_run == 1:
+                return VoiceHeard(index * WINDOW / RATE)
+            return VoiceFaded() if run and not voiced else None
         self._silent_run = 0 if voiced else self._silent_run + 1
         if self._silent_run >= self.end_frames or len(self._frames) >= self.max_frames:
             return self._end(index + 1 - self._silent_run)
+        if self._silent_run == self.pause_frames:
+            end_s = (index + 1 - self._silent_run) * WINDOW / RATE
+            return SpeechPaused(self._start_frame * WINDOW / RATE, end_s, np.concatenate(self._frames))
         return None
 
     def _end(self, end_frame: int) -> UtteranceEnded:
@@ -145,6 +174,7 @@ class StreamingRecognizer:
         for event in self.detector.feed(samples):
             if isinstance(event, SpeechStarted):
                 out.append(event)
+            if not isinstance(event, UtteranceEnded):
                 continue
             started = time.perf_counter()
             transcript = self.transcribe(event.audio, None, False)  # already cut to speech: no second VAD

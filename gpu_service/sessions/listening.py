@@ -1,19 +1,33 @@
 """A live session's microphone: the peer's audio track, resampled to 16 kHz, cut into utterances by Silero VAD.
 
-The moment speech starts the session hears it (barge-in: the avatar stops); when the utterance ends (after
+The first voiced frame silences the avatar (held, in case it is a cough); once it is speech (~100 ms of voice)
+the avatar stops (barge-in), otherwise it carries on; when the utterance ends (after
 GPU_ASR__END_SILENCE_S of silence) it is transcribed in a worker thread and handed over as the user's turn.
+Transcription starts early, at the first pause of GPU_ASR__PAUSE_S: if nothing more is said before the utterance
+ends, that transcript is the turn's, and the wait for the end of speech overlaps with Whisper's work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from gpu_service.asr.streaming import SileroStream, SpeechStarted, UtteranceDetector, UtteranceEnded
+from contracts.gpu_service import Language
+from gpu_service.asr.streaming import (
+    SileroStream,
+    SpeechPaused,
+    SpeechStarted,
+    UtteranceDetector,
+    UtteranceEnded,
+    VoiceFaded,
+    VoiceHeard,
+)
 from gpu_service.asr.transcriber import RATE, Transcriber, Transcript
 
 log = logging.getLogger("gpu_service.sessions")
@@ -22,36 +36,65 @@ log = logging.getLogger("gpu_service.sessions")
 async def listen(
     track: MediaStreamTrack,
     transcriber: Callable[[], Transcriber],
+    language: Language,
     end_silence_s: float,
+    pause_s: float,
     min_speech_s: float,
+    on_voice: Callable[[bool], None],
     on_speech: Callable[[], None],
     on_heard: Callable[[Transcript], None],
 ) -> None:
-    """Runs until the track ends. `transcriber` is asked for only when there is something to transcribe."""
+    """Runs until the track ends. `transcriber` loads the recognizer (once; at the start, in a worker thread).
+    Speech is heard in the session's `language`: Whisper's language identification would double its time."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-    detector = UtteranceDetector(await asyncio.to_thread(SileroStream), end_silence_s=end_silence_s)
-    pending: set[asyncio.Task[None]] = set()
+    vad = await asyncio.to_thread(SileroStream)
+    detector = UtteranceDetector(vad, end_silence_s=end_silence_s, pause_s=pause_s)
+    pending: set[asyncio.Task[Transcript | None]] = set()
+    early: tuple[float, asyncio.Task[Transcript | None]] | None = None  # (where the voice paused, its transcript)
 
-    async def transcribe(ended: UtteranceEnded) -> None:
+    def start(work: Coroutine[Any, Any, Transcript | None]) -> asyncio.Task[Transcript | None]:
+        task = asyncio.create_task(work)
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return task
+
+    async def transcribe(audio: np.ndarray) -> Transcript | None:
         try:
-            transcript = await asyncio.to_thread(transcriber().transcribe, ended.audio, None, False)
+            return await asyncio.to_thread(transcriber().transcribe, audio, language, False)
         except Exception:
             log.exception("a live session's utterance could not be transcribed")
-            return
-        if transcript.text and ended.end_s - ended.start_s >= min_speech_s:
-            on_heard(transcript)
+            return None
 
+    async def load() -> None:  # Whisper loads while the user has not spoken yet
+        try:
+            await asyncio.to_thread(transcriber)
+        except Exception:
+            log.exception("the speech recognizer could not be loaded for a live session")
+
+    async def hand_over(ended: UtteranceEnded, ahead: asyncio.Task[Transcript | None] | None) -> None:
+        transcript = await (ahead if ahead is not None else transcribe(ended.audio))
+        if transcript is not None and transcript.text and ended.end_s - ended.start_s >= min_speech_s:
+            on_heard(transcript)
+        return None
+
+    loading = asyncio.create_task(load())
     try:
         while True:
             frame = await track.recv()
             assert isinstance(frame, av.AudioFrame)
             for resampled in resampler.resample(frame):
                 for event in detector.feed(resampled.to_ndarray().reshape(-1)):
-                    if isinstance(event, SpeechStarted):
+                    if isinstance(event, VoiceHeard | VoiceFaded):
+                        on_voice(isinstance(event, VoiceHeard))
+                    elif isinstance(event, SpeechStarted):
                         on_speech()
-                    else:
-                        task = asyncio.create_task(transcribe(event))
-                        pending.add(task)
-                        task.add_done_callback(pending.discard)
+                    elif isinstance(event, SpeechPaused):
+                        early = (event.end_s, start(transcribe(event.audio)))
+                    else:  # the early transcript holds if the voice has not come back since the pause
+                        ahead = early[1] if early is not None and early[0] == event.end_s else None
+                        early = None
+                        start(hand_over(event, ahead))
     except MediaStreamError:
         return  # the peer stopped sending
+    finally:
+        loading.cancel()

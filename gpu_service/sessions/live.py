@@ -177,6 +177,12 @@ class LiveSessions:
     ) -> None:
         asr = self._services.settings.asr
 
+        def on_voice(heard: bool) -> None:  # maybe the user starts speaking: silent meanwhile
+            if heard:
+                session.performer.hold()
+            else:
+                session.performer.resume()
+
         def on_speech() -> None:  # barge-in: the avatar stops the moment the user speaks
             session.last_command = time.monotonic()
             session.performer.interrupt()
@@ -188,7 +194,17 @@ class LiveSessions:
             command = SessionCommand(type="chat", text=transcript.text).model_dump_json()
             self._command(session, command, send, spoken=True)
 
-        await listen(track, self._services.engines.asr.get, asr.end_silence_s, asr.min_speech_s, on_speech, on_heard)
+        await listen(
+            track,
+            self._services.engines.asr.get,
+            session.offer.language,
+            asr.end_silence_s,
+            asr.pause_s,
+            asr.min_speech_s,
+            on_voice,
+            on_speech,
+            on_heard,
+        )
 
     def _command(
         self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None], spoken: bool = False

@@ -14,11 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import av
+import cv2
 import numpy as np
 import soxr
 
-from gpu_service.engines.base import AvatarSession, SpeechSegment
-from gpu_service.media.frames import AudioFramer
+from common.prefetch import Prefetch, prefetch
+from gpu_service.engines.base import AvatarSession, PhonemeEvent, SpeechSegment
+from gpu_service.media.frames import AudioFramer, FramedAudio
 from gpu_service.speaking import shifted
 
 log = logging.getLogger("gpu_service.sessions")
@@ -26,13 +29,22 @@ OUTPUT_RATE = 48_000
 AHEAD = 4  # ticks made before they play: 160 ms at 25 fps
 IDLE_FRAMES = 5  # idle motion is asked for in short runs, so an order starts soon
 WAIT_S = 0.02
+SEGMENTS_AHEAD = 2  # speech segments made ahead of the one being rendered
+POLL_S = 0.005  # a wait for the next segment this long, then an idle frame (the queue of ticks paces it)
+
+
+def picture(rgb: np.ndarray) -> av.VideoFrame:
+    """A rendered frame as the video encoders take it (yuv420p), converted here in the performer's thread rather
+    than on the event loop that sends every session's packets (OpenCV's conversion: ~0.2 ms at 512², PyAV's ~1 ms)."""
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
 
 
 @dataclass(frozen=True)
 class Tick:
-    frame: np.ndarray  # RGB, (size, size, 3)
+    picture: av.VideoFrame  # yuv420p, size x size
     audio: np.ndarray  # float32 mono at OUTPUT_RATE, one frame's worth
     speaking: bool
+    generation: int  # made for this generation of work: an older one was interrupted
 
 
 @dataclass
@@ -52,7 +64,8 @@ class Performer:
         self._generation = 0  # bumped by interrupt(): work of an older generation stops
         self._stopped = threading.Event()
         self._speaking = threading.Event()
-        self._samples_per_frame = OUTPUT_RATE // self.fps
+        self._held = threading.Event()  # the user may be starting to speak: nothing plays until resume()
+        self._silence = np.zeros(OUTPUT_RATE // self.fps, np.float32)
         self._thread = threading.Thread(target=self._run, name="session-performer", daemon=True)
         self._thread.start()
 
@@ -72,12 +85,26 @@ class Performer:
             while True:
                 self._orders.get_nowait().on_end(False)
         self._drain()
+        self._held.clear()
         return was_speaking
+
+    def hold(self) -> None:
+        """Fall silent at once, keeping what was made: the first voiced sound from the user may be speech (then
+        interrupt()) or a cough (then resume()). Waiting for the proof would let the avatar talk over them."""
+        if self.speaking:
+            self._held.set()
+
+    def resume(self) -> None:
+        self._held.clear()
 
     def next_tick(self) -> Tick | None:
         """The next tick if one is ready (the tracks repeat the last frame with silence otherwise)."""
+        if self._held.is_set():
+            return None
         try:
-            return self._ticks.get_nowait()
+            while (tick := self._ticks.get_nowait()).generation != self._generation:
+                continue  # made before an interruption (a put that was under way when the queue was drained)
+            return tick
         except queue.Empty:
             return None
 
@@ -102,14 +129,14 @@ class Performer:
         return False
 
     def _run(self) -> None:
-        silence = np.zeros(self._samples_per_frame, np.float32)
         while not self._stopped.is_set():
             try:
                 order = self._orders.get_nowait()
             except queue.Empty:
                 generation = self._generation
                 for frame in self.session.idle(IDLE_FRAMES / self.fps):
-                    if not self._put(Tick(frame, silence, False), generation) or not self._orders.empty():
+                    tick = Tick(picture(frame), self._silence, False, generation)
+                    if not self._put(tick, generation) or not self._orders.empty():
                         break
                 continue
             self._perform(order)
@@ -118,35 +145,53 @@ class Performer:
         generation = self._generation
         self._speaking.set()
         completed = False
+        segments = prefetch(order.speech, SEGMENTS_AHEAD)
         try:
-            completed = self._speak(order, generation)
+            completed = self._speak(segments, order, generation)
         except Exception:
             log.exception("a live session's speech failed")
         finally:
-            close = getattr(order.speech, "close", None)
-            if close is not None:
-                close()  # stops the TTS (and a reply's model) at once
+            segments.close(wait=False)  # stops the TTS (and a reply's model) without holding up the picture
             self._speaking.clear()
             order.on_end(completed)
 
-    def _speak(self, order: Order, generation: int) -> bool:
+    def _speak(self, segments: Prefetch[SpeechSegment], order: Order, generation: int) -> bool:
         framer = AudioFramer(OUTPUT_RATE, self.fps)
-        for segment in order.speech:
+        while True:
             if generation != self._generation or self._stopped.is_set():
                 return False
+            try:
+                ready = segments.poll(POLL_S)
+            except StopIteration:
+                break
+            if not ready:  # the model is still writing: the face idles meanwhile instead of freezing
+                if not self._play(framer.flush(), None, generation) or not self._idle_frame(generation):
+                    return False
+                continue
+            segment = ready[0]
             order.on_segment(segment.text)
             samples = soxr.resample(segment.samples, segment.sample_rate, OUTPUT_RATE).astype(np.float32)
             carried = framer.carried_s  # the previous segment's tail plays first
-            framed = framer.take(samples)
-            if not framed.frames:
-                continue
-            frames = self.session.speak(framed.samples, OUTPUT_RATE, shifted(segment.phonemes, carried))
-            for index, frame in enumerate(frames):
-                if not self._put(Tick(frame, framed.frame_audio(index), True), generation):
-                    return False
-        framed = framer.flush()
-        if framed.frames:
-            for index, frame in enumerate(self.session.speak(framed.samples, OUTPUT_RATE, None)):
-                if not self._put(Tick(frame, framed.frame_audio(index), True), generation):
-                    return False
-        return generation == self._generation
+            self._drop_idle()  # speech plays next, not after the idle motion made ahead
+            if not self._play(framer.take(samples), shifted(segment.phonemes, carried), generation):
+                return False
+        return self._play(framer.flush(), None, generation) and generation == self._generation
+
+    def _play(self, framed: FramedAudio, phonemes: list[PhonemeEvent] | None, generation: int) -> bool:
+        if not framed.frames:
+            return True
+        for index, frame in enumerate(self.session.speak(framed.samples, OUTPUT_RATE, phonemes)):
+            if not self._put(Tick(picture(frame), framed.frame_audio(index), True, generation), generation):
+                return False
+        return True
+
+    def _idle_frame(self, generation: int) -> bool:
+        frame = next(iter(self.session.idle(1 / self.fps)))
+        return self._put(Tick(picture(frame), self._silence, False, generation), generation)
+
+    def _drop_idle(self) -> None:
+        """Idle ticks waiting at the end of the queue are dropped (a 160 ms skip in idle motion is not seen)."""
+        with self._ticks.mutex:
+            while self._ticks.queue and not self._ticks.queue[-1].speaking:
+                self._ticks.queue.pop()
+            self._ticks.not_full.notify_all()

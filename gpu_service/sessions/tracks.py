@@ -15,7 +15,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
-from gpu_service.sessions.performer import OUTPUT_RATE, Performer
+from gpu_service.sessions.performer import OUTPUT_RATE, Performer, picture
 
 AUDIO_PTIME = 0.02  # 20 ms audio frames, as Opus sends them
 AUDIO_SAMPLES = int(OUTPUT_RATE * AUDIO_PTIME)
@@ -29,11 +29,11 @@ class Timeline:
         self.fps = performer.fps
         self.start: float | None = None  # the wall-clock time of frame 0, set by the first track to ask
         self.taken = 0  # ticks taken from the performer
-        self.frames: dict[int, np.ndarray] = {}  # frames taken, not yet sent by the video track
+        self.frames: dict[int, av.VideoFrame] = {}  # frames taken, not yet sent by the video track
         self.audio = np.zeros(0, np.float32)  # samples taken, not yet sent by the audio track
         self.audio_offset = 0  # the timeline sample at audio[0]
         self.video_sent = 0
-        self._last_frame = performer.session.photo
+        self._last_frame = picture(performer.session.photo)
         self._silence = np.zeros(OUTPUT_RATE // self.fps, np.float32)
 
     def clock(self) -> float:
@@ -44,13 +44,13 @@ class Timeline:
     def take_until(self, ticks: int) -> None:
         while self.taken < ticks:
             tick = self.performer.next_tick()
-            frame, audio = (tick.frame, tick.audio) if tick is not None else (self._last_frame, self._silence)
+            frame, audio = (tick.picture, tick.audio) if tick is not None else (self._last_frame, self._silence)
             self._last_frame = frame
             self.frames[self.taken] = frame
             self.audio = np.concatenate([self.audio, audio])
             self.taken += 1
 
-    def video_frame(self, index: int) -> np.ndarray:
+    def video_frame(self, index: int) -> av.VideoFrame:
         self.take_until(index + 1)
         for old in [key for key in self.frames if key <= index]:
             frame = self.frames.pop(old)
@@ -81,8 +81,7 @@ class AvatarVideoTrack(MediaStreamTrack):
     async def recv(self) -> av.VideoFrame:
         timeline = self.timeline
         await _until(timeline.clock() + self.sent / timeline.fps)
-        image = timeline.video_frame(self.sent)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame = timeline.video_frame(self.sent)  # the same picture may be sent again: encoded before the next recv()
         frame.pts, frame.time_base = self.sent, fractions.Fraction(1, timeline.fps)
         self.sent += 1
         timeline.video_sent = self.sent

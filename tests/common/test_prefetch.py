@@ -36,3 +36,20 @@ def test_stopping_early_ends_the_producer() -> None:
             break
     assert not any(thread.name == "prefetch" and thread.is_alive() for thread in threading.enumerate())
     assert len(produced) < 20
+
+
+def test_polling_waits_at_most_the_timeout_and_ends_with_stop_iteration() -> None:
+    release = threading.Event()
+
+    def slow() -> Iterator[int]:
+        release.wait(5)
+        yield 1
+
+    ahead = prefetch(slow())
+    assert ahead.poll(0.05) == []  # nothing yet: the caller does other work meanwhile
+    release.set()
+    assert ahead.poll(5) == [1]
+    with pytest.raises(StopIteration):
+        ahead.poll(5)
+    with pytest.raises(StopIteration):
+        ahead.poll(5)

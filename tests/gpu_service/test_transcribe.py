@@ -17,7 +17,16 @@ from common.audio import load_audio
 from common.launch import RunningService
 from contracts.gpu_service import TranscribeResponse, TTSResponse
 from evaluator.metrics.intelligibility import normalize_text
-from gpu_service.asr.streaming import SileroStream, SpeechStarted, StreamingRecognizer, UtteranceDetector
+from gpu_service.asr.streaming import (
+    SileroStream,
+    SpeechPaused,
+    SpeechStarted,
+    StreamingRecognizer,
+    UtteranceDetector,
+    UtteranceEnded,
+    VoiceFaded,
+    VoiceHeard,
+)
 from gpu_service.asr.transcriber import RATE, Transcriber
 from gpu_service.config import Settings
 
@@ -142,3 +151,22 @@ def test_the_streaming_detector_finds_utterances_and_reports_speech_starts_promp
         assert done.end_s + 0.45 <= fed + 0.02 <= done.end_s + 0.6, "ended after ~500 ms of silence"
         assert done.transcript.language == "en" and len(done.transcript.text.split()) >= 3
     assert "dashwood" in heard[0][1].transcript.text.lower()
+
+
+def test_a_pause_is_reported_before_the_end_and_only_the_last_pause_matches_it() -> None:
+    samples, _ = load_audio(ASSETS / "librivox_en_reader.wav", sample_rate=RATE)
+    words, more = samples[: 2 * RATE], samples[int(2.5 * RATE) : int(4 * RATE)]
+    short, long = np.zeros(int(0.35 * RATE), np.float32), np.zeros(int(1.0 * RATE), np.float32)
+    stream = np.concatenate([long, words, short, more, long])  # a pause shorter than the end silence, then the end
+    detector = UtteranceDetector(SileroStream(), end_silence_s=0.5, pause_s=0.2)
+    events = []
+    for start in range(0, len(stream), RATE // 50):
+        events += [(start / RATE, event) for event in detector.feed(stream[start : start + RATE // 50])]
+    events = [(at, event) for at, event in events if not isinstance(event, VoiceHeard | VoiceFaded)]
+    kinds = [type(event).__name__ for _, event in events]
+    assert kinds == ["SpeechStarted", "SpeechPaused", "SpeechPaused", "UtteranceEnded"], kinds
+    (_, first), (paused_at, last), (ended_at, ended) = events[1], events[2], events[3]
+    assert isinstance(first, SpeechPaused) and isinstance(last, SpeechPaused) and isinstance(ended, UtteranceEnded)
+    assert first.end_s != ended.end_s, "speech came back after the first pause: its transcript would be stale"
+    assert last.end_s == ended.end_s and len(last.audio) < len(ended.audio)
+    assert ended_at - paused_at == pytest.approx(0.3, abs=0.05), "the pause comes 0.3 s before the end"

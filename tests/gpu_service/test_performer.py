@@ -1,0 +1,112 @@
+"""A live session's performer on the real animator: the face idles while a reply is still being written, speech
+follows as soon as its first segment exists, and an interruption returns to idle without waiting for the writer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gpu_service.assets import AssetReference
+from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.avatar.animator import AnimatorEngine
+from gpu_service.engines.avatar.face import FaceAnalyzer
+from gpu_service.engines.base import SpeechSegment
+from gpu_service.sessions.performer import Order, Performer, Tick
+
+PORTRAIT = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
+RATE = 16_000
+
+
+def tone(seconds: float) -> SpeechSegment:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return SpeechSegment((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), RATE, None, "a sentence")
+
+
+def play(performer: Performer, seconds: float) -> list[Tick]:
+    """Take ticks as the tracks do, 25 a second."""
+    ticks: list[Tick] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (tick := performer.next_tick()) is not None:
+            ticks.append(tick)
+        time.sleep(1 / 25)
+    return ticks
+
+
+@pytest.fixture
+def performer(tmp_path: Path) -> Iterator[Performer]:
+    performer = Performer(AnimatorEngine(FaceAnalyzer(tmp_path)).open_session(PORTRAIT, fps=25, size=256))
+    yield performer
+    performer.close()
+
+
+def test_the_face_idles_while_the_reply_is_written_then_speaks(performer: Performer) -> None:
+    written = threading.Event()
+    ended: list[bool] = []
+
+    def slow_writer() -> Iterator[SpeechSegment]:  # a language model taking 1 s before its first sentence
+        written.wait(1.0)
+        yield tone(1.0)
+
+    play(performer, 0.5)
+    performer.say(Order(slow_writer(), RATE, lambda text: None, ended.append))
+    waiting = play(performer, 0.8)
+    assert len(waiting) >= 18, "the picture keeps moving while the reply is written"
+    assert not any(tick.speaking for tick in waiting)
+    assert len({tick.picture.to_ndarray().tobytes() for tick in waiting}) > 3, "idle motion, not a still"
+    written.set()
+    speaking = play(performer, 1.5)
+    first = next(index for index, tick in enumerate(speaking) if tick.speaking)
+    assert first <= 3, f"speech starts {first} ticks after it exists (idle made ahead is dropped)"
+    voiced = np.concatenate([tick.audio for tick in speaking if tick.speaking])
+    assert abs(len(voiced) / 48_000 - 1.0) <= 0.04 and np.abs(voiced).max() > 0.2
+    assert ended == [True]
+
+
+def test_an_interruption_does_not_wait_for_a_stuck_writer(performer: Performer) -> None:
+    ended: list[bool] = []
+    release = threading.Event()
+
+    def stuck_writer() -> Iterator[SpeechSegment]:
+        yield tone(0.3)
+        release.wait(10)  # the model hangs mid-reply
+        yield tone(0.3)
+
+    try:
+        performer.say(Order(stuck_writer(), RATE, lambda text: None, ended.append))
+        play(performer, 0.6)
+        performer.interrupt()
+        after = play(performer, 0.6)
+        assert ended == [False] and len(after) >= 12 and not any(tick.speaking for tick in after)
+    finally:
+        release.set()
+
+
+def test_held_speech_waits_silently_and_resumes_where_it_was(performer: Performer) -> None:
+    ended: list[bool] = []
+    performer.say(Order(iter([tone(1.0)]), RATE, lambda text: None, ended.append))
+    before = play(performer, 0.4)
+    performer.hold()  # a first voiced frame from the user
+    assert play(performer, 0.3) == [], "nothing plays while held"
+    performer.resume()  # it was a cough
+    after = play(performer, 1.2)
+    voiced = np.concatenate([tick.audio for tick in before + after if tick.speaking])
+    assert abs(len(voiced) / 48_000 - 1.0) <= 0.04, "all of the speech plays, none lost to the hold"
+    assert ended == [True]
+
+
+def test_nothing_said_before_an_interruption_plays_after_it(performer: Performer) -> None:
+    ended: list[bool] = []
+    performer.say(Order(iter([tone(3.0)]), RATE, lambda text: None, ended.append))
+    play(performer, 0.3)
+    performer.hold()  # the queue fills; the performer waits with the next speech tick in hand
+    time.sleep(0.3)
+    performer.interrupt()  # the user is speaking
+    after = play(performer, 0.6)
+    assert ended == [False] and len(after) >= 12
+    assert not any(tick.speaking for tick in after), "a tick made before the interruption was played after it"
