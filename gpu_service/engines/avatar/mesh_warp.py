@@ -27,17 +27,16 @@ class PiecewiseAffineWarp:
         x0, y0, x1, y1 = region
         grid_y, grid_x = np.mgrid[y0:y1, x0:x1]
         self._grid_x, self._grid_y = grid_x.astype(np.float32), grid_y.astype(np.float32)
-        self._index = np.empty((y1 - y0, x1 - x0), dtype=np.int32)
 
     def maps(self, destination: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """remap() coordinates (absolute source pixels) for every pixel of the region."""
         x0, y0, _, _ = self.region
         dst = np.asarray(destination, dtype=np.float64)
         affine = self._affines(dst).reshape(-1, 6)  # per triangle: destination pixel -> source pixel
-        identity = len(self.triangles)
-        self._index.fill(identity)
+        # Its own index image per call: sessions sharing a portrait render it from several threads at once.
+        index = np.full(self._grid_x.shape, len(self.triangles), dtype=np.int32)
         corners = np.round((dst[self.triangles] - (x0, y0)) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-        fill, index = cv2.fillConvexPoly, self._index
+        fill = cv2.fillConvexPoly
         for number, corner in enumerate(corners):
             fill(index, corner, number, cv2.LINE_8, _SUBPIXEL_BITS)
         table = np.concatenate([affine, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)  # last: identity
