@@ -29,7 +29,7 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[gpu,runtime,llm,evaluator,xtts,dev]"
+	$(BIN)/pip install --quiet -e ".[gpu,runtime,llm,evaluator,xtts,ray,dev]"
 	$(BIN)/python scripts/torchaudio_cpu.py
 	touch $@ $(DEMO_STAMP)
 

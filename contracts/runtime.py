@@ -244,7 +244,10 @@ class PortraitCatalog(BaseModel):
 
 class GpuServiceHealth(BaseModel):
     url: str
-    reachable: bool
+    reachable: bool | None = Field(description="It answered; None: not asked (it starts on demand).")
+    on_demand: bool = Field(
+        False, description="It scales to zero when idle (RUNTIME_GPU_ON_DEMAND): not asked, as asking would wake it."
+    )
     device: str | None = None
     engines: list[EngineStatus] = Field(default_factory=list)
     error: str | None = None

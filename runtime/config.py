@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API.")
     gpu_shared_secret: str | None = Field(None, description="Sent to the gpu_service (its GPU_SHARED_SECRET).")
+    gpu_on_demand: bool = Field(
+        False,
+        description="The gpu_service scales to zero when idle (Ray Serve): /health does not ask it, which would wake "
+        "it; the first request that needs it waits while it starts.",
+    )
+    gpu_affinity_header: str | None = Field(
+        None,
+        description="Several gpu_service replicas behind a router without a shared volume (Ray Serve: x-session-id): "
+        "each request's (and job's) calls carry its id under this header, and the router keeps them on one replica.",
+    )
     rate_limit_per_minute: int = Field(60, ge=0, description="Generate/job requests per client per minute; 0: off.")
     rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
     retention_hours: float = Field(

@@ -7,7 +7,7 @@ service may have done the work. Errors the service reports keep their status and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,16 +84,16 @@ class GpuClient:
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
         secret: str | None = None,
+        affinity_header: str | None = None,
     ) -> None:
+        """`affinity_header`: also send the request id under this name, so a router in front of several
+        gpu_service replicas keeps the calls made for one request (or job) on one replica (Ray Serve: x-session-id)."""
         self.base_url = base_url
         timeout = httpx.Timeout(timeout_s, connect=5.0)
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        hooks = [_pass_request_id] if affinity_header is None else [_pass_request_id, _keep_together(affinity_header)]
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=timeout,
-            transport=transport,
-            headers=headers,
-            event_hooks={"request": [_pass_request_id]},
+            base_url=base_url, timeout=timeout, transport=transport, headers=headers, event_hooks={"request": hooks}
         )
 
     async def close(self) -> None:
@@ -211,6 +211,17 @@ class GpuClient:
 async def _pass_request_id(request: httpx.Request) -> None:
     """The runtime's request id goes with every call it makes, so both services' logs line up."""
     request.headers[REQUEST_ID_HEADER] = REQUEST_ID.get()
+
+
+def _keep_together(header: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """The files a call leaves on a replica (inputs put, a video's result) are read by the next calls made for the
+    same request, so they must reach the same replica: the router pins each request id to one."""
+
+    async def pin(request: httpx.Request) -> None:
+        if (request_id := REQUEST_ID.get()) != "-":
+            request.headers[header] = request_id
+
+    return pin
 
 
 async def _file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:

@@ -73,7 +73,12 @@ HEALTHY_FOR_S = 2.0
 class GpuGateway:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        client = GpuClient(settings.gpu_service_url, settings.gpu_timeout_s, secret=settings.gpu_shared_secret)
+        client = GpuClient(
+            settings.gpu_service_url,
+            settings.gpu_timeout_s,
+            secret=settings.gpu_shared_secret,
+            affinity_header=settings.gpu_affinity_header,
+        )
         files: FileTransfer
         if settings.gpu_output_local_root is not None:
             files = SharedVolume(PathMapper(settings.gpu_output_host_root, settings.gpu_output_local_root))

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import BadGateway, Misconfigured, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
+from common.observability import REQUEST_ID
 from common.storage import StorageUnavailable
 from contracts.runtime import ChatJob, GenerateRequest, GenerateResult, Job, JobKind, ReplyResult
 from runtime.database import Database
@@ -297,6 +298,13 @@ class JobRunner:
                 self._queue.task_done()
 
     async def _run(self, job_id: str) -> None:
+        token = REQUEST_ID.set(f"job-{job_id}")  # in the logs, and what keeps a job's gpu_service calls together
+        try:
+            await self._run_job(job_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _run_job(self, job_id: str) -> None:
         owner = self._store.owner_of(job_id)
         job = self._store.get(job_id, owner)
         if job.status != "queued" and job_id not in self._interrupted:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
+from ray.serve import Application
+from ray.serve._private.constants import SERVE_SESSION_ID
+from ray.serve._private.request_router.request_router import RequestRouter
 
 from evaluator.config import EvalSettings
 from gpu_service.config import Settings as GpuSettings
@@ -78,3 +84,48 @@ def test_env_example_documents_every_setting() -> None:
     for settings in (GpuSettings, RuntimeSettings, EvalSettings):
         missing = env_names(settings) - documented
         assert not missing, f"undocumented in .env.example: {sorted(missing)}"
+
+
+SERVE = yaml.safe_load((REPO / "deploy" / "ray" / "serve.yaml").read_text())
+RAY_SERVICE = yaml.safe_load((REPO / "deploy" / "ray" / "rayservice.yaml").read_text())
+
+
+def _apps(config: dict[str, object]) -> dict[str, dict[str, Any]]:
+    return {app["name"]: app for app in config["applications"]}  # type: ignore[attr-defined]
+
+
+def test_serve_config_scales_the_gpu_service_to_zero_and_keeps_one_runtime() -> None:
+    for config in (SERVE, yaml.safe_load(RAY_SERVICE["spec"]["serveConfigV2"])):
+        apps = _apps(config)
+        gpu, runtime = apps["gpu_service"]["deployments"][0], apps["runtime"]["deployments"][0]
+        assert gpu["autoscaling_config"]["min_replicas"] == 0 < gpu["autoscaling_config"]["max_replicas"]
+        assert runtime["num_replicas"] == 1, "the runtime's state (SQLite, files) lives with one replica"
+        gpu_env, runtime_env = (apps[name]["runtime_env"]["env_vars"] for name in ("gpu_service", "runtime"))
+        assert set(gpu_env) <= env_names(GpuSettings) and set(runtime_env) <= env_names(RuntimeSettings)
+        prefix = apps["gpu_service"]["route_prefix"]
+        assert runtime_env["RUNTIME_GPU_SERVICE_URL"] == f"http://127.0.0.1:{config['http_options']['port']}{prefix}"
+        assert runtime_env["RUNTIME_GPU_AFFINITY_HEADER"] == SERVE_SESSION_ID  # what the router pins
+        assert runtime_env["RUNTIME_GPU_ON_DEMAND"] == "true" and runtime_env["RUNTIME_FALLBACK"] == "off"
+        module, name = gpu["request_router_config"]["request_router_class"].split(":")
+        assert issubclass(getattr(importlib.import_module(module), name), RequestRouter)
+        for app in apps.values():
+            module, name = app["import_path"].split(":")
+            assert isinstance(getattr(importlib.import_module(module), name), Application)
+
+
+def test_ray_service_asks_a_gpu_per_replica_and_scales_gpu_nodes_to_zero() -> None:
+    serve = _apps(yaml.safe_load(RAY_SERVICE["spec"]["serveConfigV2"]))
+    local = _apps(SERVE)
+    for name, app in serve.items():  # the same applications as deploy/ray/serve.yaml, placed on a GPU cluster
+        assert {key: app[key] for key in ("route_prefix", "import_path")} == {
+            key: local[name][key] for key in ("route_prefix", "import_path")
+        }
+    assert serve["gpu_service"]["deployments"][0]["ray_actor_options"]["num_gpus"] == 1
+    cluster = RAY_SERVICE["spec"]["rayClusterConfig"]
+    assert cluster["rayVersion"] == version("ray") and cluster["enableInTreeAutoscaling"]
+    (workers,) = cluster["workerGroupSpecs"]
+    assert workers["minReplicas"] == 0 and workers["rayStartParams"]["num-gpus"] == "1"
+    (container,) = workers["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    dockerfile = (REPO / "deploy" / "ray" / "Dockerfile").read_text()
+    assert f"FROM rayproject/ray:{version('ray')}-py311-gpu" in dockerfile and "COPY --chown=ray deploy" in dockerfile

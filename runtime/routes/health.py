@@ -21,22 +21,7 @@ async def health(
 ) -> HealthResponse | PublicHealth:
     """Status, engines, storage and jobs; without an API key (when keys are set), only the status."""
     settings = services.settings
-    gpu = GpuServiceHealth(url=settings.gpu_service_url, reachable=False)
-    problems = []
-    try:
-        remote = await services.gateway.remote.client.health()
-        if isinstance(remote, PublicHealth):
-            gpu = GpuServiceHealth(url=settings.gpu_service_url, reachable=True)
-            problems.append(
-                "the gpu_service withholds its details: RUNTIME_GPU_SHARED_SECRET must equal its GPU_SHARED_SECRET"
-            )
-        else:
-            gpu = GpuServiceHealth(
-                url=settings.gpu_service_url, reachable=True, device=remote.device, engines=remote.engines
-            )
-    except (GpuUnreachable, ServiceError) as exc:
-        gpu.error = str(exc)
-        problems.append("gpu_service not reachable (RUNTIME_GPU_SERVICE_URL)")
+    gpu, problems = await _gpu_service(services)
     if (storage := services.storage.problem()) is not None:
         problems.append(storage)
     problems += services.runner.problems(stuck_after_s=2 * settings.gpu_timeout_s)
@@ -55,3 +40,21 @@ async def health(
         gpu_service=gpu,
         queued_jobs=services.jobs.count("queued"),
     )
+
+
+async def _gpu_service(services: Services) -> tuple[GpuServiceHealth, list[str]]:
+    """What the gpu_service says of itself, and what is wrong with it."""
+    url = services.settings.gpu_service_url
+    if services.settings.gpu_on_demand:  # asking would start it
+        return GpuServiceHealth(url=url, reachable=None, on_demand=True), []
+    try:
+        remote = await services.gateway.remote.client.health()
+    except (GpuUnreachable, ServiceError) as exc:
+        return GpuServiceHealth(url=url, reachable=False, error=str(exc)), [
+            "gpu_service not reachable (RUNTIME_GPU_SERVICE_URL)"
+        ]
+    if isinstance(remote, PublicHealth):
+        return GpuServiceHealth(url=url, reachable=True), [
+            "the gpu_service withholds its details: RUNTIME_GPU_SHARED_SECRET must equal its GPU_SHARED_SECRET"
+        ]
+    return GpuServiceHealth(url=url, reachable=True, device=remote.device, engines=remote.engines), []

@@ -28,9 +28,11 @@ export class HealthView {
 
   render(status) {
     const gpu = status.gpu_service;
-    this.down = !gpu.reachable;
+    this.down = gpu.reachable === false;
     this.fallback = status.fallback;
-    if (gpu.reachable && gpu.engines.length) {
+    if (gpu.on_demand) {
+      this.summary.textContent = "The gpu_service starts on demand: the first request after a quiet spell waits for it.";
+    } else if (gpu.reachable && gpu.engines.length) {
       const parts = gpu.engines
         .filter((engine) => engine.default)
         .map((engine) => `${KINDS[engine.kind] || engine.kind}: ${engine.name} (${engine.embedded ? "embedded" : "real model"})`);
