@@ -15,6 +15,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.engines.base import PhonemeEvent, SpeechSegment
 from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES, ESPEAK_VOICES
+from gpu_service.engines.tts.normalize import speakable
 from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
@@ -55,12 +56,12 @@ class EspeakEngine:
         sentences = split_sentences(text)
         if profile is None:
             for sentence in sentences:
-                yield self._segment(sentence, base_voice, None)
+                yield self._segment(sentence, language, base_voice, None)
             return
         pending: deque[Future[SpeechSegment]] = deque()
         try:
             for sentence in sentences:
-                pending.append(_matching_pool().submit(self._segment, sentence, base_voice, profile))
+                pending.append(_matching_pool().submit(self._segment, sentence, language, base_voice, profile))
                 if len(pending) > MATCH_LOOKAHEAD:
                     yield pending.popleft().result()
             while pending:
@@ -69,9 +70,10 @@ class EspeakEngine:
             for future in pending:
                 future.cancel()
 
-    def _segment(self, sentence: str, base_voice: str, profile: VoiceProfile | None) -> SpeechSegment:
+    def _segment(self, sentence: str, language: str, base_voice: str, profile: VoiceProfile | None) -> SpeechSegment:
+        """The sentence as it is said (numbers, dates, addresses in words); the segment keeps it as written."""
         started = time.perf_counter()
-        samples, marks = self._speak(sentence, base_voice)
+        samples, marks = self._speak(speakable(sentence, language), base_voice)
         if profile is not None:
             samples = apply_profile(samples, self.sample_rate, profile)
         return SpeechSegment(

@@ -30,6 +30,7 @@ from common.files import atomic_target
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.tts.normalize import speakable
 from gpu_service.text import is_cjk, split_sentences
 
 log = logging.getLogger("gpu_service.xtts")
@@ -266,8 +267,8 @@ class XttsEngine:
     def _sentences(self, text: str, language: str) -> list[str]:
         tokenizer, code = self._model.tokenizer, XTTS_LANGUAGE[language]
 
-        def count_tokens(piece: str) -> int:
-            return len(tokenizer.encode(piece.strip().lower(), lang=code))  # as inference_stream encodes it
+        def count_tokens(piece: str) -> int:  # as inference_stream encodes what is said
+            return len(tokenizer.encode(speakable(piece, language).strip().lower(), lang=code))
 
         max_tokens = int(self._config.model_args.gpt_max_text_tokens)
         return pieces_within(text, language, tokenizer.char_limits, count_tokens, max_tokens)
@@ -306,7 +307,7 @@ class XttsEngine:
         for number, sentence in enumerate(sentences):
             with self._lock, self._autocast():
                 chunks = self._model.inference_stream(
-                    sentence,
+                    speakable(sentence, language),  # as written in the segment, as said to the model
                     XTTS_LANGUAGE[language],
                     conditioning.gpt_latent,
                     conditioning.speaker_embedding,

@@ -1,0 +1,98 @@
+"""What a TTS engine is given to say: written text in words, per language (a table of what people write), and the
+embedded engine's speech of such text as Whisper hears it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common.audio import load_audio
+from common.launch import RunningService
+from contracts.gpu_service import TTSResponse
+from evaluator.metrics.intelligibility import Listener, normalize_text
+from gpu_service.engines.tts.normalize import speakable
+
+TABLE = [
+    (
+        "en",
+        "It cost $3.5 million on 12/03/2025 at 7:45pm.",
+        "It cost three point five million dollars on December third, twenty twenty-five at seven forty-five p m.",
+    ),
+    (
+        "en",
+        "Visit https://www.example.com/path?x=1 or write to jane.doe@example.org.",
+        "Visit example dot com or write to jane dot doe at example dot org.",
+    ),
+    ("en", "Great job 😀! e.g. apples vs. oranges, etc.", "Great job! for example apples versus oranges, et cetera."),
+    (
+        "en",
+        "Dr. Smith moved here in 1999; it grew 12% to 1,234,567 people.",
+        "Doctor Smith moved here in nineteen ninety-nine; it grew twelve percent to one million, two hundred and "
+        "thirty-four thousand, five hundred and sixty-seven people.",
+    ),
+    (
+        "en",
+        "The 1st, 2nd and 23rd runners; pi is 3.14 and it was -5 outside.",
+        "The first, second and twenty-third runners; pi is three point one four and it was minus five outside.",
+    ),
+    (
+        "en",
+        "Meet on 2025-03-12 at 19:00. Tom & Jerry paid $12.50 at 9:05 a.m.",
+        "Meet on March twelfth, twenty twenty-five at seven p m. Tom and Jerry paid twelve dollars fifty cents at nine "
+        "oh five a m.",
+    ),
+    (
+        "es",
+        "Cuesta 12,50 € y subió un 12% el 12/03/2025 a las 7:45.",
+        "Cuesta doce euros con cincuenta céntimos y subió un doce por ciento el doce de marzo de dos mil veinticinco a "
+        "las siete y cuarenta y cinco.",
+    ),
+    (
+        "es",
+        "El Sr. García llegó 1º y la Sra. López 2ª, p. ej. en 1999.",
+        "El señor García llegó primero y la señora López segunda, por ejemplo en mil novecientos noventa y nueve.",
+    ),
+    (
+        "es",
+        "Escríbeme a ana@example.es o visita www.ejemplo.com 👍",
+        "Escríbeme a ana arroba example punto es o visita ejemplo punto com",
+    ),
+    (
+        "es",
+        "Son 1.234 personas, 3,5 millones de euros y 2,05 kilos.",
+        "Son mil doscientos treinta y cuatro personas, tres coma cinco millones de euros y dos coma cero cinco kilos.",
+    ),
+    (
+        "zh",
+        "2025年3月12日增长了12%，会议7:45开始，价格3.5元😀",
+        "二零二五年三月十二日增长了百分之十二,会议七点四十五分开始,价格三点五元",
+    ),
+    ("zh", "我们有1234人 & 3个房间", "我们有一千二百三十四人和三个房间"),
+]
+
+
+@pytest.mark.parametrize(("language", "written", "said"), TABLE)
+def test_written_text_is_said_in_words(language: str, written: str, said: str) -> None:
+    assert speakable(written, language) == said
+
+
+@pytest.mark.parametrize("language", ["en", "es", "zh"])
+def test_text_without_anything_to_rewrite_is_left_as_it_is(language: str) -> None:
+    plain = {"en": "Hello there, how are you?", "es": "Hola, ¿cómo estás?", "zh": "你好，今天天气很好。"}[language]
+    assert speakable(plain, language) == plain.replace("，", ",")  # NFKC: full-width punctuation as ASCII
+
+
+def test_the_embedded_engine_says_a_price_a_date_and_an_address_as_words(
+    gpu_service: RunningService, listener: Listener
+) -> None:
+    text = "It cost $3.5 million on 12/03/2025. Visit https://www.example.com/shop/items?id=42 today."
+    response = httpx.post(f"{gpu_service.url}/api/v1/tts", json={"text": text, "language": "en"}, timeout=120)
+    assert response.status_code == 200, response.text
+    samples, rate = load_audio(Path(TTSResponse.model_validate(response.json()).audio_path))
+    heard = normalize_text(listener.hear(samples, rate, "en").transcript, "en")
+    assert "million dollars" in heard and "december" in heard and "com" in heard.split(), heard
+    assert not {"slash", "http", "https", "www", "id", "shop"} & set(heard.split()), heard
+    assert "dollar three" not in heard, heard
+    assert len(samples) / rate < 9.0, "the address is said by its name, not spelled (it once took 11.8 s alone)"
