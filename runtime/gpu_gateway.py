@@ -98,8 +98,8 @@ class GpuGateway:
 
         A recent good answer is trusted for HEALTHY_FOR_S: asking before every request cost ~50 ms of each
         request's latency, and a service that died since fails the request's own connection, which falls back."""
-        if time.monotonic() - self._healthy_at < HEALTHY_FOR_S:
-            return self.remote
+        if time.monotonic() - self._healthy_at < HEALTHY_FOR_S or self._settings.gpu_on_demand:
+            return self.remote  # on demand: the request itself starts the gpu_service; a probe would count twice
         try:
             await self.remote.client.health()
             self._healthy_at = time.monotonic()

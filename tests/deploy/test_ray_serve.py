@@ -55,7 +55,7 @@ def test_first_request_scales_from_zero_load_scales_to_the_maximum_idle_returns_
     first = generate(cluster.url, "Hello from a cluster that was asleep.")
     print(f"cold start: generate answered after {time.monotonic() - started:.1f} s from zero replicas")
     assert video_of(cluster.url, first) > 1.0 and not first.fallback
-    assert cluster.gpu_replicas() == 1
+    assert cluster.gpu_replicas() >= 1
 
     # An upload and a job, then a burst of requests: each request's calls must find its files on one replica.
     photo = tmp_path / "visitor.jpg"
