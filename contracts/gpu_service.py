@@ -113,6 +113,7 @@ class TTSResponse(BaseModel):
     voice_cloned: bool = Field(False, description="True when a cloning engine (xtts) spoke in the reference voice.")
     phonemes: list[PhonemeMark] = Field(description="Phoneme timeline for lip sync; empty if the engine has none.")
     timings: TTSTimings
+    spoken_text: str = Field("", description="The text as the engine said it: numbers, dates, addresses in words.")
 
 
 class AvatarRequest(RequestModel):
@@ -227,6 +228,7 @@ SpeakStatus = Literal["running", "done", "failed"]
 
 class SegmentTiming(BaseModel):
     text: str = Field(description="The sentence spoken (empty for a chunk continuing the previous one).")
+    spoken: str = Field("", description="The sentence as the engine said it (numbers, dates, addresses in words).")
     start_s: float = Field(description="Where it starts in the video.")
     duration_s: float
 
@@ -254,6 +256,7 @@ class SpeakResult(BaseModel):
     voice_matched: bool = False
     voice_cloned: bool = False
     segments: list[SegmentTiming] = Field(default_factory=list)
+    spoken_text: str = Field("", description="The text as it was said, so far: numbers, dates, addresses in words.")
     timings: SpeakTimings = Field(default_factory=SpeakTimings)
     error: str | None = None
     reply: ReplyInfo | None = Field(None, description="For /reply streams: the text the model wrote.")

@@ -68,6 +68,8 @@ class GenerateResult(BaseModel):
     segments: list[SegmentTiming] = Field(
         default_factory=list, description="Each sentence (or streamed chunk) and where it plays in the video."
     )
+    spoken_text: str = Field("", description="The text as it was said: numbers, dates, addresses in words.")
+    captions_url: str | None = Field(None, description="WebVTT captions: one cue per sentence, at its times.")
     rtf: float = Field(description="Real-time factor: total processing time / video duration.")
     engines: EnginesUsed
     fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")

@@ -23,6 +23,7 @@ from gpu_service.engines.base import AvatarSession, PhonemeEvent, SpeechSegment
 from gpu_service.media.encoding import StageClock
 from gpu_service.media.fmp4 import FragmentedMp4Writer
 from gpu_service.media.frames import AudioFramer, FramedAudio
+from gpu_service.text import join_sentences
 
 log = logging.getLogger("gpu_service.speak")
 TTS_LOOKAHEAD = 2  # segments synthesized ahead of the one being rendered
@@ -91,7 +92,11 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
                 carried = framer.carried_s  # the previous segment's tail plays first
                 framed = framer.take(segment.samples)
                 start_s = framed.first_frame / session.fps + carried
-                result.segments.append(SegmentTiming(text=segment.text, start_s=start_s, duration_s=segment.duration_s))
+                timing = SegmentTiming(
+                    text=segment.text, spoken=segment.spoken, start_s=start_s, duration_s=segment.duration_s
+                )
+                result.segments.append(timing)
+                result.spoken_text = join_sentences([timing.spoken for timing in result.segments if timing.spoken])
                 save_result(plan)  # progress is visible while the stream runs
                 phonemes = shifted(segment.phonemes, carried)
                 yield from (emit(data) for data in encode(framed, phonemes))

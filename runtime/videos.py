@@ -23,6 +23,16 @@ class VideoStore:
     def path_for(self, video_id: str) -> Path:
         return self._folder / f"{video_id}.mp4"
 
+    def captions_path(self, video_id: str) -> Path:
+        return self._folder / f"{video_id}.vtt"
+
+    def existing_captions(self, video_id: str, owner: str) -> Path:
+        self.existing(video_id, owner)  # no such video (or not yours): say that first
+        path = self.captions_path(video_id)
+        if not path.is_file():
+            raise NotFound(f"video '{video_id}' has no captions (it was made before videos had them)")
+        return path
+
     def partial_path(self, video_id: str) -> Path:
         """Where a video's bytes gather while it is made (never served)."""
         return self._folder / f"{video_id}.fmp4.part"

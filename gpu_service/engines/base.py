@@ -28,6 +28,7 @@ class SpeechSegment:
     sample_rate: int
     phonemes: list[PhonemeEvent] | None  # times from the segment's start; None when the engine gives none
     text: str  # what this segment speaks ("" for a chunk that continues the previous segment's sentence)
+    spoken: str = ""  # `text` as the engine was given it: numbers, dates, addresses in words
     voice_matched: bool = False  # the embedded engine moved its voice toward the reference
     voice_cloned: bool = False  # a cloning engine (XTTS) spoke in the reference voice
     seconds: float = 0.0  # time the engine spent making it
@@ -47,6 +48,7 @@ class Speech:
     voice_matched: bool = False
     voice_cloned: bool = False
     synth_s: float = 0.0
+    spoken: list[str] = field(default_factory=list)  # each sentence as it was said
 
     @property
     def duration_s(self) -> float:
@@ -71,6 +73,7 @@ def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech
     """The whole clip from a segment stream: samples concatenated, phoneme times shifted onto one clock."""
     pieces: list[np.ndarray] = []
     phonemes: list[PhonemeEvent] = []
+    spoken: list[str] = []
     has_timeline, matched, cloned, offset = False, False, False, 0
     started = time.perf_counter()
     for segment in segments:
@@ -79,6 +82,7 @@ def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech
             start = offset / sample_rate
             phonemes.extend(PhonemeEvent(start + event.t, event.phoneme) for event in segment.phonemes)
         pieces.append(segment.samples)
+        spoken += [segment.spoken] if segment.spoken else []
         matched, cloned = matched or segment.voice_matched, cloned or segment.voice_cloned
         offset += len(segment.samples)
     return Speech(
@@ -88,6 +92,7 @@ def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech
         voice_matched=matched,
         voice_cloned=cloned,
         synth_s=time.perf_counter() - started,
+        spoken=spoken,
     )
 
 

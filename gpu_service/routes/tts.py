@@ -17,6 +17,7 @@ from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimin
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import TTSEngine, synthesize
+from gpu_service.text import join_sentences
 
 router = APIRouter(prefix="/api/v1")
 log = logging.getLogger("gpu_service.tts")
@@ -64,6 +65,7 @@ def speak_to_file(request: TTSRequest, services: Annotated[Services, Depends(get
         voice_cloned=speech.voice_cloned,
         phonemes=[PhonemeMark(t=event.t, phoneme=event.phoneme) for event in speech.phonemes or []],
         timings=TTSTimings(synth_s=speech.synth_s, total_s=time.perf_counter() - started),
+        spoken_text=join_sentences(speech.spoken),
     )
 
 

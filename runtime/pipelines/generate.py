@@ -18,9 +18,11 @@ import anyio
 from prometheus_client import Histogram
 
 from common.errors import ServiceUnavailable, TooLarge
+from common.files import atomic_target
 from common.remux import remux_faststart
 from contracts.gpu_service import Language, SpeakRequest, SpeakResult
 from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
+from runtime.captions import webvtt
 from runtime.config import Settings
 from runtime.gpu_client import GpuUnreachable, SpeakStream
 from runtime.gpu_gateway import GpuBackend, GpuGateway
@@ -81,6 +83,8 @@ class VideoStream:
             videos.claim(self.video_id, self.owner)
             await anyio.to_thread.run_sync(remux_faststart, partial, videos.path_for(self.video_id))
             self.report = await self.backend.client.speak_result(self.speak_id)
+            with atomic_target(videos.captions_path(self.video_id)) as captions:
+                captions.write_text(webvtt(self.report.segments), encoding="utf-8")
             self.context.observe("total", time.perf_counter() - self.started)
         finally:
             partial.unlink(missing_ok=True)
@@ -113,6 +117,8 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
             total_s=total_s,
         ),
         segments=report.segments,
+        spoken_text=report.spoken_text,
+        captions_url=f"/api/v1/videos/{stream.video_id}/captions.vtt",
         rtf=total_s / report.duration_s if report.duration_s else 0.0,
         engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
         fallback=stream.backend.name == "in-process",

@@ -105,3 +105,31 @@ def test_health_reports_the_gpu_service(stack: Stack) -> None:
     assert health["status"] == "ok" and health["mode"] == "local" and health["shared_volume"]
     assert health["gpu_service"]["reachable"] and health["gpu_service"]["device"] == "cpu"
     assert {engine["name"] for engine in health["gpu_service"]["engines"]} >= {"espeak", "animator"}
+
+
+def test_the_answer_says_what_was_spoken_and_the_captions_follow_the_sentences(stack: Stack) -> None:
+    text = "The tickets cost $12.50 each. We meet on 12/03/2025 at 7:45pm!"
+    result = GenerateResult.model_validate(generate(stack, {"text": text, "language": "en"}).json())
+    assert result.spoken_text == (
+        "The tickets cost twelve dollars fifty cents each. We meet on December third, twenty twenty-five at seven "
+        "forty-five p m!"
+    )
+    assert [segment.text for segment in result.segments] == ["The tickets cost $12.50 each.", text.split(". ")[1]]
+    assert result.captions_url == f"/api/v1/videos/{result.video_id}/captions.vtt"
+    response = httpx.get(f"{stack.runtime.url}{result.captions_url}", timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/vtt")
+    header, *cues = response.text.strip().split("\n\n")
+    assert header == "WEBVTT" and len(cues) == 2
+    for cue, segment in zip(cues, result.segments, strict=True):
+        number, times, caption = cue.split("\n")
+        assert number.isdigit()
+        start, end = (seconds(stamp) for stamp in times.split(" --> "))
+        assert caption == segment.text  # captions show the text as written
+        assert abs(start - segment.start_s) < 0.002 and abs(end - segment.start_s - segment.duration_s) < 0.002
+    assert abs(end - result.duration_s) < 0.1, "the last cue ends with the speech"
+    assert httpx.get(f"{stack.runtime.url}/api/v1/videos/{'0' * 32}/captions.vtt").status_code == 404
+
+
+def seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)

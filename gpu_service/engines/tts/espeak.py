@@ -73,7 +73,8 @@ class EspeakEngine:
     def _segment(self, sentence: str, language: str, base_voice: str, profile: VoiceProfile | None) -> SpeechSegment:
         """The sentence as it is said (numbers, dates, addresses in words); the segment keeps it as written."""
         started = time.perf_counter()
-        samples, marks = self._speak(speakable(sentence, language), base_voice)
+        spoken = speakable(sentence, language)
+        samples, marks = self._speak(spoken, base_voice)
         if profile is not None:
             samples = apply_profile(samples, self.sample_rate, profile)
         return SpeechSegment(
@@ -81,6 +82,7 @@ class EspeakEngine:
             sample_rate=self.sample_rate,
             phonemes=_merge_pauses([PhonemeEvent(index / self.sample_rate, symbol) for index, symbol in marks]),
             text=sentence,
+            spoken=spoken,
             voice_matched=profile is not None,
             seconds=time.perf_counter() - started,
         )

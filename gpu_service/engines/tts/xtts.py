@@ -305,9 +305,10 @@ class XttsEngine:
         latents_s = time.perf_counter() - started
         gap = np.zeros(round(SENTENCE_GAP_S * self.sample_rate), np.float32)
         for number, sentence in enumerate(sentences):
+            said = speakable(sentence, language)  # the segment keeps the sentence as written
             with self._lock, self._autocast():
                 chunks = self._model.inference_stream(
-                    speakable(sentence, language),  # as written in the segment, as said to the model
+                    said,
                     XTTS_LANGUAGE[language],
                     conditioning.gpt_latent,
                     conditioning.speaker_embedding,
@@ -326,6 +327,7 @@ class XttsEngine:
                         sample_rate=self.sample_rate,
                         phonemes=None,  # XTTS gives no timeline: the avatar drives the mouth from the audio
                         text=sentence if first else "",
+                        spoken=said if first else "",
                         voice_cloned=True,
                         seconds=seconds,
                     )
