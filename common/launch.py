@@ -18,6 +18,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+# The same server whatever else is installed: uvicorn[standard] (Ray Serve pulls it in) would switch to httptools,
+# which refuses unknown methods before the app sees them, and to uvloop.
+HTTP, LOOP = "h11", "asyncio"
 
 
 def free_port() -> int:
@@ -59,6 +62,7 @@ def run_service(
     log = log_dir / f"{app_factory.split(':')[0].replace('.', '_')}-{port}.log"
     host = "127.0.0.1"
     command = [sys.executable, "-m", "uvicorn", "--factory", app_factory, "--host", host, "--port", str(port)]
+    command += ["--http", HTTP, "--loop", LOOP]
     if wrap is not None:
         command = wrap(command)
     with log.open("ab") as sink:

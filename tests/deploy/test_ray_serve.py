@@ -75,8 +75,10 @@ def test_first_request_scales_from_zero_load_scales_to_the_maximum_idle_returns_
             most.append(cluster.gpu_replicas())
             time.sleep(0.25)
 
+    # Long enough (~12 s on one replica) for a second replica to start (~4 s) and take its share.
     texts = [
-        f"Visitor number {n} asks the avatar to read this sentence out loud, slowly and clearly." for n in range(8)
+        f"Visitor number {n} asks the avatar to read this out loud. It takes a little while, and that is fine."
+        for n in range(12)
     ]
     watcher = threading.Thread(target=watch)
     watcher.start()
