@@ -73,6 +73,14 @@ TABLE = [
 ]
 
 
+@pytest.mark.parametrize("language", ["en", "es", "zh"])
+def test_numbers_too_long_to_say_are_read_digit_by_digit_not_refused(language: str) -> None:
+    said = speakable("Code 1234567890123456789012345678901234567 and $99999999999999999999999999999999999.", language)
+    assert said and "Code" in said, said
+    if language == "es":
+        assert said.startswith("Code uno dos tres cuatro"), said
+
+
 @pytest.mark.parametrize(("language", "written", "said"), TABLE)
 def test_written_text_is_said_in_words(language: str, written: str, said: str) -> None:
     assert speakable(written, language) == said

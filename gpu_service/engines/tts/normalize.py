@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 
 import cn2an
 from num2words import num2words
@@ -131,7 +132,10 @@ def _words(number: float | int, language: str, **how: str) -> str:
         whole, _, decimals = f"{number}".partition(".")
         zeros = "cero " * (len(decimals) - len(decimals.lstrip("0")))  # 2,05: "dos coma cero cinco"
         return f"{_words(int(whole), language)} coma {zeros}{_words(int(decimals), language)}"
-    return str(num2words(number, lang=_WORDS[language], **how))
+    try:
+        return str(num2words(number, lang=_WORDS[language], **how))
+    except (OverflowError, ValueError, NotImplementedError):  # beyond what it can say: digit by digit
+        return " ".join(str(num2words(int(digit), lang=_WORDS[language])) for digit in str(number) if digit.isdigit())
 
 
 def _value(digits: str, language: str) -> int | float:
@@ -245,7 +249,9 @@ def _mandarin(text: str) -> str:
         lambda m: f"{m.group(1)}点{m.group(2)}分" if int(m.group(2)) else f"{m.group(1)}点",
         text,
     )
-    text = str(cn2an.transform(_replace_all(text, _SYMBOLS["zh"]), "an2cn"))
+    with warnings.catch_warnings():  # a number over 16 digits is left as digits (read one by one), with a warning
+        warnings.simplefilter("ignore", UserWarning)
+        text = str(cn2an.transform(_replace_all(text, _SYMBOLS["zh"]), "an2cn"))
     return re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text)  # spaces between characters are not read
 
 
