@@ -1,6 +1,6 @@
 // The page: say-this and chat modes over one player, voice and portrait choices, clip history, health.
 
-import { getJson, onKeyNeeded, postJson } from "./api.js";
+import { blobUrl, getJson, onKeyNeeded, postJson } from "./api.js";
 import { Catalog } from "./catalog.js";
 import { Chat } from "./chat.js";
 import { HealthView } from "./health.js";
@@ -76,7 +76,11 @@ function fromStream(response, text) {
   healthView.noteFallback(response.headers.get("X-Fallback") === "true");
   const videoUrl = response.headers.get("X-Video-Url");
   return player.play(response).then((played) => {
-    if (videoUrl) history.add({ videoUrl, text, at: new Date().toISOString() });
+    if (videoUrl) {
+      history.add({ videoUrl, text, at: new Date().toISOString() });
+      // Stored with the video once its stream has ended; a clip without them simply plays without.
+      blobUrl(`${videoUrl}/captions.vtt`).then((url) => player.showCaptions(url), () => {});
+    }
     return played;
   });
 }

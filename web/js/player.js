@@ -61,6 +61,7 @@ export class StreamPlayer {
   show(url) {
     if (this.url) URL.revokeObjectURL(this.url);
     this.url = url;
+    this.showCaptions(null); // the last clip's captions do not belong to this one
     this.video.src = url;
     if (!this.video.requestVideoFrameCallback) return Promise.resolve(performance.now());
     return new Promise((resolve) => this.video.requestVideoFrameCallback((now) => resolve(now)));
@@ -106,6 +107,15 @@ export class StreamPlayer {
     if (source.readyState === "open") source.endOfStream();
     if (!started) await this.start();
     return { firstFrame };
+  }
+
+  // Captions (WebVTT, as a blob URL: they are behind the key like the video) shown over the clip; null removes them.
+  showCaptions(url) {
+    for (const old of this.video.querySelectorAll("track")) old.remove();
+    if (!url) return;
+    const track = document.createElement("track");
+    Object.assign(track, { kind: "captions", label: "Captions", src: url, default: true });
+    this.video.append(track);
   }
 
   async replay(url) {
