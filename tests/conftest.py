@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +15,11 @@ from evaluator.metrics.intelligibility import Listener, WhisperModelMissing
 
 # Services started by tests load the language model when a test first asks for a reply, not at every start.
 os.environ.setdefault("GPU_LLM__PRELOAD", "false")
-# The embedded model's GGUF is converted once per test session, not once per service started.
-os.environ.setdefault("GPU_LLM__CONVERTED_DIR", tempfile.mkdtemp(prefix="llm-converted-"))
+# The embedded model's GGUF is converted once per test session, not once per service started; the ~0.5 GB it
+# takes goes when the session ends.
+if "GPU_LLM__CONVERTED_DIR" not in os.environ:
+    os.environ["GPU_LLM__CONVERTED_DIR"] = converted = tempfile.mkdtemp(prefix="llm-converted-")
+    atexit.register(shutil.rmtree, converted, True)
 
 
 @pytest.fixture(scope="session")
