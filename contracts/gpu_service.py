@@ -73,6 +73,11 @@ VideoSize = Annotated[
     AfterValidator(_even),
 ]
 Fps = Annotated[int, Field(ge=1, le=60, description="Frames per second."), BeforeValidator(_number)]
+PortraitFace = Annotated[
+    int,
+    Field(ge=0, le=63, description="Which face of the photo to animate, by size: 0 is the largest."),
+    BeforeValidator(_number),
+]
 
 
 class VoiceOptions(RequestModel):
@@ -121,6 +126,7 @@ class AvatarRequest(RequestModel):
     portrait: str = Field(
         "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
     )
+    face: PortraitFace = 0
     phonemes: list[PhonemeMark] | None = Field(
         None, description="Phoneme timeline from /api/v1/tts; without it the mouth follows the audio itself."
     )
@@ -146,6 +152,7 @@ class AvatarResponse(BaseModel):
     portrait: str
     engine: str
     timings: AvatarTimings
+    notices: list[str] = Field(default_factory=list, description="What to know about how the photo was used.")
 
 
 class VideoOptions(VoiceOptions):
@@ -154,6 +161,7 @@ class VideoOptions(VoiceOptions):
     portrait: str = Field(
         "astronaut", description="An id from /api/v1/portraits or an image path under an allowed folder."
     )
+    face: PortraitFace = 0
     avatar_engine: AvatarEngineName | None = Field(
         None, description="Avatar engine; the service's default when omitted."
     )
@@ -260,6 +268,9 @@ class SpeakResult(BaseModel):
     timings: SpeakTimings = Field(default_factory=SpeakTimings)
     error: str | None = None
     reply: ReplyInfo | None = Field(None, description="For /reply streams: the text the model wrote.")
+    notices: list[str] = Field(
+        default_factory=list, description="What to know about how the photo was used (several faces, a small face)."
+    )
 
 
 class TranscriptSegment(BaseModel):
@@ -297,6 +308,7 @@ class StoredInput(BaseModel):
 
 class PortraitCheckRequest(RequestModel):
     portrait: str = Field(description="An id from /api/v1/portraits or an image path under an allowed folder.")
+    face: PortraitFace = 0
 
 
 class PortraitCheckResponse(BaseModel):
@@ -305,6 +317,10 @@ class PortraitCheckResponse(BaseModel):
         min_length=4, max_length=4, description="x0, y0, x1, y1 of the face in the framed image."
     )
     size: int = Field(description="Side of the framed (square) image the box refers to.")
+    faces: int = Field(1, description="Faces found in the photo.")
+    face: int = Field(0, description="The one animated, by size: 0 is the largest.")
+    face_px: int = Field(0, description="Its height in the photo, in pixels.")
+    notices: list[str] = Field(default_factory=list, description="What to know about how the photo is used.")
 
 
 class EngineStatus(BaseModel):

@@ -15,6 +15,7 @@ from contracts.gpu_service import (
     EngineStatus,
     FinishReason,
     Language,
+    PortraitFace,
     PortraitInfo,
     RequestModel,
     SegmentTiming,
@@ -32,6 +33,7 @@ class GenerateRequest(RequestModel):
     language: RequestLanguage = Field("auto", description="en, zh, es, or auto (detected from the text).")
     voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
     portrait: str | None = Field(None, description="Portrait id (bundled or uploaded); the default if omitted.")
+    face: PortraitFace = 0
     stream: StrictBool = Field(
         False,
         description="true: answer with the video as a fragmented MP4 stream while it is made (X-Video-Id names it); "
@@ -70,6 +72,9 @@ class GenerateResult(BaseModel):
     )
     spoken_text: str = Field("", description="The text as it was said: numbers, dates, addresses in words.")
     captions_url: str | None = Field(None, description="WebVTT captions: one cue per sentence, at its times.")
+    notices: list[str] = Field(
+        default_factory=list, description="What to know about how the photo was used (several faces, a small face)."
+    )
     rtf: float = Field(description="Real-time factor: total processing time / video duration.")
     engines: EnginesUsed
     fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")
@@ -213,6 +218,8 @@ class UploadedPortrait(BaseModel):
     source_name: str
     width: int
     height: int
+    faces: int = Field(1, description="Faces found; the largest is animated unless a request gives `face`.")
+    notices: list[str] = Field(default_factory=list, description="What to know about how the photo is used.")
 
     @computed_field(description="A JPEG thumbnail (a path on this runtime).")  # type: ignore[prop-decorator]
     @property

@@ -22,6 +22,7 @@ InfoT = TypeVar("InfoT", bound=BaseModel)
 class AssetReference:
     name: str  # the id, or the path as the request gave it
     path: Path
+    face: int = 0  # a portrait's face to animate, by size (0: the largest); unused for voices
 
 
 class AssetLibrary(Generic[InfoT]):
@@ -43,13 +44,13 @@ class AssetLibrary(Generic[InfoT]):
             raise NotFound(f"no bundled {self._kind} '{asset_id}'; bundled {self._kind}s: {known}")
         return self._files[asset_id]
 
-    def resolve(self, name: str) -> AssetReference:
+    def resolve(self, name: str, face: int = 0) -> AssetReference:
         if name in self._files:
-            return AssetReference(name, self._files[name])
+            return AssetReference(name, self._files[name], face)
         if not _looks_like_path(name):
             known = ", ".join(sorted(self._infos)) or "none"
             raise NotFound(f"unknown {self._kind} '{name}'; known {self._kind}s: {known} (or give a file path)")
-        return AssetReference(name, resolve_file(name, self._roots, self._kind))
+        return AssetReference(name, resolve_file(name, self._roots, self._kind), face)
 
 
 def resolve_file(name: str, roots: list[Path], what: str) -> Path:

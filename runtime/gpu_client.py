@@ -180,9 +180,9 @@ class GpuClient:
     async def speak_result(self, speak_id: str) -> SpeakResult:
         return await self._call("GET", f"/api/v1/speak/{speak_id}", SpeakResult)
 
-    async def check_portrait(self, portrait: str) -> PortraitCheckResponse:
+    async def check_portrait(self, portrait: str, face: int = 0) -> PortraitCheckResponse:
         return await self._call(
-            "POST", "/api/v1/portraits/check", PortraitCheckResponse, PortraitCheckRequest(portrait=portrait)
+            "POST", "/api/v1/portraits/check", PortraitCheckResponse, PortraitCheckRequest(portrait=portrait, face=face)
         )
 
     async def transcribe(self, source: Path, name: str) -> TranscribeResponse:

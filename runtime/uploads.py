@@ -78,15 +78,22 @@ class UploadStore:
             target = self._portraits / f"{portrait_id}{suffix}"
             os.replace(received, target)
             os.chmod(target, 0o644)
+            published = await backend.files.publish(target, "portraits", target.name)
             try:
-                await backend.client.check_portrait(await backend.files.publish(target, "portraits", target.name))
+                check = await backend.client.check_portrait(published)
             except Unprocessable as exc:
                 target.unlink(missing_ok=True)
-                reason = f"no face found in {name}" if "no face" in exc.detail else f"'{name}': {exc.detail}"
-                raise Unprocessable(reason) from exc
+                raise Unprocessable(exc.detail.replace(published, name)) from exc  # the user's name for the file
         finally:
             received.unlink(missing_ok=True)
-        info = UploadedPortrait(id=portrait_id, source_name=name, width=width, height=height)
+        info = UploadedPortrait(
+            id=portrait_id,
+            source_name=name,
+            width=width,
+            height=height,
+            faces=check.faces,
+            notices=check.notices,
+        )
         _record(self._portraits / f"{portrait_id}.json", info, owner)
         return info
 

@@ -24,7 +24,7 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     settings = services.settings
     engine = services.engines.avatar.get(request.engine)
     audio_path = resolve_file(request.audio_path, [settings.output_root], "audio")
-    portrait = services.portraits.resolve(request.portrait)
+    portrait = services.portraits.resolve(request.portrait, request.face)
     try:
         samples, sample_rate = load_audio(audio_path)
     except AudioDecodeError as exc:
@@ -50,4 +50,5 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
             encode_s=rendered.timings.get("encode_s", 0.0),
             total_s=time.perf_counter() - started,
         ),
+        notices=services.faces.analyze(portrait, request.size).notices(),
     )

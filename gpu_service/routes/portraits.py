@@ -34,12 +34,13 @@ def check_portrait(
     request: PortraitCheckRequest, services: Annotated[Services, Depends(get_services)]
 ) -> PortraitCheckResponse:
     """Find the face in a portrait (422 "no face found in ..." otherwise); the analysis is cached for rendering."""
-    portrait = services.portraits.resolve(request.portrait)
+    portrait = services.portraits.resolve(request.portrait, request.face)
     try:
         face = services.faces.analyze(portrait, CHECK_SIZE)
     except ServiceError:
-        # A refused upload (no face, too large, not an image) is not kept among the inputs.
-        if portrait.path.is_relative_to((services.settings.output_root / "inputs").resolve()):
+        # A refused upload (no face, too large, not an image) is not kept among the inputs; a face number beyond
+        # those found says nothing against the photo.
+        if request.face == 0 and portrait.path.is_relative_to((services.settings.output_root / "inputs").resolve()):
             portrait.path.unlink(missing_ok=True)
         raise
     low, high = face.landmarks.min(axis=0), face.landmarks.max(axis=0)
@@ -47,4 +48,8 @@ def check_portrait(
         portrait=request.portrait,
         face_box=(float(low[0]), float(low[1]), float(high[0]), float(high[1])),
         size=CHECK_SIZE,
+        faces=face.faces,
+        face=face.face,
+        face_px=face.face_px,
+        notices=face.notices(),
     )

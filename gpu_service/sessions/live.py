@@ -106,7 +106,7 @@ class LiveSessions:
         """In a worker thread: engines may load, the portrait is analysed."""
         resolve_speech(offer, self._services, None)  # an unknown voice or engine is refused before any media
         avatar = self._services.engines.avatar.get(offer.avatar_engine)
-        portrait = self._services.portraits.resolve(offer.portrait)
+        portrait = self._services.portraits.resolve(offer.portrait, offer.face)
         seed = offer.seed if offer.seed is not None else zlib.crc32(offer.portrait.encode())
         return avatar.open_session(portrait, fps=offer.fps, size=offer.size, seed=seed)
 

@@ -119,6 +119,7 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
         segments=report.segments,
         spoken_text=report.spoken_text,
         captions_url=f"/api/v1/videos/{stream.video_id}/captions.vtt",
+        notices=report.notices,
         rtf=total_s / report.duration_s if report.duration_s else 0.0,
         engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
         fallback=stream.backend.name == "in-process",
@@ -164,7 +165,13 @@ async def _open(
     voice = await context.uploads.resolve_voice(request.voice or settings.default_voice, backend, owner)
     portrait = await context.uploads.resolve_portrait(request.portrait or settings.default_portrait, backend, owner)
     speak = SpeakRequest(
-        text=request.text, language=language, voice=voice, portrait=portrait, fps=settings.fps, size=settings.size
+        text=request.text,
+        language=language,
+        voice=voice,
+        portrait=portrait,
+        face=request.face,
+        fps=settings.fps,
+        size=settings.size,
     )
     return await open_video(backend.client.speak(speak), backend, language, detected, context, started, owner)
 

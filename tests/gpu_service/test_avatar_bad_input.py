@@ -13,6 +13,7 @@ from common.audio import write_wav
 from common.launch import RunningService
 from contracts.gpu_service import AvatarResponse
 from gpu_service.config import DEFAULT_ASSETS
+from gpu_service.engines.avatar.face import NO_FACE_ADVICE
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_portrait_without_a_face(gpu_service: RunningService, gpu_output_root: P
     cv2.imwrite(str(blank), np.full((300, 300, 3), 180, np.uint8))
     response = post(gpu_service, {"audio_path": short_audio, "portrait": str(blank)})
     assert response.status_code == 422
-    assert response.json()["detail"] == f"no face found in {blank}"
+    assert response.json()["detail"] == f"no face found in {blank}: {NO_FACE_ADVICE}"
 
 
 def test_unreadable_image(gpu_service: RunningService, gpu_output_root: Path, short_audio: str) -> None:

@@ -80,6 +80,24 @@ def test_portrait_upload_is_usable(stack: Stack, tmp_path: Path) -> None:
     assert result.status_code == 200, result.text
 
 
+def test_a_photo_of_two_people_says_so_and_either_face_can_speak(stack: Stack, tmp_path: Path) -> None:
+    """A composite of two public-domain / CC0 photos from scikit-image (the astronaut, the cameraman)."""
+    import skimage.data
+
+    photo = tmp_path / "us.png"
+    gray = cv2.cvtColor(skimage.data.camera(), cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(photo), np.concatenate([cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), gray], axis=1))
+    portrait = UploadedPortrait.model_validate(upload(stack, "portraits", photo).json())
+    assert portrait.faces == 2 and "the largest is animated" in portrait.notices[0]
+    body = {"text": "The other one speaks.", "portrait": portrait.id, "face": 1}
+    result = GenerateResult.model_validate(
+        httpx.post(f"{stack.runtime.url}/api/v1/generate", json=body, timeout=300).json()
+    )
+    assert "face 1 (by size; 0 is the largest) is animated" in result.notices[0]
+    refused = httpx.post(f"{stack.runtime.url}/api/v1/generate", json={**body, "face": 5}, timeout=60)
+    assert refused.status_code == 422 and "face 5 does not exist" in refused.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "words"),
     [

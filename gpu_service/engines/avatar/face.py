@@ -1,6 +1,8 @@
-"""Face analysis, once per portrait: MediaPipe face mesh (478 landmarks), a head-and-shoulders crop at render size.
+"""Face analysis, once per portrait: every face found (MediaPipe's full-range detector, on tiles too, so a small face
+in a full-body shot counts), the chosen one (the largest unless a request names another) measured with the face mesh
+(478 landmarks) in a crop around it, then a head-and-shoulders crop at render size.
 
-Results are cached in memory and on disk, keyed by the portrait file's content and the render size.
+Results are cached in memory and on disk, keyed by the portrait file's content, the face chosen and the render size.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import cv2
 import numpy as np
 
 from common.errors import Unprocessable
+from common.face_detect import FaceBox, FaceDetector
 from common.face_mesh import FaceMesh
 from common.images import check_pixels
 from common.lru import LruCache
@@ -22,14 +25,40 @@ from gpu_service.assets import AssetReference
 MAX_SIDE = 2048  # larger photos are scaled down first: detection does not need more, memory does
 CROP_FACE_HEIGHTS = 2.6  # square crop side, in face heights: hair, neck and shoulders stay in frame
 CROP_CENTER_DROP = 0.2  # crop centre sits this many face heights below the face centre (shoulders, not sky)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 DEFAULT_MAX_PIXELS = 40_000_000
+MESH_CROP_FACES = 3.0  # the mesh looks for the chosen face in a square this many face sizes wide around it
+MESH_INPUT_PX = 512  # ... scaled to this side: the mesh's detector wants a face that fills a good part of its input
+SMALL_FACE_PX = 80  # a face shorter than this (brow to chin) is accepted with a notice: a 512 px video enlarges it ~2.5x+
+NO_FACE_ADVICE = (
+    "use a photo in which one face is clearly visible, facing the camera, at least about 100 pixels tall, "
+    "well lit and not covered (sunglasses, a mask, hair over the eyes)"
+)
 
 
 @dataclass(frozen=True)
 class FaceGeometry:
     image: np.ndarray  # RGB uint8, the framed portrait at render size
     landmarks: np.ndarray  # (478, 2) float32 pixel coordinates in `image`
+    faces: int = 1  # faces found in the photo
+    face: int = 0  # the one animated: 0 is the largest
+    face_px: int = 0  # its height in the photo, in pixels
+
+    def notices(self) -> list[str]:
+        """What the person who chose this photo should know about how it is used."""
+        said = []
+        if self.faces > 1:
+            which = "the largest" if self.face == 0 else f"face {self.face} (by size; 0 is the largest)"
+            said.append(
+                f"{self.faces} faces found in the photo: {which} is animated; "
+                f"choose another with face=0..{self.faces - 1}"
+            )
+        if 0 < self.face_px < SMALL_FACE_PX:
+            said.append(
+                f"the face in the photo is only {self.face_px} pixels tall: the video is enlarged from it and looks "
+                f"soft; a photo in which the face is at least {SMALL_FACE_PX} pixels tall looks sharper"
+            )
+        return said
 
 
 def read_portrait(path: Path, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -69,6 +98,7 @@ class FaceAnalyzer:
     def __init__(self, cache_dir: Path, max_pixels: int = DEFAULT_MAX_PIXELS, memory_items: int = 64) -> None:
         self._dir = cache_dir / "faces"
         self._mesh: FaceMesh | None = None
+        self._detector: FaceDetector | None = None
         self._max_pixels = max_pixels
         self._memory: LruCache[str, FaceGeometry] = LruCache(memory_items)
         self._lock = threading.Lock()
@@ -78,8 +108,14 @@ class FaceAnalyzer:
             self._mesh = FaceMesh(static_images=True)
         return self._mesh
 
+    def _face_detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = FaceDetector()
+        return self._detector
+
     def analyze(self, portrait: AssetReference, size: int) -> FaceGeometry:
-        key = f"{hashlib.sha256(portrait.path.read_bytes()).hexdigest()[:32]}-{size}-v{CACHE_VERSION}"
+        digest = hashlib.sha256(portrait.path.read_bytes()).hexdigest()[:32]
+        key = f"{digest}-{portrait.face}-{size}-v{CACHE_VERSION}"
         with self._lock:
             known = self._memory.get(key)
             if known is not None:
@@ -89,21 +125,32 @@ class FaceAnalyzer:
             if cached.is_file():
                 with np.load(cached) as arrays:
                     box = (int(arrays["box"][0]), int(arrays["box"][1]), int(arrays["box"][2]))
-                    geometry = FaceGeometry(frame(image, box, size), arrays["landmarks"])
+                    faces, face_px = (int(value) for value in arrays["found"])
+                    geometry = FaceGeometry(frame(image, box, size), arrays["landmarks"], faces, portrait.face, face_px)
             else:
-                geometry, box = self._detect(image, portrait.name, size)
+                geometry, box = self._detect(image, portrait, size)
                 self._dir.mkdir(parents=True, exist_ok=True)
                 part = cached.with_suffix(".part.npz")
-                np.savez(part, box=np.array(box), landmarks=geometry.landmarks)
+                found = np.array([geometry.faces, geometry.face_px])
+                np.savez(part, box=np.array(box), landmarks=geometry.landmarks, found=found)
                 part.replace(cached)
             self._memory.put(key, geometry)
             return geometry
 
-    def _detect(self, image: np.ndarray, name: str, size: int) -> tuple[FaceGeometry, tuple[int, int, int]]:
+    def _detect(
+        self, image: np.ndarray, portrait: AssetReference, size: int
+    ) -> tuple[FaceGeometry, tuple[int, int, int]]:
         mesh = self._face_mesh()
-        found = mesh.landmarks(image)
+        name = portrait.name
+        boxes = self._face_detector().faces(image)
+        if portrait.face >= max(len(boxes), 1):
+            raise Unprocessable(
+                f"{name} has {len(boxes) or 'no'} face(s) that can be told apart; face {portrait.face} does not exist "
+                "(faces are numbered by size, 0 the largest)"
+            )
+        found = self._mesh_in(image, boxes[portrait.face]) if boxes else mesh.landmarks(image)
         if found is None:
-            raise Unprocessable(f"no face found in {name}")
+            raise Unprocessable(f"no face found in {name}: {NO_FACE_ADVICE}")
         box = crop_box(found, image.shape[1], image.shape[0])
         framed = frame(image, box, size)
         # A second pass on the framed face is more precise than scaling the first pass's points.
@@ -111,4 +158,21 @@ class FaceAnalyzer:
         if refined is None:
             x0, y0, side = box
             refined = np.asarray((found - np.array([x0, y0], np.float32)) * (size / side), dtype=np.float32)
-        return FaceGeometry(framed, refined), box
+        face_px = round(float(np.ptp(found[:, 1])))
+        return FaceGeometry(framed, refined, max(len(boxes), 1), portrait.face, face_px), box
+
+    def _mesh_in(self, image: np.ndarray, face: FaceBox) -> np.ndarray | None:
+        """The mesh of the face in `face`, found in a crop around it scaled to the mesh's liking; photo pixels."""
+        center_x, center_y = face.center
+        side = max(face.width, face.height) * MESH_CROP_FACES
+        x0, y0 = int(max(0, center_x - side / 2)), int(max(0, center_y - side / 2))
+        crop = image[y0 : int(center_y + side / 2), x0 : int(center_x + side / 2)]
+        scale = MESH_INPUT_PX / max(crop.shape[:2])
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        points = self._face_mesh().landmarks(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=interpolation))
+        if points is None:
+            return None
+        points = np.asarray(points / scale + np.array([x0, y0], np.float32), dtype=np.float32)
+        mesh_x, mesh_y = points.mean(axis=0)
+        inside = face.x <= mesh_x <= face.x + face.width and face.y <= mesh_y <= face.y + face.height * 1.3
+        return points if inside else None  # the mesh found a neighbour's face, not this one

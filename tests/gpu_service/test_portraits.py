@@ -1,0 +1,122 @@
+"""Portraits people actually have, from photos that ship in scikit-image (public domain / CC0; see
+skimage.data.astronaut and skimage.data.camera): a small face in a larger photo, two people, a grayscale photo, a
+very small photo, and a photo with no face. Composites (two photos side by side, one pasted into a larger canvas)
+are named as such."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import httpx
+import numpy as np
+import pytest
+import skimage.data
+
+from common.audio import write_wav
+from common.launch import RunningService
+from contracts.gpu_service import AvatarResponse, PortraitCheckResponse
+from gpu_service.engines.avatar.face import NO_FACE_ADVICE, SMALL_FACE_PX
+
+
+def astronaut() -> np.ndarray:
+    return np.asarray(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+
+
+def cameraman() -> np.ndarray:
+    """Grayscale, three-quarter view, mouth closed (CC0, Lav Varshney)."""
+    return np.asarray(skimage.data.camera())
+
+
+@pytest.fixture(scope="module")
+def photos(gpu_output_root: Path) -> dict[str, Path]:
+    folder = gpu_output_root / "inputs" / "people"
+    folder.mkdir(parents=True, exist_ok=True)
+    gray = cv2.cvtColor(cameraman(), cv2.COLOR_GRAY2BGR)
+    wide = np.full((1400, 1400, 3), 205, np.uint8)  # composite: the cameraman small in a large, plain photo
+    wide[700:1020, 500:820] = cv2.resize(gray, (320, 320), interpolation=cv2.INTER_AREA)
+    made = {
+        "grayscale": cv2.resize(cameraman(), (1024, 1024), interpolation=cv2.INTER_CUBIC),  # one channel
+        "small_face": wide,
+        "two_people": np.concatenate([astronaut(), gray], axis=1),  # composite: two photos side by side
+        "tiny": cv2.resize(astronaut(), (150, 150), interpolation=cv2.INTER_AREA),
+        "no_face": cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR),
+    }
+    paths = {}
+    for name, image in made.items():
+        paths[name] = folder / f"{name}.png"
+        cv2.imwrite(str(paths[name]), image)
+    return paths
+
+
+def check(service: RunningService, portrait: Path, face: int = 0) -> httpx.Response:
+    body = {"portrait": str(portrait), "face": face}
+    return httpx.post(f"{service.url}/api/v1/portraits/check", json=body, timeout=60)
+
+
+def test_a_grayscale_photo_with_a_closed_mouth_is_accepted(
+    gpu_service: RunningService, photos: dict[str, Path]
+) -> None:
+    response = check(gpu_service, photos["grayscale"])
+    assert response.status_code == 200, response.text
+    result = PortraitCheckResponse.model_validate(response.json())
+    assert (result.faces, result.notices) == (1, [])
+
+
+def test_a_small_face_in_a_large_photo_is_found_and_said_to_be_small(
+    gpu_service: RunningService, photos: dict[str, Path]
+) -> None:
+    response = check(gpu_service, photos["small_face"])
+    assert response.status_code == 200, response.text
+    result = PortraitCheckResponse.model_validate(response.json())
+    assert 20 < result.face_px < SMALL_FACE_PX
+    assert len(result.notices) == 1 and f"only {result.face_px} pixels tall" in result.notices[0]
+    _, y0, _, y1 = result.face_box  # framed around the face: it fills the crop as a portrait's would
+    assert 0.25 < (y1 - y0) / result.size < 0.6
+
+
+def test_with_two_people_the_largest_is_used_and_the_other_can_be_chosen(
+    gpu_service: RunningService, photos: dict[str, Path]
+) -> None:
+    largest = PortraitCheckResponse.model_validate(check(gpu_service, photos["two_people"]).json())
+    assert (largest.faces, largest.face) == (2, 0)
+    assert "2 faces found in the photo: the largest is animated" in largest.notices[0]
+    other = check(gpu_service, photos["two_people"], face=1)
+    assert other.status_code == 200, other.text
+    assert PortraitCheckResponse.model_validate(other.json()).face_px < largest.face_px
+    missing = check(gpu_service, photos["two_people"], face=2)
+    assert missing.status_code == 422 and "face 2 does not exist" in missing.json()["detail"]
+
+
+def test_the_chosen_face_is_the_one_animated(
+    gpu_service: RunningService, photos: dict[str, Path], gpu_output_root: Path
+) -> None:
+    rate = 16_000
+    tone = (0.3 * np.sin(2 * np.pi * 200 * np.arange(rate) / rate)).astype(np.float32)
+    audio = gpu_output_root / "inputs" / "people" / "tone.wav"
+    write_wav(audio, tone, rate)
+    saturation = []
+    for face in (0, 1):
+        body = {"audio_path": str(audio), "portrait": str(photos["two_people"]), "face": face, "size": 256}
+        response = httpx.post(f"{gpu_service.url}/api/v1/avatar", json=body, timeout=120)
+        assert response.status_code == 200, response.text
+        result = AvatarResponse.model_validate(response.json())
+        assert result.notices and "2 faces found" in result.notices[0]
+        with av.open(result.video_path) as container:
+            frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+        saturation.append(float(cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[..., 1].mean()))
+    assert saturation[0] > 40 > 12 > saturation[1], saturation  # the astronaut in colour, the cameraman in gray
+
+
+def test_a_very_small_photo_is_accepted_with_a_notice(gpu_service: RunningService, photos: dict[str, Path]) -> None:
+    result = PortraitCheckResponse.model_validate(check(gpu_service, photos["tiny"]).json())
+    assert result.face_px < SMALL_FACE_PX and "pixels tall" in result.notices[0]
+
+
+def test_a_photo_without_a_face_is_refused_with_what_to_do(
+    gpu_service: RunningService, photos: dict[str, Path]
+) -> None:
+    response = check(gpu_service, photos["no_face"])
+    assert response.status_code == 422
+    assert response.json()["detail"] == f"no face found in {photos['no_face']}: {NO_FACE_ADVICE}"
