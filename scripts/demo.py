@@ -2,7 +2,7 @@
 POST /api/v1/generate (as curl would), then ask the avatar a question in a conversation; print where the videos
 are and how long each step took, stop both.
 
-Runs entirely on the embedded engines (espeak-ng + voice matching, the landmark animator, SmolLM2), offline.
+Runs entirely on the embedded engines (Kokoro-82M speech, the landmark animator, SmolLM2), offline.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> int:
             print(
                 f"    {result.duration_s:.2f} s video in {timings.total_s:.2f} s "
                 f"(speech {timings.tts_s:.2f} s, face {timings.render_s:.2f} s; RTF {result.rtf:.2f}); "
-                f"voice {result.voice}, portrait {result.portrait}"
+                f"voice {result.voice}, portrait {result.portrait}, speech by {result.engines.tts}"
             )
         if not chat(runtime.url, data_dir):
             return 1

@@ -15,6 +15,12 @@ from evaluator.metrics.intelligibility import Listener, WhisperModelMissing
 
 # Services started by tests load the language model when a test first asks for a reply, not at every start.
 os.environ.setdefault("GPU_LLM__PRELOAD", "false")
+# Services started by tests speak with espeak-ng, the instant engine, unless a test names another: Kokoro (the
+# default) takes ~0.3 s per second of speech here, and has its own tests (tests/gpu_service/test_kokoro.py).
+os.environ.setdefault("GPU_TTS_ENGINE", "espeak")
+# ... with every part of voice matching on, so that the matching itself is tested quickly (by default espeak matches
+# nothing: each part raised the word error rate on unseen voices; bench/voice_matching.py).
+os.environ.setdefault("GPU_ESPEAK_MATCH_PARTS", '["f0", "eq", "warp"]')
 # The embedded model's GGUF is converted once per test session, not once per service started; the ~0.5 GB it
 # takes goes when the session ends.
 if "GPU_LLM__CONVERTED_DIR" not in os.environ:

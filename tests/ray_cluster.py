@@ -65,7 +65,11 @@ def quick_config(scratch: Path, http_port: int, max_replicas: int, autoscaling: 
     gpu, runtime = apps["gpu_service"], apps["runtime"]
     # Each replica its own output folder: nothing may rely on replicas sharing a disk, as on separate machines.
     gpu_output = str(scratch / "gpu-output-{replica}")
-    gpu["runtime_env"]["env_vars"] |= {"GPU_OUTPUT_ROOT": gpu_output, "GPU_LLM__PRELOAD": "false"}
+    gpu["runtime_env"]["env_vars"] |= {
+        "GPU_OUTPUT_ROOT": gpu_output,
+        "GPU_LLM__PRELOAD": "false",
+        "GPU_TTS_ENGINE": os.environ.get("GPU_TTS_ENGINE", "kokoro"),  # the tests' engine (tests/conftest.py)
+    }
     runtime["runtime_env"]["env_vars"] |= {
         "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{http_port}/gpu",
         "RUNTIME_DATA_DIR": str(scratch / "runtime-data"),

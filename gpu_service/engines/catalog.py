@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, get_args
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, get_args
 
 from contracts.gpu_service import SUPPORTED_LANGUAGES, AsrEngineName, AvatarEngineName, LlmEngineName, TtsEngineName
 from gpu_service.asr.transcriber import Transcriber
@@ -16,10 +17,16 @@ from gpu_service.engines.base import AvatarEngine, TTSEngine
 from gpu_service.engines.llm.base import LLMEngine
 from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.registry import Capability, EngineRegistry, EngineSpec
+from gpu_service.engines.tts.kokoro_model import LICENSE as KOKORO_LICENSE
+from gpu_service.engines.tts.kokoro_model import missing_packages as kokoro_missing
+from gpu_service.engines.tts.kokoro_options import KokoroOptions
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
 from gpu_service.engines.tts.xtts import LICENSE as XTTS_LICENSE
 from gpu_service.engines.tts.xtts import XTTS_LANGUAGE, XttsOptions
 from gpu_service.engines.tts.xtts import unavailable_reason as xtts_unavailable
+
+if TYPE_CHECKING:
+    from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
 
 def xtts_options(settings: Settings, device: str) -> XttsOptions:
@@ -46,17 +53,42 @@ def liveportrait_options(settings: Settings, device: str) -> LivePortraitOptions
     )
 
 
+def kokoro_options(settings: Settings) -> KokoroOptions:
+    chosen = settings.kokoro
+    return KokoroOptions(
+        cache_dir=settings.cache_dir,
+        voices_file=chosen.voices_file,
+        voice=chosen.voice,
+        low_voice=chosen.low_voice,
+        low_pitch_hz=chosen.low_pitch_hz,
+        speed=chosen.speed,
+        threads=chosen.threads,
+        match_parts=frozenset(chosen.match_parts),
+    )
+
+
 def build_registry(
     settings: Settings, faces: FaceAnalyzer, device: str, on_loaded: Callable[[str, float], None] | None = None
 ) -> EngineRegistry:
     xtts_setup = xtts_options(settings, device)
+
+    @lru_cache(maxsize=1)
+    def voice_profiles() -> VoiceProfileStore:  # one store for the engines that match voices
+        from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+
+        return VoiceProfileStore(settings.cache_dir, settings.cache_items)
+
     portrait_setup = liveportrait_options(settings, device)
 
     def espeak() -> TTSEngine:
         from gpu_service.engines.tts.espeak import EspeakEngine
-        from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
-        return EspeakEngine(VoiceProfileStore(settings.cache_dir, settings.cache_items))
+        return EspeakEngine(voice_profiles(), frozenset(settings.espeak_match_parts))
+
+    def kokoro() -> TTSEngine:
+        from gpu_service.engines.tts.kokoro import KokoroEngine
+
+        return KokoroEngine(kokoro_options(settings), voice_profiles())
 
     def xtts() -> TTSEngine:
         from gpu_service.engines.tts.xtts import XttsEngine
@@ -74,13 +106,23 @@ def build_registry(
         return LivePortraitEngine(portrait_setup, faces)
 
     tts_specs: list[EngineSpec[TTSEngine]] = [
-        EngineSpec("espeak", espeak, languages=ESPEAK_LANGUAGES, embedded=True),
+        EngineSpec(
+            "kokoro",
+            kokoro,
+            languages=ESPEAK_LANGUAGES,
+            precheck=kokoro_missing,
+            license=KOKORO_LICENSE,
+            embedded=True,
+            clones_voice=False,
+        ),
+        EngineSpec("espeak", espeak, languages=ESPEAK_LANGUAGES, embedded=True, clones_voice=False),
         EngineSpec(
             "xtts",
             xtts,
             languages=frozenset(XTTS_LANGUAGE),
             precheck=lambda: xtts_unavailable(xtts_setup),
             license=XTTS_LICENSE,
+            clones_voice=True,
         ),
     ]
     avatar_specs: list[EngineSpec[AvatarEngine]] = [

@@ -37,6 +37,7 @@ class EngineSpec(Generic[EngineT]):
     precheck: Callable[[], str | None] = lambda: None
     license: str | None = None
     embedded: bool = False  # runs offline from the project's pip packages, no model download or GPU needed
+    clones_voice: bool | None = None  # TTS: speaks in the reference voice itself (None: not a TTS engine)
 
 
 LoadedCallback = Callable[[str, float], None]  # engine name, seconds it took to load
@@ -82,6 +83,7 @@ class EngineSlot(Generic[EngineT]):
             reason=reason,
             license=self.spec.license,
             embedded=self.spec.embedded,
+            clones_voice=self.spec.clones_voice,
         )
 
 

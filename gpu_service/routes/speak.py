@@ -86,7 +86,7 @@ def _video_stream(
 ) -> ClosingStreamingResponse:
     """Speech segments to the streamed video answer, with its headers; nothing is sent before the first fragment."""
     avatar = services.engines.avatar.get(request.avatar_engine)
-    portrait = services.portraits.resolve(request.portrait)
+    portrait = services.portraits.resolve(request.portrait, request.face)
     seed = request.seed if request.seed is not None else zlib.crc32(seed_text.encode())  # blinks vary by text
     session = avatar.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
     speak_id = uuid.uuid4().hex
@@ -105,6 +105,7 @@ def _video_stream(
             tts_engine=order.engine.name,
             avatar_engine=avatar.name,
             reply=reply_info,
+            notices=services.faces.analyze(portrait, request.size).notices(),
         ),
     )
     fragments = speak_fragments(plan, started)

@@ -12,6 +12,7 @@ from common.audio import load_audio
 from common.launch import RunningService
 from contracts.gpu_service import TTSResponse
 from evaluator.metrics.intelligibility import Listener, normalize_text
+from gpu_service.engines.tts.language_runs import spoken_runs
 from gpu_service.engines.tts.normalize import speakable
 
 TABLE = [
@@ -106,3 +107,28 @@ def test_the_embedded_engine_says_a_price_a_date_and_an_address_as_words(
     assert not {"slash", "http", "https", "www", "id", "shop"} & set(heard.split()), heard
     assert "dollar three" not in heard, heard
     assert len(samples) / rate < 9.0, "the address is said by its name, not spelled (it once took 11.8 s alone)"
+
+
+@pytest.mark.parametrize(
+    ("language", "written", "runs"),
+    [
+        (
+            "en",
+            "He said 你好 to me in 2025.",
+            [("en", "He said"), ("zh", "你好"), ("en", "to me in twenty twenty-five.")],
+        ),
+        ("en", "Meet 2025年3月12日 then.", [("en", "Meet"), ("zh", "二零二五年三月十二日"), ("en", "then.")]),
+        (
+            "zh",
+            "我昨天买了iPhone 15 Pro，很好用。",
+            [("zh", "我昨天买了"), ("en", "iPhone fifteen Pro"), ("zh", ",很好用。")],
+        ),
+        ("es", "El té 中国茶 es bueno.", [("es", "El té"), ("zh", "中国茶"), ("es", "es bueno.")]),
+        ("zh", "我最喜欢的城市是London。", [("zh", "我最喜欢的城市是"), ("en", "London。")]),
+        ("en", "Plain English, 12 words.", [("en", "Plain English, twelve words.")]),
+    ],
+)
+def test_a_run_in_the_other_script_is_said_in_its_own_language(
+    language: str, written: str, runs: list[tuple[str, str]]
+) -> None:
+    assert [(run.language, run.text) for run in spoken_runs(written, language)] == runs

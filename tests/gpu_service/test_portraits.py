@@ -1,7 +1,5 @@
-"""Portraits people actually have, from photos that ship in scikit-image (public domain / CC0; see
-skimage.data.astronaut and skimage.data.camera): a small face in a larger photo, two people, a grayscale photo, a
-very small photo, and a photo with no face. Composites (two photos side by side, one pasted into a larger canvas)
-are named as such."""
+"""Portraits people actually have (tests/photos.py: public-domain and CC0 photos from scikit-image): a small face in
+a larger photo, two people, a grayscale photo, a very small photo, and a photo with no face."""
 
 from __future__ import annotations
 
@@ -12,36 +10,24 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-import skimage.data
 
 from common.audio import write_wav
 from common.launch import RunningService
 from contracts.gpu_service import AvatarResponse, PortraitCheckResponse
 from gpu_service.engines.avatar.face import NO_FACE_ADVICE, SMALL_FACE_PX
-
-
-def astronaut() -> np.ndarray:
-    return np.asarray(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
-
-
-def cameraman() -> np.ndarray:
-    """Grayscale, three-quarter view, mouth closed (CC0, Lav Varshney)."""
-    return np.asarray(skimage.data.camera())
+from tests.photos import astronaut, cameraman, coffee, small_face, two_people
 
 
 @pytest.fixture(scope="module")
 def photos(gpu_output_root: Path) -> dict[str, Path]:
     folder = gpu_output_root / "inputs" / "people"
     folder.mkdir(parents=True, exist_ok=True)
-    gray = cv2.cvtColor(cameraman(), cv2.COLOR_GRAY2BGR)
-    wide = np.full((1400, 1400, 3), 205, np.uint8)  # composite: the cameraman small in a large, plain photo
-    wide[700:1020, 500:820] = cv2.resize(gray, (320, 320), interpolation=cv2.INTER_AREA)
     made = {
         "grayscale": cv2.resize(cameraman(), (1024, 1024), interpolation=cv2.INTER_CUBIC),  # one channel
-        "small_face": wide,
-        "two_people": np.concatenate([astronaut(), gray], axis=1),  # composite: two photos side by side
+        "small_face": small_face(),
+        "two_people": two_people(),
         "tiny": cv2.resize(astronaut(), (150, 150), interpolation=cv2.INTER_AREA),
-        "no_face": cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR),
+        "no_face": coffee(),
     }
     paths = {}
     for name, image in made.items():

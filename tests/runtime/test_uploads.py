@@ -13,6 +13,7 @@ import soundfile as sf
 from common.video import write_mp4
 from contracts.runtime import GenerateResult, UploadedPortrait, UploadedVoice
 from gpu_service.config import DEFAULT_ASSETS
+from tests.photos import two_people
 from tests.runtime.conftest import Stack
 
 HUMAN = DEFAULT_ASSETS / "voices" / "gold" / "librivox_en_reader_0920.wav"
@@ -81,12 +82,8 @@ def test_portrait_upload_is_usable(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_a_photo_of_two_people_says_so_and_either_face_can_speak(stack: Stack, tmp_path: Path) -> None:
-    """A composite of two public-domain / CC0 photos from scikit-image (the astronaut, the cameraman)."""
-    import skimage.data
-
     photo = tmp_path / "us.png"
-    gray = cv2.cvtColor(skimage.data.camera(), cv2.COLOR_GRAY2BGR)
-    cv2.imwrite(str(photo), np.concatenate([cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR), gray], axis=1))
+    cv2.imwrite(str(photo), two_people())
     portrait = UploadedPortrait.model_validate(upload(stack, "portraits", photo).json())
     assert portrait.faces == 2 and "the largest is animated" in portrait.notices[0]
     body = {"text": "The other one speaks.", "portrait": portrait.id, "face": 1}

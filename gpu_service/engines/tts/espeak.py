@@ -14,8 +14,9 @@ import numpy as np
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import PhonemeEvent, SpeechSegment
 from gpu_service.engines.tts.espeak_lib import EspeakLibrary
+from gpu_service.engines.tts.language_runs import Run, joined, spoken_runs
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES, ESPEAK_VOICES
-from gpu_service.engines.tts.normalize import speakable
+from gpu_service.engines.tts.match_parts import ALL_PARTS, MatchPart
 from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
@@ -36,9 +37,10 @@ class EspeakEngine:
     name = "espeak"
     languages = ESPEAK_LANGUAGES
 
-    def __init__(self, profiles: VoiceProfileStore) -> None:
+    def __init__(self, profiles: VoiceProfileStore, match_parts: frozenset[MatchPart] = ALL_PARTS) -> None:
         self._lib = EspeakLibrary.shared()
         self._profiles = profiles
+        self._parts = match_parts
         self.sample_rate = self._lib.sample_rate
         self.version = self._lib.version
 
@@ -56,12 +58,12 @@ class EspeakEngine:
         sentences = split_sentences(text)
         if profile is None:
             for sentence in sentences:
-                yield self._segment(sentence, language, base_voice, None)
+                yield self._segment(sentence, language, None)
             return
         pending: deque[Future[SpeechSegment]] = deque()
         try:
             for sentence in sentences:
-                pending.append(_matching_pool().submit(self._segment, sentence, language, base_voice, profile))
+                pending.append(_matching_pool().submit(self._segment, sentence, language, profile))
                 if len(pending) > MATCH_LOOKAHEAD:
                     yield pending.popleft().result()
             while pending:
@@ -70,19 +72,27 @@ class EspeakEngine:
             for future in pending:
                 future.cancel()
 
-    def _segment(self, sentence: str, language: str, base_voice: str, profile: VoiceProfile | None) -> SpeechSegment:
-        """The sentence as it is said (numbers, dates, addresses in words); the segment keeps it as written."""
+    def _segment(self, sentence: str, language: str, profile: VoiceProfile | None) -> SpeechSegment:
+        """The sentence as it is said (numbers, dates, addresses in words; a run in another script in its own
+        language's voice); the segment keeps it as written."""
         started = time.perf_counter()
-        spoken = speakable(sentence, language)
-        samples, marks = self._speak(spoken, base_voice)
+        runs = spoken_runs(sentence, language) or [Run("", language)]
+        pieces: list[np.ndarray] = []
+        marks: list[tuple[int, str]] = []
+        for run in runs:
+            samples, run_marks = self._speak(run.text, ESPEAK_VOICES[run.language])
+            offset = sum(len(piece) for piece in pieces)
+            marks += [(offset + index, symbol) for index, symbol in run_marks]
+            pieces.append(samples)
+        samples = np.concatenate(pieces)
         if profile is not None:
-            samples = apply_profile(samples, self.sample_rate, profile)
+            samples = apply_profile(samples, self.sample_rate, profile, self._parts)
         return SpeechSegment(
             samples=samples,
             sample_rate=self.sample_rate,
-            phonemes=_merge_pauses([PhonemeEvent(index / self.sample_rate, symbol) for index, symbol in marks]),
+            phonemes=merge_pauses([PhonemeEvent(index / self.sample_rate, symbol) for index, symbol in marks]),
             text=sentence,
-            spoken=spoken,
+            spoken=joined(runs),
             voice_matched=profile is not None,
             seconds=time.perf_counter() - started,
         )
@@ -97,7 +107,7 @@ def _matching_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="voice-match")
 
 
-def _merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:
+def merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:
     """espeak reports a pause as several empty events in a row; keep the first of each run."""
     merged: list[PhonemeEvent] = []
     for event in events:

@@ -20,6 +20,9 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _EVENT_LIST_TERMINATED = 0
 _EVENT_PHONEME = 7
+_PHONEMES_IPA = 0x02
+_PHONEMES_TIE = 0x80  # bits 8-23 then hold the tie drawn inside a multi-letter phoneme (t^ʃ)
+TIE = "^"
 
 
 class _EventId(ctypes.Union):
@@ -73,6 +76,8 @@ class EspeakLibrary:
             ctypes.c_void_p,
         ]
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self._lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
         self._lock = threading.Lock()
         options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
         data_path = espeakng_loader.get_data_path().encode()
@@ -122,3 +127,17 @@ class EspeakLibrary:
             chunks, phonemes = self._chunks, self._phonemes
         samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         return RawSpeech(samples=samples, phonemes=phonemes)
+
+    def phonemize(self, text: str, voice: str) -> str:
+        """IPA with stress marks, multi-letter phonemes tied with TIE; clauses joined by a space, punctuation
+        dropped (espeak-ng reads it as clause boundaries)."""
+        mode = _PHONEMES_IPA | _PHONEMES_TIE | (ord(TIE) << 8)
+        clauses: list[str] = []
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise EspeakError(f"espeak-ng has no voice '{voice}'")
+            cursor = ctypes.pointer(ctypes.c_char_p(text.encode("utf-8")))
+            while cursor.contents.value:
+                phonemes = self._lib.espeak_TextToPhonemes(cursor, _CHARS_UTF8, mode)
+                clauses.append(phonemes.decode("utf-8", errors="replace").strip() if phonemes else "")
+        return " ".join(clause for clause in clauses if clause)

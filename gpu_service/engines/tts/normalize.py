@@ -214,7 +214,8 @@ def _times(text: str, language: str) -> str:
         if not half and hour > 12:  # 19:00 is said "seven p m"
             hour, half = hour - 12, "pm"
         minutes = "" if minute == 0 else (" oh " if minute < 10 else " ") + _words(minute, language)
-        return f"{_words(hour, language)}{minutes}" + (f" {' '.join(half)}" if half else " o'clock") + stop
+        clock = " o'clock" if minute == 0 else ""  # "nine o'clock", but "nine thirty"
+        return f"{_words(hour, language)}{minutes}" + (f" {' '.join(half)}" if half else clock) + stop
 
     return re.sub(r"(?<!\d)(\d{1,2}):(\d{2})\s?([ap]\.?m\.?)?(?=\W|$)", said, text, flags=re.IGNORECASE)
 

@@ -17,6 +17,8 @@ import numpy as np
 import pyworld
 from scipy.ndimage import uniform_filter1d
 
+from gpu_service.engines.tts.match_parts import ALL_PARTS, MatchPart
+
 FRAME_PERIOD_MS = 10.0
 WARP_GRID = np.round(np.arange(0.70, 1.4501, 0.025), 3)
 DETREND_BINS = 101  # ~2.2 kHz at 22.05 kHz / 1024-point FFT: removes tilt, keeps formant peaks
@@ -85,6 +87,15 @@ def analyze(samples: np.ndarray, sample_rate: int) -> WorldFeatures:
     return WorldFeatures(f0, envelope, aperiodicity)
 
 
+def median_pitch(samples: np.ndarray, sample_rate: int) -> float:
+    """Median F0 of the voiced frames, in Hz (0 when nothing is voiced): F0 only, none of WORLD's spectra."""
+    x = samples.astype(np.float64)
+    f0, times = pyworld.dio(x, sample_rate, frame_period=FRAME_PERIOD_MS)
+    f0 = pyworld.stonemask(x, f0, times, sample_rate)
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if voiced.size else 0.0
+
+
 def warp_frequency(spectra: np.ndarray, factor: float) -> np.ndarray:
     """Stretch the frequency axis by `factor` (>1 moves formants up, as a shorter vocal tract does)."""
     bins = spectra.shape[-1]
@@ -137,17 +148,25 @@ def fit_profile(
     )
 
 
-def apply_profile(samples: np.ndarray, sample_rate: int, profile: VoiceProfile) -> np.ndarray:
-    """Resynthesize `samples` with the profile's F0, warp and EQ; same length, same sample rate."""
+def apply_profile(
+    samples: np.ndarray, sample_rate: int, profile: VoiceProfile, parts: frozenset[MatchPart] = ALL_PARTS
+) -> np.ndarray:
+    """Resynthesize `samples` with the profile's F0, warp and EQ (those of them in `parts`); same length, same
+    sample rate. No part: the samples as they are."""
+    if not parts:
+        return samples
     if sample_rate != profile.sample_rate:
         raise ValueError(f"profile fitted at {profile.sample_rate} Hz, audio is {sample_rate} Hz")
     features = analyze(samples, sample_rate)
     own_median = features.median_f0()
     if own_median <= 0 or profile.f0_median <= 0:  # nothing voiced: leave the audio as it is
         return samples
-    ratio = float(np.clip(profile.f0_median / own_median, *F0_RATIO_LIMITS))
-    envelope = warp_frequency(features.envelope, profile.warp) * np.exp(profile.eq_log_gain)[None, :]
-    aperiodicity = warp_frequency(features.aperiodicity, profile.warp)
+    ratio = float(np.clip(profile.f0_median / own_median, *F0_RATIO_LIMITS)) if "f0" in parts else 1.0
+    warp = profile.warp if "warp" in parts else 1.0
+    envelope = warp_frequency(features.envelope, warp)
+    if "eq" in parts:
+        envelope = envelope * np.exp(profile.eq_log_gain)[None, :]
+    aperiodicity = warp_frequency(features.aperiodicity, warp)
     out = pyworld.synthesize(features.f0 * ratio, envelope, aperiodicity, sample_rate, FRAME_PERIOD_MS)
     out = out[: len(samples)]
     if len(out) < len(samples):

@@ -13,9 +13,11 @@ from common.audio import AudioDecodeError, load_audio, resample
 from common.errors import Unprocessable
 from common.lru import LruCache
 from gpu_service.assets import AssetReference
-from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile
+from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile, median_pitch
 
 REFERENCE_MAX_SECONDS = 30.0  # more adds fitting time, not accuracy
+PITCH_SECONDS = 10.0  # enough to tell a low voice from a high one
+PITCH_RATE = 16_000
 
 
 def file_digest(path: Path) -> str:
@@ -31,6 +33,7 @@ class VoiceProfileStore:
         self._dir = cache_dir / "voice_profiles"
         self._memory: LruCache[str, VoiceProfile] = LruCache(memory_items)
         self._lock = threading.Lock()
+        self._pitches: LruCache[str, float] = LruCache(memory_items)
 
     def get(
         self, voice: AssetReference, base_voice: str, sample_rate: int, calibration: Callable[[], np.ndarray]
@@ -45,11 +48,27 @@ class VoiceProfileStore:
             self._memory.put(key, profile)
             return profile
 
-    def _fit(self, voice: AssetReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
+    def pitch_hz(self, voice: AssetReference) -> float:
+        """The reference's median F0 (0 when it has no voiced speech), kept in memory by content."""
+        key = file_digest(voice.path)
+        with self._lock:
+            known = self._pitches.get(key)
+        if known is not None:
+            return known
+        native, native_rate = self._reference(voice, PITCH_SECONDS)
+        pitch = median_pitch(resample(native, native_rate, PITCH_RATE), PITCH_RATE)
+        with self._lock:
+            self._pitches.put(key, pitch)
+        return pitch
+
+    def _reference(self, voice: AssetReference, max_seconds: float) -> tuple[np.ndarray, int]:
         try:
-            native, native_rate = load_audio(voice.path, max_seconds=REFERENCE_MAX_SECONDS)
+            return load_audio(voice.path, max_seconds=max_seconds)
         except (AudioDecodeError, FileNotFoundError) as exc:
             raise Unprocessable(f"voice reference '{voice.name}' cannot be used: {exc}") from exc
+
+    def _fit(self, voice: AssetReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
+        native, native_rate = self._reference(voice, REFERENCE_MAX_SECONDS)
         features = analyze(resample(native, native_rate, sample_rate), sample_rate)
         if not features.voiced.any():
             raise Unprocessable(f"voice reference '{voice.name}' contains no voiced speech")

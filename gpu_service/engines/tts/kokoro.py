@@ -1,0 +1,126 @@
+"""The embedded neural TTS engine: Kokoro-82M (int8 ONNX, CPU), one of its shipped style vectors per language.
+
+It does not clone a voice: with matching on, its output is moved toward the reference like espeak's (WORLD).
+The mouth's timeline is the phonemes Kokoro was given, timed by its own duration predictor.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from gpu_service.assets import AssetReference
+from gpu_service.engines.base import PhonemeEvent, SpeechSegment
+from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.tts.espeak import CALIBRATION_TEXT, PAUSE, merge_pauses
+from gpu_service.engines.tts.kokoro_model import MAX_TOKENS, SAMPLE_RATE, SAMPLES_PER_FRAME, KokoroModel
+from gpu_service.engines.tts.kokoro_options import KokoroOptions
+from gpu_service.engines.tts.kokoro_phonemes import ipa_for, phonemes_for, use_cache_dir
+from gpu_service.engines.tts.language_runs import joined, spoken_runs
+from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
+from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
+from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+from gpu_service.text import split_sentences
+
+# The sound of a token starts ~75 ms before the sum of the durations before it (measured: the loudness of en, es and zh
+# sentences correlates best with their vowel/closure timeline moved 70-80 ms earlier).
+LEAD_S = 3 * SAMPLES_PER_FRAME / SAMPLE_RATE
+SILENT_S = 0.3  # a sentence with nothing to say (only emoji, say) still takes a moment
+
+
+class KokoroEngine:
+    name = "kokoro"
+    languages = ESPEAK_LANGUAGES  # English and Spanish through espeak-ng's phonemes, Mandarin through misaki's
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, options: KokoroOptions, profiles: VoiceProfileStore) -> None:
+        self._model = KokoroModel(options.cache_dir, options.voices_file, options.threads)
+        unknown = {name for name in (options.voice, options.low_voice) if name not in self._model.voices}
+        if unknown:
+            known = ", ".join(sorted(self._model.voices))
+            raise EngineLoadError(f"Kokoro has no voice {', '.join(sorted(unknown))}; this voices file has: {known}")
+        use_cache_dir(options.cache_dir / "jieba")
+        self._options = options
+        self._profiles = profiles
+
+    def stream(
+        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
+    ) -> Iterator[SpeechSegment]:
+        """One segment per sentence (a sentence longer than the model takes at once: one per piece)."""
+        style = self.style_for(voice)
+        profile = None
+        if voice is not None and match_voice:
+            profile = self._profiles.get(
+                voice, f"kokoro-{style}-{language}", SAMPLE_RATE, lambda: self._calibration(language, style)
+            )
+        for sentence in split_sentences(text):
+            yield from self._segments(sentence, language, style, profile)
+
+    def style_for(self, voice: AssetReference | None) -> str:
+        """The shipped voice nearest the reference in pitch: a low voice for a low reference (it is not cloned)."""
+        if voice is None or not self._options.low_pitch_hz:
+            return self._options.voice
+        pitch = self._profiles.pitch_hz(voice)
+        return self._options.low_voice if 0 < pitch < self._options.low_pitch_hz else self._options.voice
+
+    def _segments(
+        self, sentence: str, language: str, style: str, profile: VoiceProfile | None
+    ) -> Iterator[SpeechSegment]:
+        runs = spoken_runs(sentence, language)
+        symbols = [char for char in phonemes_for(runs) if char in self._model.vocab]
+        pieces = _pieces(symbols) or [[]]
+        for index, piece in enumerate(pieces):
+            started = time.perf_counter()
+            samples, timeline = self._speak(piece, style)
+            if profile is not None:
+                samples = apply_profile(samples, SAMPLE_RATE, profile, self._options.match_parts)
+            yield SpeechSegment(
+                samples=samples,
+                sample_rate=SAMPLE_RATE,
+                phonemes=timeline,
+                text=sentence if index == 0 else "",
+                spoken=joined(runs) if index == 0 else "",
+                voice_matched=profile is not None,
+                seconds=time.perf_counter() - started,
+            )
+
+    def _speak(self, symbols: list[str], style: str) -> tuple[np.ndarray, list[PhonemeEvent]]:
+        if not symbols:
+            return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
+        spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._options.speed)
+        return spoken.audio, _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
+
+    def _calibration(self, language: str, style: str) -> np.ndarray:
+        runs = spoken_runs(CALIBRATION_TEXT[language], language)
+        symbols = [char for char in phonemes_for(runs) if char in self._model.vocab]
+        return np.concatenate([self._speak(piece, style)[0] for piece in _pieces(symbols)])
+
+
+def _timeline(symbols: list[str], frames: np.ndarray) -> list[PhonemeEvent]:
+    """Each sounding symbol starts where the durations before it end (less LEAD_S); stress, tone and spaces
+    lengthen the sound before them."""
+    starts = np.concatenate([[0], np.cumsum(frames)[:-1]]) * SAMPLES_PER_FRAME / SAMPLE_RATE
+    starts = np.maximum(starts - LEAD_S, 0.0)
+    starts[0] = 0.0
+    events = []
+    for symbol, start in zip(symbols, starts, strict=True):
+        ipa = PAUSE if symbol == PAUSE else ipa_for(symbol)
+        if ipa is not None:
+            events.append(PhonemeEvent(float(start), ipa))
+    return merge_pauses(events)
+
+
+def _pieces(symbols: list[str]) -> list[list[str]]:
+    """At most MAX_TOKENS symbols each, cut after punctuation where there is some, else at a space."""
+    pieces: list[list[str]] = []
+    rest = symbols
+    while len(rest) > MAX_TOKENS:
+        window = "".join(rest[:MAX_TOKENS])
+        cut = max((m.end() for m in re.finditer(r"[,.;:!?…—]", window)), default=0) or window.rfind(" ") + 1
+        cut = cut or MAX_TOKENS
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return [*pieces, rest] if rest else pieces
