@@ -133,7 +133,9 @@ class AvatarRequest(RequestModel):
     fps: Fps = 25
     size: VideoSize = 512
     engine: AvatarEngineName | None = Field(None, description="Avatar engine; the service's default when omitted.")
-    seed: Seed = Field(0, description="Seeds blinks and head motion, so a render is reproducible.")
+    seed: Seed | None = Field(
+        None, description="Seeds blinks and head motion; default: derived from the audio, so a clip is reproducible."
+    )
 
 
 class AvatarTimings(BaseModel):

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends
 
 from common.audio import AudioDecodeError, load_audio
@@ -33,7 +35,8 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
     out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
     opened = time.perf_counter()
-    session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=request.seed)
+    seed = seed_for(request.seed, samples)
+    session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
     rendered = render_clip(session, speech, out, {"analyze_s": time.perf_counter() - opened})
     services.metrics.stages.labels("avatar").observe(time.perf_counter() - started)
     return AvatarResponse(
@@ -52,3 +55,9 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
         ),
         notices=services.faces.analyze(portrait, request.size).notices(),
     )
+
+
+def seed_for(requested: int | None, samples: np.ndarray) -> int:
+    """The request's seed, else one from the audio: blinks and head motion differ from clip to clip and stay the
+    same for the same audio."""
+    return requested if requested is not None else zlib.crc32(np.ascontiguousarray(samples).tobytes())

@@ -2,8 +2,9 @@
 
 Per frame: the lower lip, jaw and chin follow the jaw opening; the lip corners follow width and rounding; the
 upper eyelids close for blinks; the whole face sways slightly. A ring of fixed anchors around the face keeps
-everything outside it still. The open mouth's inside is drawn as a shaded cavity with the photo's own teeth, the
-upper row riding on the upper lip and the lower row on the jaw.
+everything outside it still. The open mouth's inside is drawn as a shaded cavity with the photo's own teeth (or, when
+the photo shows none, teeth and a tongue in colours taken from the face), the upper row riding on the upper lip and
+the lower row on the jaw. In silence every vertex is where the photo has it: the mouth at rest is the photo's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from common import face_landmarks as lm
 from common.lru import LruCache
 from gpu_service.assets import AssetReference
+from gpu_service.engines.avatar import drawn_mouth
+from gpu_service.engines.avatar.drawn_mouth import DrawnMouth
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
@@ -30,8 +33,16 @@ WIDTH_SPREAD = 0.08  # lip corners move by this share of their distance from the
 ROUND_NARROW = 0.12
 HEAD_PX_PER_DEGREE = 0.005  # face widths per degree of yaw / pitch
 ANCHOR_RING = 1.3  # fixed anchors on an ellipse this much larger than the face
-LID_TRAVEL = 0.95  # share of the eye opening the upper lid covers at blink = 1
+LID_TRAVEL = (
+    1.0  # share of the eye opening the upper lid covers at blink = 1: all (a sliver left showed eye-white specks)
+)
 CAVITY_DEPTH_PX = 9.0  # distance from the lips at which the mouth's inside is at its darkest
+LASH_SHARE = 0.35  # the lash line above the lid margin, as a share of the eye's opening: it moves with the lid
+TEETH_SHOWN_GAP = 0.02  # face heights: a photo whose lips are parted less than this shows no teeth of its own
+TEETH_BRIGHTER = 1.2  # ... nor one whose mouth has no pixels this much brighter than its lips (a mesh can read
+# closed lips seen from the side as parted)
+INNER_CORNERS = (lm.UPPER_INNER_LIP[0], lm.UPPER_INNER_LIP[-1])  # seen from the side, the ring folds past these
+INTERIOR_FADE_PX = 2.0  # the drawn inside fades in over the first pixels the mouth opens beyond the photo's
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class MouthInterior:
     upper_teeth: np.ndarray  # RGBA crop of the photo above the inner-lip midline
     lower_teeth: np.ndarray  # RGBA crop below it
     lip_color: np.ndarray  # mean RGB of the lips, the base of the cavity's colours
+    drawn: DrawnMouth | None  # the photo shows no teeth: the inside is drawn instead of taken from it
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class Rig:
     spread: np.ndarray  # (N,) horizontal pixels per unit of lip width
     lid_travel: np.ndarray  # (N,) downward pixels at blink = 1
     head: np.ndarray  # (N,) 1 on the face, 0 on anchors
+    fixed: np.ndarray  # (N,) vertices placed exactly (lips, lids, lashes, anchors); the others may yield to unfold
     pivot: np.ndarray  # head rotation centre (chin)
     source_gap: float
     max_gap: float
@@ -85,9 +98,11 @@ def build_rig(face: FaceGeometry) -> Rig:
     face_height = float(np.ptp(oval[:, 1]))
     center = oval.mean(axis=0)
     anchors, region = _anchors(center, face_width, face_height, size)
-    vertices = np.concatenate([points[ids], anchors]).astype(np.float64)
+    lashes, lash_travel = _lash_line(points)
+    vertices = np.concatenate([points[ids], lashes, anchors]).astype(np.float64)
     vertex_of = {landmark: index for index, landmark in enumerate(ids)}
     count = len(vertices)
+    on_face = len(ids) + len(lashes)
 
     mouth = points[list(lm.INNER_LIP_RING)].mean(axis=0)
     offset = vertices - mouth
@@ -105,16 +120,21 @@ def build_rig(face: FaceGeometry) -> Rig:
     spread = offset[:, 0] * near_mouth
 
     lid_travel = np.zeros(count)
-    for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID)):
-        for up, low in zip(upper[1:-1], lower[1:-1], strict=True):
-            lid_travel[vertex_of[up]] = LID_TRAVEL * max(0.0, float(points[low, 1] - points[up, 1]))
+    for (up, _), travel in zip(_lid_pairs(), lash_travel, strict=True):
+        lid_travel[vertex_of[up]] = travel
+    lid_travel[len(ids) : on_face] = lash_travel  # the lashes close with the lid: the skin above stretches
     head = np.zeros(count)
-    head[: len(ids)] = 1.0
+    head[:on_face] = 1.0
+    fixed = np.zeros(count, dtype=bool)
+    placed = lm.UPPER_INNER_LIP + lm.LOWER_INNER_LIP + lm.UPPER_OUTER_LIP + lm.LOWER_OUTER_LIP + lm.MOUTH_CORNERS
+    fixed[[vertex_of[landmark] for landmark in placed + tuple(lid for pair in _lid_pairs() for lid in pair)]] = True
+    fixed[len(ids) :] = True
     jaw[len(ids) :] = upper_lip[len(ids) :] = spread[len(ids) :] = 0.0
 
     upper_mid = points[list(lm.UPPER_INNER_LIP[4:7])].mean(axis=0)
     lower_mid = points[list(lm.LOWER_INNER_LIP[4:7])].mean(axis=0)
     max_gap = MAX_GAP_FACE_HEIGHTS * face_height
+    source_gap = float(max(0.0, lower_mid[1] - upper_mid[1]))
     return Rig(
         image=face.image,
         vertices=vertices,
@@ -125,12 +145,36 @@ def build_rig(face: FaceGeometry) -> Rig:
         spread=spread,
         lid_travel=lid_travel,
         head=head,
+        fixed=fixed,
         pivot=points[lm.CHIN_BOTTOM].astype(np.float64),
-        source_gap=float(max(0.0, lower_mid[1] - upper_mid[1])),
+        source_gap=source_gap,
         max_gap=max_gap,
         face_width=face_width,
-        interior=_mouth_interior(face, max_gap),
+        interior=_mouth_interior(face, max_gap, source_gap, face_height),
     )
+
+
+def _lid_pairs() -> list[tuple[int, int]]:
+    """(upper, lower) lid-margin landmarks facing each other, both eyes, corners left out."""
+    return [
+        (up, low)
+        for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID))
+        for up, low in zip(upper[1:-1], lower[1:-1], strict=True)
+    ]
+
+
+def _lash_line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices just above the upper lid margins, and how far each lid travels in a blink.
+
+    The lashes lie above the margin; without vertices of their own they sat in the triangles that stretch when the
+    lid comes down, and a blink smeared them into a dark band. Moving with the lid, they stay a line.
+    """
+    pairs = _lid_pairs()
+    opening = np.array([max(0.0, float(points[low, 1] - points[up, 1])) for up, low in pairs])
+    lashes = points[[up for up, _ in pairs]].astype(np.float64) - np.stack(
+        [np.zeros(len(pairs)), np.maximum(1.5, LASH_SHARE * opening)], axis=1
+    )
+    return lashes, LID_TRAVEL * opening
 
 
 def _anchors(
@@ -157,7 +201,7 @@ def _contour_y(contour: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return np.interp(columns, contour[order, 0], contour[order, 1])
 
 
-def _mouth_interior(face: FaceGeometry, max_gap: float) -> MouthInterior:
+def _mouth_interior(face: FaceGeometry, max_gap: float, source_gap: float, face_height: float) -> MouthInterior:
     polygon = face.landmarks[list(lm.INNER_LIP_RING)]
     size = face.image.shape[0]
     margin = max_gap * 1.6
@@ -171,20 +215,76 @@ def _mouth_interior(face: FaceGeometry, max_gap: float) -> MouthInterior:
     lower_lip = face.landmarks[list(lm.LOWER_INNER_LIP)]
     columns = np.arange(x0, x1)
     midline = (_contour_y(upper_lip, columns) + _contour_y(lower_lip, columns)) / 2
-    above = np.arange(y0, y1)[:, None] < midline[None, :]
-    upper = np.dstack([crop, _soft_mask(np.where(above, mask, 0))])
-    lower = np.dstack([crop, _soft_mask(np.where(above, 0, mask))])
     lips = np.zeros(face.image.shape[:2], np.uint8)
     cv2.fillPoly(
         lips, [np.round(face.landmarks[list(lm.UPPER_OUTER_LIP + lm.LOWER_OUTER_LIP[::-1])]).astype(np.int32)], 1
     )
     cv2.fillPoly(lips, [np.round(polygon).astype(np.int32)], 0)
     lip_color = face.image[lips.astype(bool)].mean(axis=0) if lips.any() else np.array([150.0, 70.0, 70.0])
-    return MouthInterior((int(x0), int(y0), int(x1), int(y1)), upper, lower, lip_color.astype(np.float32))
+    box = (int(x0), int(y0), int(x1), int(y1))
+    # Teeth show in the middle of the mouth; seen from the side, the ring's far end can take in the background.
+    left, right = sorted(float(face.landmarks[corner, 0]) for corner in INNER_CORNERS)
+    middle = np.abs(np.arange(x0, x1) - (left + right) / 2) <= 0.3 * (right - left)
+    inside = crop[mask.astype(bool) & middle[None, :]].astype(np.float32).mean(axis=1)
+    bright = float(np.percentile(inside, 90)) if inside.size else 0.0
+    above = np.arange(y0, y1)[:, None] < midline[None, :]
+    upper = np.dstack([crop, _soft_mask(np.where(above, mask, 0))])
+    lower = np.dstack([crop, _soft_mask(np.where(above, 0, mask))])
+    drawn = None
+    if source_gap < TEETH_SHOWN_GAP * face_height or bright < TEETH_BRIGHTER * float(lip_color.mean()):
+        # The photo's inside is lips: cut into rows it made dark notches. The inside is drawn instead.
+        rest_gap = np.clip(_contour_y(lower_lip, columns) - _contour_y(upper_lip, columns), 0, None)
+        corners = (left, right)
+        outline = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        hull = cv2.convexHull(np.round(face.landmarks - (x0, y0)).astype(np.int32))  # nose and lips included
+        cv2.fillConvexPoly(outline, hull, 255)
+        on_face = cv2.GaussianBlur(cv2.erode(outline, np.ones((5, 5), np.uint8)), (5, 5), 0).astype(np.float32) / 255
+        drawn = DrawnMouth(
+            columns=columns.astype(np.float64),
+            rest_gap=rest_gap,
+            corners=corners,
+            widest=max_gap,
+            lip_color=lip_color.astype(np.float32),
+            teeth_color=_teeth_color(face, lip_color),
+            on_face=on_face,
+            origin=(int(x0), int(y0)),
+        )
+    return MouthInterior(box, upper, lower, lip_color.astype(np.float32), drawn)
+
+
+def _teeth_color(face: FaceGeometry, lip_color: np.ndarray) -> np.ndarray:
+    """The whites of the eyes, a little warmed by the lips and shaded by the mouth; brightened skin without eyes."""
+    eyes = np.zeros(face.image.shape[:2], np.uint8)
+    for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID)):
+        ring = face.landmarks[list(upper) + list(lower[-2:0:-1])]
+        cv2.fillPoly(eyes, [np.round(ring).astype(np.int32)], 1)
+    pixels = face.image[eyes.astype(bool)].astype(np.float32)
+    if len(pixels) >= 20:
+        brightness = pixels.mean(axis=1)
+        white = pixels[brightness >= np.percentile(brightness, 75)].mean(axis=0)
+    else:
+        white = np.minimum(lip_color * 1.6 + 40, 235)
+    return np.asarray((0.8 * white + 0.2 * lip_color) * 0.9, dtype=np.float32)
+
+
+def lip_gap(rig: Rig, track: MouthTrack, index: int) -> float:
+    """The inner-lip gap of frame `index`.
+
+    In silence, the photo's own (its rest shape). Within speech the lips meet when the jaw is closed, as a
+    speaker's do between sounds: on a photo that shows its teeth they close from the photo's parting; on one that
+    shows none the photo's lips already meet, whatever gap the face mesh reads between them.
+    """
+    widest = max(rig.max_gap, rig.source_gap)
+    shut = rig.source_gap if rig.interior.drawn is not None else 0.0
+    jaw, closure, speaking = track.jaw_open[index], track.lip_closure[index], track.speaking[index]
+    resting = rig.source_gap + jaw * (widest - rig.source_gap)
+    talking = shut + jaw * (widest - shut)
+    talking -= closure * (talking - shut)
+    return float(speaking * talking + (1 - speaking) * resting)
 
 
 def frame_vertices(rig: Rig, track: MouthTrack, index: int) -> np.ndarray:
-    drop = track.jaw_open[index] * rig.max_gap - rig.source_gap
+    drop = lip_gap(rig, track, index) - rig.source_gap
     moved = rig.vertices.copy()
     moved[:, 1] += drop * rig.jaw - UPPER_LIP_SHARE * max(drop, 0.0) * rig.upper_lip
     moved[:, 0] += rig.spread * (WIDTH_SPREAD * track.lip_width[index] - ROUND_NARROW * track.lip_round[index])
@@ -201,9 +301,11 @@ def frame_vertices(rig: Rig, track: MouthTrack, index: int) -> np.ndarray:
 
 def render_frame(rig: Rig, track: MouthTrack, index: int, out: np.ndarray) -> None:
     """Draw frame `index` into `out` (a copy of the photo; only the face region is rewritten)."""
-    moved = frame_vertices(rig, track, index)
+    moved = rig.warp.unfold(frame_vertices(rig, track, index), rig.fixed)
     rig.warp.apply(rig.image, moved, out)
-    _draw_mouth_interior(rig, moved, out)
+    beyond_rest = lip_gap(rig, track, index) - rig.source_gap
+    if beyond_rest > 0:  # at rest and when the lips meet, the photo's own mouth shows
+        _draw_mouth_interior(rig, moved, out, min(1.0, beyond_rest / INTERIOR_FADE_PX))
 
 
 def _cavity(mask: np.ndarray, polygon: np.ndarray, lip_color: np.ndarray) -> np.ndarray:
@@ -221,14 +323,21 @@ def _cavity(mask: np.ndarray, polygon: np.ndarray, lip_color: np.ndarray) -> np.
     return np.asarray(shade[..., None] * lip_color, dtype=np.float32)
 
 
-def _draw_mouth_interior(rig: Rig, moved: np.ndarray, out: np.ndarray) -> None:
-    """Paint the open mouth over the warped frame, working only in the box around the current lips."""
+def _draw_mouth_interior(rig: Rig, moved: np.ndarray, out: np.ndarray, strength: float) -> None:
+    """Paint the open mouth over the warped frame (`strength` 0..1), working only in the box around the lips."""
     inner = rig.interior
     ring = [rig.vertex_of[landmark] for landmark in lm.INNER_LIP_RING]
     lips = moved[ring]
     x0, y0 = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 2, inner.box[:2])
     x1, y1 = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + 3, inner.box[2:])
     if x1 <= x0 or y1 <= y0:
+        return
+    columns = np.arange(x0, x1, dtype=np.float64)
+    top = _contour_y(moved[[rig.vertex_of[landmark] for landmark in lm.UPPER_INNER_LIP]], columns)
+    bottom = _contour_y(moved[[rig.vertex_of[landmark] for landmark in lm.LOWER_INNER_LIP]], columns)
+    if inner.drawn is not None:
+        left, right = sorted(float(moved[rig.vertex_of[corner], 0]) for corner in INNER_CORNERS)
+        drawn_mouth.paint(inner.drawn, out, (int(x0), int(y0), int(x1), int(y1)), top, bottom, (left, right), strength)
         return
     polygon = lips - (x0, y0)
     height, width = y1 - y0, x1 - x0
@@ -246,7 +355,10 @@ def _draw_mouth_interior(rig: Rig, moved: np.ndarray, out: np.ndarray) -> None:
         placed = cv2.warpAffine(layer, translation, (width, height))
         alpha = placed[..., 3:4].astype(np.float32) * (1 / 255)
         cavity += (placed[..., :3] - cavity) * alpha
-    alpha = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] * (1 / 255)
+    # Only where the lips are apart: near the corners the ring is a sliver, and painting it left dotted dark lines.
+    apart = np.clip((bottom - top - 1.0) / 2.0, 0, 1).astype(np.float32)
+    alpha = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] * (strength / 255)
+    alpha *= apart[None, :, None]
     region = out[y0:y1, x0:x1]
     region[:] = (region + (cavity - region) * alpha).astype(np.uint8)
 

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 _SUBPIXEL_BITS = 4
+_MIN_AREA = 1.0  # px^2 (twice the triangle's area): flatter triangles are not drawn
 
 
 class PiecewiseAffineWarp:
@@ -24,9 +25,26 @@ class PiecewiseAffineWarp:
         self.source = np.asarray(vertices, dtype=np.float64)
         self.region = region
         self.triangles = Delaunay(self.source).simplices.astype(np.int32)
+        self._orientation = np.sign(_signed_areas(self.source, self.triangles))
+        self._neighbours = _neighbours(len(self.source), self.triangles)
         x0, y0, x1, y1 = region
         grid_y, grid_x = np.mgrid[y0:y1, x0:x1]
         self._grid_x, self._grid_y = grid_x.astype(np.float32), grid_y.astype(np.float32)
+
+    def unfold(self, destination: np.ndarray, fixed: np.ndarray, rounds: int = 8) -> np.ndarray:
+        """`destination` with no triangle turned over: a turned triangle paints its neighbours' pixels over its
+        own (specks beside a wide-open mouth). Its free vertices take their neighbours' mean displacement,
+        round after round, until none is turned; `fixed` (N,) bools mark vertices that must stay where they are."""
+        moved = np.array(destination, dtype=np.float64)
+        for _ in range(rounds):
+            turned = np.sign(_signed_areas(moved, self.triangles)) * self._orientation < 0
+            free = np.unique(self.triangles[turned])
+            free = free[~fixed[free]]
+            if not free.size:
+                break
+            displacement = moved - self.source
+            moved[free] = self.source[free] + [displacement[self._neighbours[vertex]].mean(axis=0) for vertex in free]
+        return moved
 
     def maps(self, destination: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """remap() coordinates (absolute source pixels) for every pixel of the region."""
@@ -36,9 +54,17 @@ class PiecewiseAffineWarp:
         # Its own index image per call: sessions sharing a portrait render it from several threads at once.
         index = np.full(self._grid_x.shape, len(self.triangles), dtype=np.int32)
         corners = np.round((dst[self.triangles] - (x0, y0)) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-        fill = cv2.fillConvexPoly
-        for number, corner in enumerate(corners):
+        fill, outline = cv2.fillConvexPoly, cv2.polylines
+        # A triangle squeezed flat (a closed eyelid, lips pressed together) covers no area; drawn, it would be a
+        # line of pixels sampling the photo as it was there (specks of eye white along a closed lid).
+        visible = np.abs(_signed_areas(dst, self.triangles)) >= _MIN_AREA
+        for number in np.flatnonzero(visible).tolist():
+            corner = corners[number]
+            # Edges first: two triangles' fills can leave the pixels of their shared edge to neither, and such a
+            # pixel kept the photo's own colour from elsewhere (dark specks in a line beside the mouth).
+            outline(index, [corner], True, number, 1, cv2.LINE_8, _SUBPIXEL_BITS)
             fill(index, corner, number, cv2.LINE_8, _SUBPIXEL_BITS)
+        index = _close_gaps(index, len(self.triangles))
         table = np.concatenate([affine, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)  # last: identity
         # One gather per coefficient and plain multiply-adds: ~40 % faster than gathering (h, w, 2, 3) + einsum.
         a, b, c, d, e, f = (np.take(table[:, k], index) for k in range(6))
@@ -74,3 +100,38 @@ class PiecewiseAffineWarp:
         x0, y0, x1, y1 = self.region
         map_x, map_y = self.maps(destination)
         out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _signed_areas(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    corners = vertices[triangles]
+    first, second = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return np.asarray(first[:, 0] * second[:, 1] - first[:, 1] * second[:, 0])
+
+
+def _neighbours(count: int, triangles: np.ndarray) -> list[np.ndarray]:
+    linked: list[set[int]] = [set() for _ in range(count)]
+    for a, b, c in triangles.tolist():
+        linked[a] |= {b, c}
+        linked[b] |= {a, c}
+        linked[c] |= {a, b}
+    return [np.array(sorted(others), dtype=np.int64) for others in linked]
+
+
+def _close_gaps(index: np.ndarray, none: int) -> np.ndarray:
+    """Pixels no triangle claimed (beside a squeezed-flat one) take a neighbour's triangle, not the photo as it is.
+
+    The anchors span the whole region, so every pixel of it belongs to some triangle: a gap is only ever a seam.
+    """
+    gaps = index == none
+    if not gaps.any():
+        return index
+    grown = index.astype(np.float32)
+    grown[gaps] = -1
+    for _ in range(3):
+        spread = cv2.dilate(grown, np.ones((3, 3), np.uint8))
+        still = grown < 0
+        grown[still] = spread[still]
+        if not (grown < 0).any():
+            break
+    grown[grown < 0] = none
+    return grown.astype(np.int32)

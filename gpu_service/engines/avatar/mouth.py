@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from gpu_service.engines.avatar.visemes import visemes_for
 from gpu_service.engines.base import PhonemeEvent
@@ -30,6 +30,8 @@ class MouthTrack:
     jaw_open: np.ndarray  # 0 closed .. 1 wide open
     lip_width: np.ndarray  # -1 puckered .. 1 spread
     lip_round: np.ndarray  # 0 .. 1
+    lip_closure: np.ndarray  # 1 where the lips must meet (/p b m/), whatever the photo's own mouth; 0 at rest
+    speaking: np.ndarray  # 1 within speech (its short pauses too), 0 in silence: the mouth rests as in the photo
     blink: np.ndarray  # 0 open .. 1 closed
     yaw: np.ndarray  # degrees; head motion
     pitch: np.ndarray
@@ -65,7 +67,7 @@ class MotionPlanner:
         # Per axis (yaw, pitch, roll): three incommensurate sines (frequency Hz, phase).
         self._drift = self._rng.uniform((0.05, 0.0), (0.35, 2 * np.pi), size=(3, 3, 2))
         self._reference_db: float | None = None  # loud speech level, fixed by the first segment that has speech
-        self._last: np.ndarray | None = None  # jaw, width, round, nod of the last planned frame
+        self._last: np.ndarray | None = None  # jaw, width, round, nod, closure, speaking of the last planned frame
 
     def speech(self, samples: np.ndarray, sample_rate: int, phonemes: Sequence[PhonemeEvent] | None) -> MouthTrack:
         """The track for `samples`: one frame per 1/fps (the caller hands whole frames' worth)."""
@@ -75,8 +77,9 @@ class MotionPlanner:
         if self._reference_db is None and level.size and np.percentile(level, 95) > -60:
             self._reference_db = float(np.percentile(level, 95))
         loudness = envelope_from_level(level, self._reference_db)
+        closure = np.zeros(grid_len)
         if phonemes:
-            opening, width, rounding = _from_phonemes(phonemes, grid_len)
+            opening, width, rounding, closure = _from_phonemes(phonemes, grid_len)
             # Loudness sets how far the jaw opens, the viseme how much of that this sound allows (0 for /p b m/).
             # The square root keeps vowels' differences without letting a quiet /a/ out-open a loud /i/.
             opening = np.sqrt(np.clip(opening, 0, None)) * loudness
@@ -89,13 +92,15 @@ class MotionPlanner:
                 _to_frames(width, frames, self.fps),
                 _to_frames(rounding, frames, self.fps),
                 nod,
+                _to_frames(closure, frames, self.fps),
+                _to_frames(_speaking(loudness), frames, self.fps),
             ]
         )
         return self._track(curves)
 
     def silence(self, frames: int) -> MouthTrack:
         """Idle: mouth at rest, blinks, breathing and drift continue."""
-        return self._track(np.zeros((4, max(1, frames))))
+        return self._track(np.zeros((6, max(1, frames))))
 
     def _track(self, curves: np.ndarray) -> MouthTrack:
         frames = curves.shape[1]
@@ -115,6 +120,8 @@ class MotionPlanner:
             jaw_open=np.clip(curves[0], 0, 1),
             lip_width=np.clip(curves[1], -1, 1),
             lip_round=np.clip(curves[2], 0, 1),
+            lip_closure=np.clip(curves[4], 0, 1),
+            speaking=np.clip(curves[5], 0, 1),
             blink=self._blink_curve(times),
             yaw=yaw,
             pitch=pitch,
@@ -162,7 +169,9 @@ def envelope_from_level(level: np.ndarray, reference_db: float | None) -> np.nda
 
 
 def _from_phonemes(phonemes: Sequence[PhonemeEvent], grid_len: int) -> tuple[np.ndarray, ...]:
+    """Opening, width, rounding and closure (lips that must meet) over the grid."""
     targets = np.zeros((3, grid_len))
+    closure = np.zeros(grid_len)
     weights = np.full(grid_len, 1e-3)
     starts = [max(0, int(event.t * GRID_HZ)) for event in phonemes] + [grid_len]
     for event, start, end in zip(phonemes, starts, starts[1:], strict=False):
@@ -171,10 +180,24 @@ def _from_phonemes(phonemes: Sequence[PhonemeEvent], grid_len: int) -> tuple[np.
         for shape, low, high in zip(shapes, bounds, bounds[1:], strict=False):
             targets[:, low:high] = np.array([[shape.open], [shape.width], [shape.round]]) * shape.dominance
             weights[low:high] = shape.dominance
+            closure[low:high] = float(shape.closes)
     sigma = COARTICULATION_S * GRID_HZ
     smoothed_weights = gaussian_filter1d(weights, sigma, mode="nearest")
     # Dominance-weighted blend (after Cohen & Massaro): strong targets pull their neighbours toward them.
-    return tuple(gaussian_filter1d(row, sigma, mode="nearest") / smoothed_weights for row in targets)
+    blended = tuple(gaussian_filter1d(row, sigma, mode="nearest") / smoothed_weights for row in targets)
+    return (*blended, gaussian_filter1d(closure, sigma / 2, mode="nearest"))
+
+
+SPEECH_LOUDNESS = 0.15  # above this (0..1 envelope) the audio is speech
+SPEECH_HANGOVER_S = 0.25  # pauses shorter than twice this stay inside the speech
+
+
+def _speaking(loudness: np.ndarray) -> np.ndarray:
+    """1 over speech and the short pauses within it, easing to 0 over ~0.1 s where silence begins."""
+    active = (loudness > SPEECH_LOUDNESS).astype(np.float64)
+    reach = int(SPEECH_HANGOVER_S * GRID_HZ)
+    held = maximum_filter1d(active, 2 * reach + 1, mode="constant")
+    return np.asarray(gaussian_filter1d(held, 0.05 * GRID_HZ, mode="nearest"))
 
 
 def _from_audio(samples: np.ndarray, sample_rate: int, loudness: np.ndarray) -> tuple[np.ndarray, ...]:

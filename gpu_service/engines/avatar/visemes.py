@@ -17,6 +17,11 @@ class Viseme:
     round: float
     dominance: float
 
+    @property
+    def closes(self) -> bool:
+        """The lips meet for it (/p b m/), even on a face whose photo shows its mouth open."""
+        return self.open == 0.0 and self.dominance >= 3.0
+
 
 PAUSE = Viseme(0.0, 0.0, 0.0, 1.0)
 NEUTRAL = Viseme(0.3, 0.1, 0.0, 0.3)
