@@ -49,7 +49,7 @@ def _refusal(response: httpx.Response) -> CliError:
 
 def _request(args: argparse.Namespace, stream: bool) -> dict[str, object]:
     request = GenerateRequest(
-        text=args.text, language=args.language, voice=args.voice, portrait=args.portrait, stream=stream
+        text=args.text, language=args.language, voice=args.voice, portrait=args.portrait, face=args.face, stream=stream
     )
     return request.model_dump(exclude_none=True)
 
@@ -74,6 +74,8 @@ def say(args: argparse.Namespace) -> int:
         f"made in {result.timings.total_s:.2f} s (RTF {result.rtf:.2f})",
         file=sys.stderr,
     )
+    for notice in result.notices:
+        print(f"note: {notice}", file=sys.stderr)
     return 0
 
 
@@ -127,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
     speak.add_argument("--language", default="auto", choices=["auto", "en", "zh", "es"])
     speak.add_argument("--voice", help="a voice id (bundled or uploaded)")
     speak.add_argument("--portrait", help="a portrait id (bundled or uploaded)")
+    speak.add_argument("--face", type=int, default=0, help="with several people in the photo: which face, by size")
     speak.set_defaults(run=say)
     commands.add_parser("health", help="the runtime's /health").set_defaults(run=health)
     return top

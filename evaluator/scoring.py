@@ -126,7 +126,8 @@ def judge(clip: ClipReport, limits: Thresholds) -> list[Check]:
             passed=sanity.width == sanity.height == video.size,
         ),
     ]
-    if clip.voice_score is not None:
+    clones = clip.engines is not None and clip.engines.tts in limits.voice.cloning_engines
+    if clip.voice_score is not None and clones:  # a voice that is matched, not cloned, is reported, not judged
         checks += [
             _at_least("voice.similarity", clip.voice_score.similarity, limits.voice.similarity_min),
             _at_most(
@@ -137,12 +138,13 @@ def judge(clip: ClipReport, limits: Thresholds) -> list[Check]:
         ]
     heard = clip.heard
     choice = None if heard is None else Listener.choice_among(heard)
+    first = None if heard is None else heard.language
     checks.append(
         Check(
             name="language.detected",
-            value=None if heard is None else f"{choice} (first choice of all: {heard.language})",
-            limit=f"{clip.language_expected} likeliest of {', '.join(limits.language.candidates)}",
-            passed=choice == clip.language_expected,
+            value=None if heard is None else f"{first} (of {', '.join(limits.language.candidates)}: {choice})",
+            limit=f"{clip.language_expected}, Whisper's first choice of all languages",
+            passed=first == clip.language_expected,
         )
     )
     if clip.language_used is not None:

@@ -16,6 +16,9 @@ class LatencyLimits(BaseModel):
 class VoiceLimits(BaseModel):
     similarity_min: float = Field(ge=-1, le=1)
     f0_median_max_semitones: float = Field(gt=0)
+    cloning_engines: tuple[str, ...] = Field(
+        ("xtts",), description="TTS engines held to these limits; the others' similarity is reported only."
+    )
 
 
 class LanguageLimits(BaseModel):

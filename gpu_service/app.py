@@ -27,6 +27,7 @@ from gpu_service.engines.catalog import build_registry
 from gpu_service.routes import avatar, files, health, portraits, speak, transcribe, tts, voices
 from gpu_service.routes import sessions as session_routes
 from gpu_service.sessions.live import LiveSessions
+from gpu_service.warmup import warm_bundled_voices
 
 log = logging.getLogger("gpu_service")
 RESULT_FOLDERS = ("tts", "video", "inputs")  # what retention deletes; cache/ is derived data, kept
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             log.warning("%s", problem)
         if settings.llm.preload:  # seconds to load (the first time, to convert): in the background, /health shows it
             threading.Thread(target=services.engines.llm.preload, name="llm-preload", daemon=True).start()
+        if settings.warm_voices and settings.voice_matching:
+            threading.Thread(target=warm_bundled_voices, args=(services,), name="voice-warmup", daemon=True).start()
         cleanup = start_cleanup(
             [settings.output_root / folder for folder in RESULT_FOLDERS],
             settings.retention_hours,

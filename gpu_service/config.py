@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     avatar_engine: str = Field("animator", description="Avatar engine used when a request names none.")
     llm_engine: str = Field("smollm2", description="Language model used when a reply request names none.")
     voice_matching: bool = Field(True, description="Move the embedded engines' voice toward the reference (WORLD).")
+    warm_voices: bool = Field(
+        True, description="At start, fit the bundled voices' matching profiles in the background (~1 s each)."
+    )
     espeak_match_parts: list[MatchPart] = Field(
         [],
         description="What voice matching applies to espeak's speech (f0, eq, warp): none by default, as each raised "

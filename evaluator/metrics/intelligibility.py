@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from common.audio import resample
+from common.speakable import speakable
 
 WHISPER_RATE = 16_000
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
@@ -114,8 +115,10 @@ def normalize_text(text: str, language: str) -> str:
 
 
 def text_errors(reference: str, hypothesis: str, language: str) -> TextErrors:
-    """WER for en and es; CER for zh, which has no spaces between words."""
-    ref, hyp = normalize_text(reference, language), normalize_text(hypothesis, language)
+    """WER for en and es; CER for zh, which has no spaces between words. Both texts are first put in words as the
+    speech engines say them (Whisper writes "9", the text may say "nine"; or the reverse)."""
+    ref = normalize_text(speakable(reference, language), language)
+    hyp = normalize_text(speakable(hypothesis, language), language)
     if not ref:
         raise ValueError("the reference text is empty after normalization")
     measure = "cer" if language == "zh" else "wer"

@@ -26,7 +26,7 @@ from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 VOICES = Path(__file__).resolve().parents[2] / "assets" / "voices"
 # Sentences written for these tests (not the evaluator's), as people write them.
 HEARD = {
-    "en": ("Please send me the report by Thursday; the meeting starts at 9:30.", 0.10),
+    "en": ("Please send me the report by Thursday; the meeting starts at 10 am.", 0.10),
     "es": ("Mañana vamos a la playa con mis primos, si no llueve.", 0.15),
     "zh": ("请在星期四之前把报告发给我，会议九点半开始。", 0.20),
 }

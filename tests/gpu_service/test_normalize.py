@@ -10,10 +10,10 @@ import pytest
 
 from common.audio import load_audio
 from common.launch import RunningService
+from common.speakable import speakable
 from contracts.gpu_service import TTSResponse
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.engines.tts.language_runs import spoken_runs
-from gpu_service.engines.tts.normalize import speakable
 
 TABLE = [
     (
@@ -27,6 +27,8 @@ TABLE = [
         "Visit example dot com or write to jane dot doe at example dot org.",
     ),
     ("en", "Great job 😀! e.g. apples vs. oranges, etc.", "Great job! for example apples versus oranges, et cetera."),
+    ("en", "Doors open at 10am and close at 7 p.m.", "Doors open at ten a m and close at seven p m."),
+    ("en", "It starts at 9:30 and ends at 11:00.", "It starts at nine thirty and ends at eleven o'clock."),
     (
         "en",
         "Dr. Smith moved here in 1999; it grew 12% to 1,234,567 people.",

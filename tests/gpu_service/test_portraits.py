@@ -41,21 +41,23 @@ def check(service: RunningService, portrait: Path, face: int = 0) -> httpx.Respo
     return httpx.post(f"{service.url}/api/v1/portraits/check", json=body, timeout=60)
 
 
+def accepted(service: RunningService, portrait: Path, face: int = 0) -> PortraitCheckResponse:
+    response = check(service, portrait, face)
+    assert response.status_code == 200, response.text
+    return PortraitCheckResponse.model_validate(response.json())
+
+
 def test_a_grayscale_photo_with_a_closed_mouth_is_accepted(
     gpu_service: RunningService, photos: dict[str, Path]
 ) -> None:
-    response = check(gpu_service, photos["grayscale"])
-    assert response.status_code == 200, response.text
-    result = PortraitCheckResponse.model_validate(response.json())
+    result = accepted(gpu_service, photos["grayscale"])
     assert (result.faces, result.notices) == (1, [])
 
 
 def test_a_small_face_in_a_large_photo_is_found_and_said_to_be_small(
     gpu_service: RunningService, photos: dict[str, Path]
 ) -> None:
-    response = check(gpu_service, photos["small_face"])
-    assert response.status_code == 200, response.text
-    result = PortraitCheckResponse.model_validate(response.json())
+    result = accepted(gpu_service, photos["small_face"])
     assert 20 < result.face_px < SMALL_FACE_PX
     assert len(result.notices) == 1 and f"only {result.face_px} pixels tall" in result.notices[0]
     _, y0, _, y1 = result.face_box  # framed around the face: it fills the crop as a portrait's would
@@ -65,12 +67,10 @@ def test_a_small_face_in_a_large_photo_is_found_and_said_to_be_small(
 def test_with_two_people_the_largest_is_used_and_the_other_can_be_chosen(
     gpu_service: RunningService, photos: dict[str, Path]
 ) -> None:
-    largest = PortraitCheckResponse.model_validate(check(gpu_service, photos["two_people"]).json())
+    largest = accepted(gpu_service, photos["two_people"])
     assert (largest.faces, largest.face) == (2, 0)
     assert "2 faces found in the photo: the largest is animated" in largest.notices[0]
-    other = check(gpu_service, photos["two_people"], face=1)
-    assert other.status_code == 200, other.text
-    assert PortraitCheckResponse.model_validate(other.json()).face_px < largest.face_px
+    assert accepted(gpu_service, photos["two_people"], face=1).face_px < largest.face_px
     missing = check(gpu_service, photos["two_people"], face=2)
     assert missing.status_code == 422 and "face 2 does not exist" in missing.json()["detail"]
 
@@ -96,7 +96,7 @@ def test_the_chosen_face_is_the_one_animated(
 
 
 def test_a_very_small_photo_is_accepted_with_a_notice(gpu_service: RunningService, photos: dict[str, Path]) -> None:
-    result = PortraitCheckResponse.model_validate(check(gpu_service, photos["tiny"]).json())
+    result = accepted(gpu_service, photos["tiny"])
     assert result.face_px < SMALL_FACE_PX and "pixels tall" in result.notices[0]
 
 

@@ -100,7 +100,9 @@ export class Catalog {
       try {
         const stored = await postFile(`/api/v1/${kind}s`, file, name);
         this.choose(kind, stored.id);
-        message.textContent = `${name} is ready (${stored.id}).`;
+        // A portrait's notices: several faces (the largest is used), a face small enough to look soft.
+        const notes = (stored.notices || []).join(" ");
+        message.textContent = `${name} is ready (${stored.id}).${notes ? ` Note: ${notes}.` : ""}`;
         await this.load();
       } catch (error) {
         message.textContent = error.message;

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+from scipy.ndimage import gaussian_filter1d
 
 from gpu_service.engines.avatar.visemes import visemes_for
 from gpu_service.engines.base import PhonemeEvent
@@ -31,7 +31,7 @@ class MouthTrack:
     lip_width: np.ndarray  # -1 puckered .. 1 spread
     lip_round: np.ndarray  # 0 .. 1
     lip_closure: np.ndarray  # 1 where the lips must meet (/p b m/), whatever the photo's own mouth; 0 at rest
-    speaking: np.ndarray  # 1 within speech (its short pauses too), 0 in silence: the mouth rests as in the photo
+    speaking: np.ndarray  # 1 in speech (its pauses too), easing to 0 in idle silence, where the photo's mouth rests
     blink: np.ndarray  # 0 open .. 1 closed
     yaw: np.ndarray  # degrees; head motion
     pitch: np.ndarray
@@ -93,7 +93,7 @@ class MotionPlanner:
                 _to_frames(rounding, frames, self.fps),
                 nod,
                 _to_frames(closure, frames, self.fps),
-                _to_frames(_speaking(loudness), frames, self.fps),
+                np.ones(frames),  # a segment of speech, its pauses included: idle frames are the rest
             ]
         )
         return self._track(curves)
@@ -186,18 +186,6 @@ def _from_phonemes(phonemes: Sequence[PhonemeEvent], grid_len: int) -> tuple[np.
     # Dominance-weighted blend (after Cohen & Massaro): strong targets pull their neighbours toward them.
     blended = tuple(gaussian_filter1d(row, sigma, mode="nearest") / smoothed_weights for row in targets)
     return (*blended, gaussian_filter1d(closure, sigma / 2, mode="nearest"))
-
-
-SPEECH_LOUDNESS = 0.15  # above this (0..1 envelope) the audio is speech
-SPEECH_HANGOVER_S = 0.25  # pauses shorter than twice this stay inside the speech
-
-
-def _speaking(loudness: np.ndarray) -> np.ndarray:
-    """1 over speech and the short pauses within it, easing to 0 over ~0.1 s where silence begins."""
-    active = (loudness > SPEECH_LOUDNESS).astype(np.float64)
-    reach = int(SPEECH_HANGOVER_S * GRID_HZ)
-    held = maximum_filter1d(active, 2 * reach + 1, mode="constant")
-    return np.asarray(gaussian_filter1d(held, 0.05 * GRID_HZ, mode="nearest"))
 
 
 def _from_audio(samples: np.ndarray, sample_rate: int, loudness: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -51,13 +51,18 @@ class KokoroEngine:
     ) -> Iterator[SpeechSegment]:
         """One segment per sentence (a sentence longer than the model takes at once: one per piece)."""
         style = self.style_for(voice)
-        profile = None
-        if voice is not None and match_voice:
-            profile = self._profiles.get(
-                voice, f"kokoro-{style}-{language}", SAMPLE_RATE, lambda: self._calibration(language, style)
-            )
+        profile = self._profile(voice, style) if voice is not None and match_voice else None
         for sentence in split_sentences(text):
             yield from self._segments(sentence, language, style, profile)
+
+    def warm(self, voice: AssetReference) -> None:
+        """Fit what matching `voice` needs now (pitch, profile: ~1 s), not in its first request."""
+        if self._options.match_parts:
+            self._profile(voice, self.style_for(voice))
+
+    def _profile(self, voice: AssetReference, style: str) -> VoiceProfile:
+        # One per shipped voice and reference, whatever the language: the EQ is about the voices, not the words.
+        return self._profiles.get(voice, f"kokoro-{style}", SAMPLE_RATE, lambda: self._calibration(style))
 
     def style_for(self, voice: AssetReference | None) -> str:
         """The shipped voice nearest the reference in pitch: a low voice for a low reference (it is not cloned)."""
@@ -93,8 +98,9 @@ class KokoroEngine:
         spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._options.speed)
         return spoken.audio, _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
 
-    def _calibration(self, language: str, style: str) -> np.ndarray:
-        runs = spoken_runs(CALIBRATION_TEXT[language], language)
+    def _calibration(self, style: str) -> np.ndarray:
+        # The English text's first sentence (~4 s) is enough for the EQ's average spectrum, and takes ~1 s to say.
+        runs = spoken_runs(split_sentences(CALIBRATION_TEXT["en"])[0], "en")
         symbols = [char for char in phonemes_for(runs) if char in self._model.vocab]
         return np.concatenate([self._speak(piece, style)[0] for piece in _pieces(symbols)])
 

@@ -15,7 +15,7 @@ from common.lru import LruCache
 from gpu_service.assets import AssetReference
 from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile, median_pitch
 
-REFERENCE_MAX_SECONDS = 30.0  # more adds fitting time, not accuracy
+REFERENCE_MAX_SECONDS = 12.0  # more adds fitting time, not accuracy (uploads are cleaned to at most 10 s)
 PITCH_SECONDS = 10.0  # enough to tell a low voice from a high one
 PITCH_RATE = 16_000
 
@@ -69,10 +69,12 @@ class VoiceProfileStore:
 
     def _fit(self, voice: AssetReference, sample_rate: int, calibration: np.ndarray) -> VoiceProfile:
         native, native_rate = self._reference(voice, REFERENCE_MAX_SECONDS)
-        features = analyze(resample(native, native_rate, sample_rate), sample_rate)
+        features = analyze(resample(native, native_rate, sample_rate), sample_rate, aperiodicity=False)
         if not features.voiced.any():
             raise Unprocessable(f"voice reference '{voice.name}' contains no voiced speech")
-        return fit_profile(features, analyze(calibration, sample_rate), sample_rate, native_rate / 2)
+        return fit_profile(
+            features, analyze(calibration, sample_rate, aperiodicity=False), sample_rate, native_rate / 2
+        )
 
     def _path(self, key: str) -> Path:
         return self._dir / f"{key}.npz"

@@ -27,10 +27,10 @@ import numpy as np
 from common.audio import load_audio
 from common.errors import Unprocessable
 from common.files import atomic_target
+from common.speakable import speakable
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.engines.registry import EngineLoadError
-from gpu_service.engines.tts.normalize import speakable
 from gpu_service.text import is_cjk, split_sentences
 
 log = logging.getLogger("gpu_service.xtts")

@@ -217,7 +217,17 @@ def _times(text: str, language: str) -> str:
         clock = " o'clock" if minute == 0 else ""  # "nine o'clock", but "nine thirty"
         return f"{_words(hour, language)}{minutes}" + (f" {' '.join(half)}" if half else clock) + stop
 
-    return re.sub(r"(?<!\d)(\d{1,2}):(\d{2})\s?([ap]\.?m\.?)?(?=\W|$)", said, text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<!\d)(\d{1,2}):(\d{2})\s?([ap]\.?m\.?)?(?=\W|$)", said, text, flags=re.IGNORECASE)
+    if language == "en":  # "10 am", "10am", "10 p.m.": an hour with its half of the day
+        text = re.sub(
+            r"(?<![\d.,])(1[0-2]|0?[1-9])\s?([ap])\.?m\.?(?=\W|$)",
+            lambda m: (
+                f"{_words(int(m.group(1)), language)} {m.group(2).lower()} m" + ("." if m.group(0)[-1] == "." else "")
+            ),
+            text,
+            flags=re.IGNORECASE,
+        )
+    return text
 
 
 def _ordinals(text: str, language: str) -> str:
