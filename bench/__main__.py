@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import platform
 
-from bench import asr, avatar, chat, e2e, live, page, ray_serve, tts, xtts
+from bench import asr, avatar, chat, e2e, live, page, ray_serve, tts, voice_matching, xtts
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, python {platform.python_version()}")
-    for section in (tts.run, avatar.run, e2e.run, page.run, chat.run, asr.run, live.run, ray_serve.run, xtts.run):
+    for section in (
+        tts.run,
+        voice_matching.run,
+        avatar.run,
+        e2e.run,
+        page.run,
+        chat.run,
+        asr.run,
+        live.run,
+        ray_serve.run,
+        xtts.run,
+    ):
         print()
         print("\n".join(section()))
 

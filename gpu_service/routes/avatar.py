@@ -19,7 +19,7 @@ from gpu_service.media.encoding import render_clip
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/avatar", response_model=AvatarResponse, responses=documented(400, 404, 422, 503))
+@router.post("/avatar", response_model=AvatarResponse, responses=documented(400, 404, 413, 422, 503))
 def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(get_services)]) -> AvatarResponse:
     """Animate the portrait speaking the audio; an MP4 (H.264 + AAC) as long as the audio."""
     started = time.perf_counter()

@@ -29,7 +29,7 @@ def portrait_file(portrait_id: str, services: Annotated[Services, Depends(get_se
     return FileResponse(path, media_type="image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/png")
 
 
-@router.post("/portraits/check", response_model=PortraitCheckResponse, responses=documented(400, 404, 422))
+@router.post("/portraits/check", response_model=PortraitCheckResponse, responses=documented(400, 404, 413, 422))
 def check_portrait(
     request: PortraitCheckRequest, services: Annotated[Services, Depends(get_services)]
 ) -> PortraitCheckResponse:

@@ -19,7 +19,7 @@ def get_sessions(request: Request) -> LiveSessions:
     return sessions
 
 
-@router.post("", response_model=SessionAnswer, status_code=201, responses=documented(400, 404, 422, 503))
+@router.post("", response_model=SessionAnswer, status_code=201, responses=documented(400, 404, 413, 422, 503))
 async def open_session(offer: SessionOffer, sessions: Annotated[LiveSessions, Depends(get_sessions)]) -> SessionAnswer:
     """Answer a WebRTC offer: the avatar's video (idle when silent) and audio tracks, and a data channel for
     commands. The offer should ask to receive one video and one audio track and open a data channel. 503 when

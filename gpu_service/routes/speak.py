@@ -54,7 +54,7 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
 @router.post(
     "/reply",
     response_class=ClosingStreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, **documented(400, 404, 422, 502, 503)},
+    responses={200: {"content": {"video/mp4": {}}}, **documented(400, 404, 413, 422, 502, 503)},
 )
 def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_services)]) -> ClosingStreamingResponse:
     """The language model's reply to `text` (after `system` and `history`), spoken and shown as it is written: the

@@ -57,7 +57,7 @@ def _with_urls(conversation: Conversation, request: Request) -> Conversation:
     )
 
 
-@router.post("", response_model=Conversation, status_code=201, responses=documented(400, 404, 422))
+@router.post("", response_model=Conversation, status_code=201, responses=documented(400, 404, 413, 422))
 async def create(
     owner: Owner,
     services: Annotated[Services, Depends(get_services)],

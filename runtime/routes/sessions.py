@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/sessions")
     "",
     response_model=LiveSessionAnswer,
     status_code=201,
-    responses=documented(400, 404, 422, 429, 503),
+    responses=documented(400, 404, 413, 422, 429, 503),
     dependencies=[Depends(rate_limited)],
 )
 async def open_session(

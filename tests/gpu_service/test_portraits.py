@@ -72,7 +72,7 @@ def test_with_two_people_the_largest_is_used_and_the_other_can_be_chosen(
     assert "2 faces found in the photo: the largest is animated" in largest.notices[0]
     assert accepted(gpu_service, photos["two_people"], face=1).face_px < largest.face_px
     missing = check(gpu_service, photos["two_people"], face=2)
-    assert missing.status_code == 422 and "face 2 does not exist" in missing.json()["detail"]
+    assert missing.status_code == 404 and "face 2 does not exist" in missing.json()["detail"]
 
 
 def test_the_chosen_face_is_the_one_animated(

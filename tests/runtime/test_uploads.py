@@ -92,7 +92,7 @@ def test_a_photo_of_two_people_says_so_and_either_face_can_speak(stack: Stack, t
     )
     assert "face 1 (by size; 0 is the largest) is animated" in result.notices[0]
     refused = httpx.post(f"{stack.runtime.url}/api/v1/generate", json={**body, "face": 5}, timeout=60)
-    assert refused.status_code == 422 and "face 5 does not exist" in refused.json()["detail"]
+    assert refused.status_code == 404 and "face 5 does not exist" in refused.json()["detail"]
 
 
 @pytest.mark.parametrize(

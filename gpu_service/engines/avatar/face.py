@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.errors import Unprocessable
+from common.errors import NotFound, Unprocessable
 from common.face_detect import FaceBox, FaceDetector
 from common.face_mesh import FaceMesh
 from common.images import check_pixels
@@ -146,7 +146,7 @@ class FaceAnalyzer:
         name = portrait.name
         boxes = self._face_detector().faces(image)
         if portrait.face >= max(len(boxes), 1):
-            raise Unprocessable(
+            raise NotFound(
                 f"{name} has {len(boxes) or 'no'} face(s) that can be told apart; face {portrait.face} does not exist "
                 "(faces are numbered by size, 0 the largest)"
             )
