@@ -23,7 +23,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar.animator import AnimatorEngine, Rig, frame_vertices, render_frame
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
-from gpu_service.engines.base import synthesize
+from gpu_service.engines.base import PhonemeEvent, Speech, synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from tests.photos import astronaut, cameraman
@@ -36,6 +36,7 @@ TEXT = "Good morning. Tonight we look at how people learn new languages, and why
 @dataclass
 class Clip:
     name: str
+    speech: Speech
     rig: Rig
     track: MouthTrack
     frames: list[np.ndarray]
@@ -63,7 +64,7 @@ def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         canvas = rig.image.copy()
         render_frame(rig, track, index, canvas)
         frames.append(canvas)
-    return Clip(request.param, rig, track, frames, slice(0, silent))
+    return Clip(request.param, speech, rig, track, frames, slice(0, silent))
 
 
 _CURVES = ("jaw_open", "lip_width", "lip_round", "lip_closure", "speaking", "blink", "yaw", "pitch", "roll")
@@ -98,12 +99,9 @@ def lip_ring(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def test_in_silence_the_mouth_is_the_photos(clip: Clip) -> None:
     """Before speech and after it, the mouth is the photo's: pixel for pixel with the head's sway taken out, and (on
     the frontal photo, where the face mesh is steady to a pixel) the measured inner-lip gap within a pixel."""
-    still = MouthTrack(
-        fps=FPS,
-        **{name: getattr(clip.track, name) * (0 if name in ("yaw", "pitch", "roll") else 1) for name in _CURVES},
-    )
+    still = without_head_motion(clip.track)
     mouth = clip.rig.interior.box
-    lips = [clip.rig.vertex_of[i] for i in lm.UPPER_INNER_LIP + lm.LOWER_INNER_LIP + lm.LOWER_OUTER_LIP]
+    lips = lip_vertices(clip.rig)
     # After speech the mouth settles over a few frames (no jump): the last 0.4 s are checked.
     for index in [*range(clip.silent.stop), *range(clip.track.frames - 10, clip.track.frames)]:
         moved = frame_vertices(clip.rig, still, index)
@@ -120,6 +118,33 @@ def test_in_silence_the_mouth_is_the_photos(clip: Clip) -> None:
         assert max(spoken) > photo_gap + 5, "the mouth should open while speaking"
         trailing = [inner_gap(landmarks(frame, mesh)) for frame in clip.frames[-FPS // 2 :]]
         assert max(abs(gap - photo_gap) for gap in trailing) <= 1.0, (photo_gap, trailing)
+
+
+def without_head_motion(track: MouthTrack) -> MouthTrack:
+    return MouthTrack(
+        fps=FPS, **{name: getattr(track, name) * (0 if name in ("yaw", "pitch", "roll") else 1) for name in _CURVES}
+    )
+
+
+def lip_vertices(rig: Rig) -> list[int]:
+    return [rig.vertex_of[i] for i in lm.UPPER_INNER_LIP + lm.LOWER_INNER_LIP + lm.LOWER_OUTER_LIP]
+
+
+def test_the_lips_leave_their_rest_as_the_voice_starts_not_before(clip: Clip) -> None:
+    """From rest, a segment that begins with 0.3 s of silence keeps the photo's mouth until the sound begins (a
+    smiling photo's lips used to close first: the mouth moved 0.3 s before the voice in live sessions)."""
+    speech, lead = clip.speech, 0.3
+    samples = np.concatenate([np.zeros(int(lead * speech.sample_rate), np.float32), speech.samples])
+    phonemes = [PhonemeEvent(0.0, "_"), *(PhonemeEvent(e.t + lead, e.phoneme) for e in speech.phonemes or [])]
+    planner = MotionPlanner(FPS, seed=3)
+    planner.silence(FPS)
+    track = without_head_motion(planner.speech(samples, speech.sample_rate, phonemes))
+    lips = lip_vertices(clip.rig)
+    for index in range(int(lead * FPS) - 1):
+        moved = frame_vertices(clip.rig, track, index)
+        assert np.abs(moved[lips] - clip.rig.vertices[lips]).max() <= 0.5, f"frame {index}: moved before the voice"
+    opened = [frame_vertices(clip.rig, track, index)[lips] for index in range(int(lead * FPS), track.frames)]
+    assert max(np.abs(moved - clip.rig.vertices[lips]).max() for moved in opened) > 3, "the mouth should speak"
 
 
 def test_no_dark_specks_appear_around_the_lips(clip: Clip) -> None:

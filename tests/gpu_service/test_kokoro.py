@@ -101,7 +101,7 @@ def test_an_english_name_inside_mandarin_is_read_as_english(engine: KokoroEngine
 def test_the_mouth_timeline_follows_the_sound(engine: KokoroEngine, language: str, text: str) -> None:
     """Vowels loud, closures and pauses silent: the timeline matches the audio's loudness best at no lag."""
     speech = synthesize(engine, text, language, None, match_voice=False)
-    assert speech.phonemes is not None and speech.phonemes[0].phoneme == "_"
+    assert speech.phonemes is not None and speech.phonemes[0].t == 0.0
     hop = SAMPLE_RATE // 100
     frames = len(speech.samples) // hop
     loudness = np.log(np.mean(speech.samples[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-6)
@@ -118,7 +118,9 @@ def test_the_mouth_timeline_follows_the_sound(engine: KokoroEngine, language: st
 
     best = max(range(-10, 11), key=correlation)
     assert abs(best) <= 3 and correlation(best) > 0.4, (best * 10, "ms", correlation(best))
-    assert len(speech.samples) % SAMPLES_PER_FRAME == 0  # the audio is exactly the durations' frames
+    assert len(speech.samples) % SAMPLES_PER_FRAME == 0  # whole frames of the durations
+    first_sound = np.flatnonzero(np.abs(speech.samples) > 0.01)[0] / SAMPLE_RATE
+    assert first_sound < 0.1, "Kokoro's ~0.4 s of leading silence should be cut"
 
 
 def test_text_with_nothing_to_say_gives_a_short_silence(engine: KokoroEngine) -> None:
@@ -148,3 +150,17 @@ def test_health_says_kokoro_is_embedded_and_does_not_clone(gpu_service: RunningS
     assert kokoro.license is not None and "Apache-2.0" in kokoro.license
     assert engines["xtts"].clones_voice is True and engines["espeak"].clones_voice is False
     assert sorted(kokoro.languages) == ["en", "es", "zh"]
+
+
+def test_phonemes_longer_than_the_model_takes_are_cut_at_punctuation_then_spaces() -> None:
+    from gpu_service.engines.tts.kokoro import _pieces
+    from gpu_service.engines.tts.kokoro_model import MAX_TOKENS
+
+    clause = list("ab cd, ") * 100  # 700 symbols, a comma every 7
+    pieces = _pieces(clause)
+    assert all(len(piece) <= MAX_TOKENS for piece in pieces) and [s for piece in pieces for s in piece] == clause
+    assert "".join(pieces[0]).endswith(",")
+    words = list("abcdefg ") * 100  # no punctuation: cut after a space
+    assert "".join(_pieces(words)[0]).endswith(" ") and [s for piece in _pieces(words) for s in piece] == words
+    unbroken = ["a"] * 1200
+    assert [len(piece) for piece in _pieces(unbroken)] == [MAX_TOKENS, MAX_TOKENS, 1200 - 2 * MAX_TOKENS]

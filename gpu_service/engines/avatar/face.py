@@ -29,9 +29,8 @@ CACHE_VERSION = 2
 DEFAULT_MAX_PIXELS = 40_000_000
 MESH_CROP_FACES = 3.0  # the mesh looks for the chosen face in a square this many face sizes wide around it
 MESH_INPUT_PX = 512  # ... scaled to this side: the mesh's detector wants a face that fills a good part of its input
-SMALL_FACE_PX = (
-    80  # a face shorter than this (brow to chin) is accepted with a notice: a 512 px video enlarges it ~2.5x+
-)
+# A face shorter than this (brow to chin) is accepted with a notice: a 512 px video enlarges it 2.5 times or more.
+SMALL_FACE_PX = 80
 NO_FACE_ADVICE = (
     "use a photo in which one face is clearly visible, facing the camera, at least about 100 pixels tall, "
     "well lit and not covered (sunglasses, a mask, hair over the eyes)"

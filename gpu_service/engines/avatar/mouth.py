@@ -49,6 +49,7 @@ def frame_count(duration_s: float, fps: int) -> int:
 CONTINUITY_FRAMES = 4.0  # a segment's curves start from where the previous one ended, settling over ~this many
 BREATH_HZ, BREATH_DEG = 0.22, 0.2  # a slow nod of breathing, always present
 NOD_DEG = 0.8  # head pitch from silence to loud speech (centred: ±0.4°)
+SOUND_ONSET = 0.1  # loudness (0..1) at which speech has begun
 
 
 class MotionPlanner:
@@ -93,10 +94,20 @@ class MotionPlanner:
                 _to_frames(rounding, frames, self.fps),
                 nod,
                 _to_frames(closure, frames, self.fps),
-                np.ones(frames),  # a segment of speech, its pauses included: idle frames are the rest
+                self._speaking(loudness, frames),
             ]
         )
         return self._track(curves)
+
+    def _speaking(self, loudness: np.ndarray, frames: int) -> np.ndarray:
+        """1 over a segment of speech, its pauses included. Coming from rest, 0 until the first sound: the lips
+        leave the photo's shape as the voice starts, not before it (a smiling photo's lips otherwise closed first)."""
+        speaking = np.ones(frames)
+        from_rest = self._last is None or self._last[5] < 0.5
+        sounding = np.flatnonzero(loudness > SOUND_ONSET)
+        if from_rest and sounding.size:
+            speaking[: int(sounding[0] / GRID_HZ * self.fps)] = 0.0
+        return speaking
 
     def silence(self, frames: int) -> MouthTrack:
         """Idle: mouth at rest, blinks, breathing and drift continue."""

@@ -1,6 +1,7 @@
-"""The embedded neural TTS engine: Kokoro-82M (int8 ONNX, CPU), one of its shipped style vectors per language.
+"""The embedded neural TTS engine: Kokoro-82M (int8 ONNX, CPU), speaking in the shipped style vector nearest the
+reference voice's pitch.
 
-It does not clone a voice: with matching on, its output is moved toward the reference like espeak's (WORLD).
+It does not clone a voice: with matching on, its output's average spectrum is moved toward the reference (an EQ).
 The mouth's timeline is the phonemes Kokoro was given, timed by its own duration predictor.
 """
 
@@ -29,6 +30,10 @@ from gpu_service.text import split_sentences
 # sentences correlates best with their vowel/closure timeline moved 70-80 ms earlier).
 LEAD_S = 3 * SAMPLES_PER_FRAME / SAMPLE_RATE
 SILENT_S = 0.3  # a sentence with nothing to say (only emoji, say) still takes a moment
+# Kokoro surrounds each utterance with ~0.4 s of silence before and ~0.5 s after: kept to these, in whole frames of
+# its durations (the first sound comes 0.35 s sooner; the sentence pause stays natural).
+KEEP_BEFORE_S, KEEP_AFTER_S = 0.05, 0.3
+AUDIBLE = 0.01  # |sample| above which the output is sound
 
 
 class KokoroEngine:
@@ -96,7 +101,8 @@ class KokoroEngine:
         if not symbols:
             return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
         spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._options.speed)
-        return spoken.audio, _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
+        timeline = _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
+        return _trimmed(spoken.audio, timeline)
 
     def _calibration(self, style: str) -> np.ndarray:
         # The English text's first sentence (~4 s) is enough for the EQ's average spectrum, and takes ~1 s to say.
@@ -117,6 +123,26 @@ def _timeline(symbols: list[str], frames: np.ndarray) -> list[PhonemeEvent]:
         if ipa is not None:
             events.append(PhonemeEvent(float(start), ipa))
     return merge_pauses(events)
+
+
+def _trimmed(audio: np.ndarray, timeline: list[PhonemeEvent]) -> tuple[np.ndarray, list[PhonemeEvent]]:
+    """The audio without most of its leading and trailing silence, and the timeline moved with it."""
+    sound = np.flatnonzero(np.abs(audio) > AUDIBLE)
+    if not sound.size:
+        return audio, timeline
+    start = max(0, int(sound[0] - KEEP_BEFORE_S * SAMPLE_RATE)) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME
+    end = -(-int(sound[-1] + KEEP_AFTER_S * SAMPLE_RATE) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
+    end = min(len(audio), end)
+    offset, duration = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
+    moved = [PhonemeEvent(event.t - offset, event.phoneme) for event in timeline]
+    before = [event for event in moved if event.t <= 0]  # the one sounding at the new start begins there
+    kept = [PhonemeEvent(0.0, before[-1].phoneme)] if before else []
+    kept += [event for event in moved if 0 < event.t < duration]
+    silent_from = (sound[-1] - start) / SAMPLE_RATE + KEEP_BEFORE_S  # the durations run on into the silence
+    kept = [event for event in kept if event.t < silent_from or event.phoneme == PAUSE]
+    if kept and kept[-1].phoneme != PAUSE:
+        kept.append(PhonemeEvent(silent_from, PAUSE))
+    return audio[start:end], kept
 
 
 def _pieces(symbols: list[str]) -> list[list[str]]:
