@@ -183,23 +183,37 @@ def _percent(text: str, language: str) -> str:
     return re.sub(rf"({number})\s?%", lambda m: f"{_words(_value(m.group(1), language), language)} {word}", text)
 
 
+_DATE_CUES = {"en": "on|by|since|until|from|before|after", "es": "el|del|hasta|desde"}
+
+
 def _dates(text: str, language: str) -> str:
-    def said(year: int, month: int, day: int) -> str | None:
+    def said(year: int | None, month: int, day: int) -> str | None:
         if not 1 <= month <= 12 or not 1 <= day <= 31:
             return None
         name = _MONTHS[language][month - 1]
         if language == "en":
-            return f"{name} {_words(day, language, to='ordinal')}, {_words(year, language, to='year')}"
-        return f"{_words(day, language)} de {name} de {_words(year, language)}"
+            spoken = f"{name} {_words(day, language, to='ordinal')}"
+            return spoken if year is None else f"{spoken}, {_words(year, language, to='year')}"
+        spoken = f"{_words(day, language)} de {name}"
+        return spoken if year is None else f"{spoken} de {_words(year, language)}"
 
-    def slashed(m: re.Match[str]) -> str:
-        first, second, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        year += 2000 if year < 100 else 0
-        month, day = (first, second) if language == "en" else (second, first)  # 12/03: December 3 or 12 March
-        return said(year, month, day) or m.group(0)
+    def slashed(first: str, second: str, year: str | None, written: str) -> str:
+        full_year = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+        month, day = (
+            (int(first), int(second)) if language == "en" else (int(second), int(first))
+        )  # 12/03: Dec 3 / 12 Mar
+        return said(full_year, month, day) or written
 
     text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", lambda m: said(*map(int, m.groups())) or m.group(0), text)
-    return re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b", slashed, text)
+    text = re.sub(r"\b(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\b", lambda m: slashed(m[1], m[2], m[3], m[0]), text)
+    # Without a year a slash is a date only after a word that asks for one ("on 4/7"); else it may be a fraction.
+    cued = rf"\b((?:{_DATE_CUES[language]}) )(\d{{1,2}})/(\d{{1,2}})(?![/\d])"
+    return re.sub(
+        cued,
+        lambda m: m[1] + slashed(m[2], m[3], None, f"{m[2]}/{m[3]}"),
+        text,
+        flags=re.IGNORECASE,
+    )
 
 
 def _times(text: str, language: str) -> str:
@@ -262,6 +276,7 @@ def _mandarin(text: str) -> str:
     )
     with warnings.catch_warnings():  # a number over 16 digits is left as digits (read one by one), with a warning
         warnings.simplefilter("ignore", UserWarning)
+        text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)  # 2,500: cn2an reads the comma as a list's
         text = str(cn2an.transform(_replace_all(text, _SYMBOLS["zh"]), "an2cn"))
     return re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "", text)  # spaces between characters are not read
 

@@ -28,6 +28,9 @@ TABLE = [
     ),
     ("en", "Great job 😀! e.g. apples vs. oranges, etc.", "Great job! for example apples versus oranges, et cetera."),
     ("en", "Doors open at 10am and close at 7 p.m.", "Doors open at ten a m and close at seven p m."),
+    ("en", "On 4/7 we met; 1/2 of them came.", "On April seventh we met; one/two of them came."),
+    ("es", "Llega el 3/5 y se va el 10/5.", "Llega el tres de mayo y se va el diez de mayo."),
+    ("zh", "预算是2,500元。", "预算是二千五百元。"),
     ("en", "It starts at 9:30 and ends at 11:00.", "It starts at nine thirty and ends at eleven o'clock."),
     (
         "en",
