@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,54 +21,101 @@ class AudioDecodeError(ValueError):
     """The file could not be decoded as audio; the message names the file."""
 
 
+BLOCK_FRAMES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Decoded:
+    samples: FloatArray  # mono float32
+    rate: int
+    cut: bool  # the file goes on past the limit it was decoded to
+
+
 def load_audio(path: Path, sample_rate: int | None = None, max_seconds: float | None = None) -> tuple[FloatArray, int]:
-    """Decode `path` to mono float32, optionally resampled and cut to `max_seconds`.
+    """Decode `path` to mono float32, optionally resampled; with `max_seconds`, only that much is decoded.
 
     soundfile handles WAV/FLAC/OGG/MP3; anything else (m4a, video containers) goes through PyAV.
     """
+    decoded = decode_audio(path, sample_rate, max_seconds)
+    return decoded.samples, decoded.rate
+
+
+def decode_audio(path: Path, sample_rate: int | None = None, max_seconds: float | None = None) -> Decoded:
+    """As load_audio, saying whether the file goes on past `max_seconds`. Decoding stops there whatever the header
+    declares (a voided or zero length, a lie): memory follows the limit, not the file."""
     if not path.is_file():
         raise FileNotFoundError(f"{path.name} does not exist")
     try:
-        samples, rate = _load_with_soundfile(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        samples, rate = _load_with_pyav(path)
-    if samples.size == 0:
+        decoded = _decode_with_soundfile(path, max_seconds)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        decoded = _decode_with_pyav(path, max_seconds)
+    if decoded.samples.size == 0:
         raise AudioDecodeError(f"{path.name} contains no audio")
-    if max_seconds is not None:
-        samples = samples[: int(max_seconds * rate)]
-    if sample_rate is not None and sample_rate != rate:
-        samples = resample(samples, rate, sample_rate)
-        rate = sample_rate
-    return samples, rate
+    if sample_rate is not None and sample_rate != decoded.rate:
+        return Decoded(resample(decoded.samples, decoded.rate, sample_rate), sample_rate, decoded.cut)
+    return decoded
 
 
-def _load_with_soundfile(path: Path) -> tuple[FloatArray, int]:
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return data.mean(axis=1).astype(np.float32), int(rate)
+class _Gathered:
+    """Decoded blocks, up to a limit in samples (None: all)."""
+
+    def __init__(self, max_seconds: float | None) -> None:
+        self.max_seconds = max_seconds
+        self.chunks: list[FloatArray] = []
+        self.count = 0
+        self.rate = 0
+
+    def add(self, block: FloatArray, rate: int) -> bool:
+        """Keep `block`; False once the limit is passed (stop decoding)."""
+        self.rate = rate
+        self.chunks.append(block)
+        self.count += len(block)
+        return not self.full
+
+    @property
+    def full(self) -> bool:
+        return self.max_seconds is not None and self.count > self.max_seconds * self.rate
+
+    def result(self) -> Decoded:
+        samples = np.concatenate(self.chunks).astype(np.float32) if self.chunks else np.zeros(0, np.float32)
+        cut = self.full
+        if cut and self.max_seconds is not None:
+            samples = samples[: int(self.max_seconds * self.rate)]
+        return Decoded(samples, self.rate, cut)
 
 
-def _load_with_pyav(path: Path) -> tuple[FloatArray, int]:
+def _decode_with_soundfile(path: Path, max_seconds: float | None) -> Decoded:
+    gathered = _Gathered(max_seconds)
+    with sf.SoundFile(str(path)) as audio:
+        # Block by block: a header that declares no length (or a wrong one) cannot make one huge allocation.
+        while len(block := audio.read(BLOCK_FRAMES, dtype="float32", always_2d=True)):
+            if not gathered.add(block.mean(axis=1).astype(np.float32), int(audio.samplerate)):
+                break
+    return gathered.result()
+
+
+def _decode_with_pyav(path: Path, max_seconds: float | None) -> Decoded:
     import av  # imported here: only containers that libsndfile cannot read need it
 
+    gathered = _Gathered(max_seconds)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise AudioDecodeError(f"{path.name} has no audio stream")
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono")
-            chunks: list[FloatArray] = []
-            rate = 0
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    rate = out.sample_rate
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                blocks = resampler.resample(frame)
+                if not all(gathered.add(out.to_ndarray().reshape(-1), out.sample_rate) for out in blocks):
+                    break
+            else:
+                for out in resampler.resample(None):
+                    gathered.add(out.to_ndarray().reshape(-1), out.sample_rate)
     except av.FFmpegError as exc:
         raise AudioDecodeError(f"{path.name} is not a readable audio or video file") from exc
-    if not chunks or rate == 0:
+    if gathered.rate == 0:
         raise AudioDecodeError(f"{path.name} contains no audio")
-    return np.concatenate(chunks).astype(np.float32), rate
+    return gathered.result()
 
 
 def resample(samples: FloatArray, rate_in: int, rate_out: int) -> FloatArray:
@@ -110,17 +158,18 @@ def to_pcm16(samples: FloatArray) -> bytes:
 
 def read_recording(path: Path, name: str, rate: int, max_seconds: float, setting: str, use: str) -> FloatArray:
     """An uploaded recording as mono float32 at `rate`: its length checked from the header first when it has one
-    (413 past `max_seconds`), 422 naming the upload (not the temporary file) when it is not audio."""
+    (413 past `max_seconds`), and again while it decodes (a header can lie: decoding stops at the limit); 422
+    naming the upload (not the temporary file) when it is not audio."""
     declared = declared_duration_s(path)
     if declared is not None and declared > max_seconds:
         raise TooLarge(f"'{name}' is {declared:.0f} s long; the limit is {max_seconds:g} s ({setting})")
     try:
-        samples, _ = load_audio(path, sample_rate=rate)
+        decoded = decode_audio(path, sample_rate=rate, max_seconds=max_seconds)
     except AudioDecodeError as exc:
         raise Unprocessable(f"'{name}' cannot be used as {use}: {str(exc).replace(path.name, name)}") from exc
-    if len(samples) / rate > max_seconds:
+    if decoded.cut:
         raise TooLarge(f"'{name}' is longer than {max_seconds:g} s ({setting})")
-    return samples
+    return decoded.samples
 
 
 def declared_duration_s(path: Path) -> float | None:

@@ -44,6 +44,7 @@ async def transcribe(file: UploadFile, services: Annotated[Services, Depends(get
             "speech",
             timeout_s=settings.decode_timeout_s,
             what=f"'{name}'",
+            memory_mb=settings.decode_memory_mb,
         )
     finally:
         path.unlink(missing_ok=True)
