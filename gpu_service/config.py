@@ -74,7 +74,17 @@ class SessionSettings(BaseModel):
         description='STUN/TURN URLs offered to peers (JSON list, e.g. ["stun:stun.example.org"]); none by default: '
         "nothing is contacted that the operator did not configure.",
     )
-    connect_timeout_s: float = Field(30, gt=0, description="A peer that has not connected by then is dropped.")
+    connect_timeout_s: float = Field(
+        15, gt=0, description="A peer that has not connected by then is dropped (its place is free again)."
+    )
+    media_addresses: list[str] = Field(
+        default_factory=list,
+        description="Addresses the sessions' media (UDP) may use, as a JSON list; default: GPU_HOST's address, or "
+        "every interface's when GPU_HOST is 0.0.0.0 or ::.",
+    )
+    max_queued: int = Field(
+        4, ge=1, description="say and chat messages a session holds waiting their turn; more are refused in an event."
+    )
 
 
 class LlmSettings(BaseModel):
@@ -98,7 +108,16 @@ class LlmSettings(BaseModel):
     max_tokens: int = Field(160, ge=1, le=4096, description="Longest reply, in tokens, unless a request asks less.")
     max_sentences: int = Field(4, ge=0, description="Replies stop after this many sentences; 0: no limit.")
     timeout_s: float = Field(60, gt=0, description="Longest time a reply may take to write.")
-    stall_s: float = Field(30, gt=0, description="Longest wait for the model's next token.")
+    stall_s: float = Field(30, gt=0, description="Longest wait for the model's next token, once it writes.")
+    queue_s: float = Field(
+        60, gt=0, description="Longest wait for a local model busy with other replies; then 503 with Retry-After."
+    )
+    local_window: int = Field(
+        2560,
+        ge=256,
+        description="Tokens (prompt and reply) a local model is given at most: older turns are left out beyond it, "
+        "so it reads the prompt in a few seconds (SmolLM2-135M on 2 CPU cores: ~600 tokens/s).",
+    )
     temperature: float = Field(0.0, ge=0, le=2, description="0: greedy (the same question, the same reply).")
     repetition_penalty: float = Field(1.2, ge=1, description="Local models: discourages loops.")
     no_repeat_ngram: int = Field(4, ge=0, description="Local models: no n-gram twice (tiny models loop); 0: off.")
@@ -119,6 +138,9 @@ class AsrSettings(BaseModel):
         0.2, gt=0, description="Live audio: a pause this long starts transcribing early (kept if the utterance ends)."
     )
     decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one file may take.")
+    decode_memory_mb: int = Field(
+        1024, ge=64, description="Memory decoding one file may take (the decoding child's ceiling)."
+    )
 
 
 class Settings(BaseSettings):

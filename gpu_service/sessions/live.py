@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import anyio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
@@ -35,14 +36,19 @@ from contracts.gpu_service import (
 from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import AvatarSession, SpeechSegment
-from gpu_service.replying import ReplyLimits, spoken_reply
+from gpu_service.replying import ReplyLimits, ReplyOrder, spoken_reply
 from gpu_service.routes.tts import resolve_speech
+from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
 from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
 
 log = logging.getLogger("gpu_service.sessions")
 WATCH_S = 1.0
+OFFER_HINT = (
+    "Send the SDP of RTCPeerConnection.createOffer() with a video and an audio transceiver to receive (recvonly or "
+    "sendrecv; Opus and VP8 or H.264) and a data channel"
+)
 
 
 @dataclass
@@ -80,6 +86,7 @@ class LiveSessions:
         self._sessions: dict[str, LiveSession] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._opening = 0
+        restrict_media_to(media_addresses(self._settings.media_addresses, services.settings.host))
 
     def get(self, session_id: str) -> LiveSession:
         session = self._sessions.get(session_id)
@@ -116,16 +123,21 @@ class LiveSessions:
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         performer = Performer(avatar_session)
         session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
-        self._wire(session)  # before the remote description: it announces the peer's microphone track
         try:
+            self._wire(session)  # before the remote description: it announces the peer's microphone track
             await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
             peer.addTrack(AvatarVideoTrack(session.timeline))
             peer.addTrack(AvatarAudioTrack(session.timeline))
             await peer.setLocalDescription(await peer.createAnswer())
-        except (ValueError, KeyError, IndexError, AttributeError) as exc:  # aiortc's parse and negotiation errors
-            await asyncio.to_thread(performer.close)
-            await peer.close()
-            raise Unprocessable(f"not a usable WebRTC offer: {exc or type(exc).__name__}") from exc
+        except BaseException as exc:
+            # Whatever aiortc raised (ValueError, AssertionError, a RuntimeError from a StopIteration, a cancelled
+            # request), the performer's thread and the peer's sockets go with the refused offer.
+            with anyio.CancelScope(shield=True):
+                await _discard(peer, performer)
+            if isinstance(exc, Exception):
+                log.info("offer refused: %r", exc)
+                raise Unprocessable(f"not a usable WebRTC offer: {_offer_problem(exc)}. {OFFER_HINT}") from exc
+            raise
         self._sessions[session.id] = session
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch())
@@ -140,8 +152,7 @@ class LiveSessions:
             session.listener.cancel()
         for task in list(session.tasks):
             task.cancel()
-        await asyncio.to_thread(session.performer.close)
-        await session.peer.close()
+        await _discard(session.peer, session.performer)
         log.info("live session %s closed: %s", session_id, reason)
 
     async def close_all(self) -> None:
@@ -221,6 +232,14 @@ class LiveSessions:
         if not command.text:
             send(SessionEvent(type="error", detail=f"a '{command.type}' message needs text"))
             return
+        waiting = len(session.tasks) + session.performer.queued
+        if waiting >= self._settings.max_queued:
+            detail = (
+                f"{waiting} messages already wait their turn, the most a session holds (GPU_SESSIONS__MAX_QUEUED); "
+                "send this one after them, or interrupt"
+            )
+            send(SessionEvent(type="error", detail=detail))
+            return
         task = asyncio.create_task(self._prepare(session, command.type, command.text, send, spoken))
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
@@ -246,22 +265,18 @@ class LiveSessions:
         if kind == "say":
             speech = engine.stream(text, offer.language, speech_order.voice, match_voice=speech_order.match_voice)
         else:
-            settings = self._services.settings.llm
-            llm = self._services.engines.llm.get(offer.llm_engine)
-            limits = ReplyLimits(settings.max_tokens, settings.max_sentences, settings.timeout_s)
-            system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
-            history = [ChatTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
-            turns = [*system, *history, ChatTurn(role="user", content=text)]
-            speech, info = spoken_reply(
-                llm,
-                turns,
-                limits,
+            reply_order = ReplyOrder(
+                self._services.engines.llm.get(offer.llm_engine),
+                ReplyLimits.of(self._services.settings.llm),
                 engine,
                 offer.language,
                 speech_order.voice,
                 speech_order.match_voice,
-                time.perf_counter(),
             )
+            system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
+            history = [ChatTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
+            turns = [*system, *history, ChatTurn(role="user", content=text)]
+            speech, info = spoken_reply(reply_order, turns, time.perf_counter())
             session.turns.append(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
 
         said: list[str] = []
@@ -294,6 +309,24 @@ class LiveSessions:
                     await self.close(session.id, "the peer did not connect")
                 elif now - session.last_command > self._settings.idle_s and not session.performer.speaking:
                     await self.close(session.id, f"idle for {self._settings.idle_s:.0f} s (GPU_SESSIONS__IDLE_S)")
+
+
+async def _discard(peer: RTCPeerConnection, performer: Performer) -> None:
+    """Stop the performer's thread and close the peer; a peer half set up by a bad offer may fail to close."""
+    await asyncio.to_thread(performer.close)
+    try:
+        await peer.close()
+    except Exception:
+        log.warning("closing a peer failed", exc_info=True)
+
+
+def _offer_problem(exc: Exception) -> str:
+    """aiortc's reason in words where it gives none (a bare AssertionError, a StopIteration turned RuntimeError)."""
+    if isinstance(exc, AssertionError | StopIteration) or (
+        isinstance(exc, RuntimeError) and isinstance(exc.__cause__, StopIteration)
+    ):
+        return "its SDP is malformed or names no codec this service can use"
+    return str(exc) or type(exc).__name__
 
 
 def _sender(session: LiveSession, loop: asyncio.AbstractEventLoop) -> Callable[[SessionEvent], None]:

@@ -73,6 +73,11 @@ class Performer:
     def speaking(self) -> bool:
         return self._speaking.is_set()
 
+    @property
+    def queued(self) -> int:
+        """Orders waiting for the one being said."""
+        return self._orders.qsize()
+
     def say(self, order: Order) -> None:
         """Speak after what is being said (orders queue; interrupt() clears them)."""
         self._orders.put(order)
