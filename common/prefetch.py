@@ -52,8 +52,12 @@ class Prefetch(Generic[T]):
             raise
 
     def close(self, wait: bool = True) -> None:
-        """Stop the producer; `wait=False` returns at once (it ends, and closes `items`, in its own time)."""
+        """Stop the producer; `wait=False` returns at once (it ends, and closes `items`, in its own time). `items`
+        with a cancel() method are told at once, from here: they need not finish the item in hand first."""
         self._stop.set()
+        cancel = getattr(self._source, "cancel", None)
+        if callable(cancel):
+            cancel()
         if wait:
             self._worker.join(timeout=5)
 

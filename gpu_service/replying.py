@@ -7,13 +7,14 @@ written reply, with when its first token and first sentence came, is kept in the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from common.errors import BadGateway
 from common.prefetch import prefetch
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo
 from gpu_service.assets import AssetReference
+from gpu_service.config import LlmSettings
 from gpu_service.engines.base import SpeechSegment, TTSEngine
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.text import SentenceChunker, join_sentences
@@ -39,17 +40,26 @@ def reply_prompt(messages: list[ChatTurn], language: Language) -> list[ChatTurn]
 class ReplyLimits:
     max_tokens: int
     max_sentences: int  # 0: no limit
-    timeout_s: float
+    timeout_s: float  # writing, from the first token (waiting for the model and reading the prompt have their own)
+
+    @classmethod
+    def of(cls, settings: LlmSettings, max_tokens: int | None = None) -> ReplyLimits:
+        """The service's limits; `max_tokens` when a request asks for fewer."""
+        return cls(max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
 
 
 def reply_sentences(
-    llm: LLMEngine, prompt: list[ChatTurn], limits: ReplyLimits, info: ReplyInfo, started: float
+    llm: LLMEngine,
+    prompt: list[ChatTurn],
+    limits: ReplyLimits,
+    info: ReplyInfo,
+    started: float,
+    generation: Generation,
 ) -> Iterator[str]:
     """The reply's sentences as the model completes them; `info` follows along (text, tokens, finish, timings)."""
-    generation = Generation()
     chunker = SentenceChunker(first_clause=True)
     tokens = llm.stream(prompt, limits.max_tokens, generation)
-    deadline = started + limits.timeout_s
+    deadline = float("inf")
     spoken: list[str] = []
     first_token_at: float | None = None
 
@@ -69,6 +79,7 @@ def reply_sentences(
             if first_token_at is None:
                 first_token_at = time.perf_counter()
                 info.first_token_s = first_token_at - started
+                deadline = first_token_at + limits.timeout_s
             info.tokens = generation.tokens
             yield from hand_over(chunker.feed(piece))
             if info.finish:
@@ -90,35 +101,74 @@ def reply_sentences(
             info.tokens_per_s = (generation.tokens - 1) / max(time.perf_counter() - first_token_at, 1e-6)
 
 
-def reply_speech(
-    sentences: Iterator[str],
-    tts: TTSEngine,
-    language: Language,
-    voice: AssetReference | None,
-    match_voice: bool,
-) -> Iterator[SpeechSegment]:
-    """Each sentence spoken as it arrives; the model keeps writing in its own thread meanwhile."""
-    ahead = prefetch(sentences, SENTENCES_AHEAD)
-    try:
-        for sentence in ahead:
-            yield from tts.stream(sentence, language, voice, match_voice=match_voice)
-    finally:
-        ahead.close()
+class ReplySpeech:
+    """A reply's speech segments, each sentence spoken as it arrives while the model keeps writing in its own thread.
+
+    cancel(), from any thread (common.prefetch calls it when its consumer leaves), stops the model at its next token
+    and speech before its next sentence: the model is free for the next reply at once."""
+
+    def __init__(
+        self,
+        sentences: Iterator[str],
+        generation: Generation,
+        tts: TTSEngine,
+        language: Language,
+        voice: AssetReference | None,
+        match_voice: bool,
+    ) -> None:
+        self._generation = generation
+        self._segments = self._speak(sentences, tts, language, voice, match_voice)
+
+    def __iter__(self) -> Iterator[SpeechSegment]:
+        return self
+
+    def __next__(self) -> SpeechSegment:
+        return next(self._segments)
+
+    def cancel(self) -> None:
+        self._generation.stop.set()
+
+    def close(self) -> None:
+        self.cancel()
+        self._segments.close()
+
+    def _speak(
+        self,
+        sentences: Iterator[str],
+        tts: TTSEngine,
+        language: Language,
+        voice: AssetReference | None,
+        match_voice: bool,
+    ) -> Generator[SpeechSegment, None, None]:
+        ahead = prefetch(sentences, SENTENCES_AHEAD)
+        try:
+            for sentence in ahead:
+                if self._generation.stop.is_set():
+                    return
+                yield from tts.stream(sentence, language, voice, match_voice=match_voice)
+        finally:
+            ahead.close()
 
 
-def spoken_reply(
-    llm: LLMEngine,
-    turns: list[ChatTurn],
-    limits: ReplyLimits,
-    tts: TTSEngine,
-    language: Language,
-    voice: AssetReference | None,
-    match_voice: bool,
-    started: float,
-) -> tuple[Iterator[SpeechSegment], ReplyInfo]:
+@dataclass(frozen=True)
+class ReplyOrder:
+    """What a reply needs besides the conversation: the model, its limits, and who speaks it how."""
+
+    llm: LLMEngine
+    limits: ReplyLimits
+    tts: TTSEngine
+    language: Language
+    voice: AssetReference | None
+    match_voice: bool
+
+
+def spoken_reply(order: ReplyOrder, turns: list[ChatTurn], started: float) -> tuple[ReplySpeech, ReplyInfo]:
     """The conversation's next reply, spoken as the model writes it (the prompt fitted to the model's window, oldest
     turns dropped first), and its record, which follows the reply as it goes."""
-    fitted = fit_to_window(reply_prompt(turns, language), llm.count_tokens, llm.window, limits.max_tokens)
+    llm, limits = order.llm, order.limits
+    fitted = fit_to_window(reply_prompt(turns, order.language), llm.count_tokens, llm.window, limits.max_tokens)
     info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
-    sentences = reply_sentences(llm, fitted.messages, limits, info, started)
-    return reply_speech(sentences, tts, language, voice, match_voice), info
+    generation = Generation()
+    sentences = reply_sentences(llm, fitted.messages, limits, info, started, generation)
+    speech = ReplySpeech(sentences, generation, order.tts, order.language, order.voice, order.match_voice)
+    return speech, info

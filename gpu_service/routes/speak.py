@@ -25,7 +25,7 @@ from contracts.gpu_service import (
 )
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import SpeechSegment
-from gpu_service.replying import ReplyLimits, spoken_reply
+from gpu_service.replying import ReplyLimits, ReplyOrder, spoken_reply
 from gpu_service.routes.tts import SpeechOrder, resolve_speech
 from gpu_service.speaking import SpeakPlan, result_path_for, speak_fragments
 
@@ -65,13 +65,16 @@ def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_servi
     answers 502/503 with its reason; one that fails later ends the stream early and `reply.finish` says "error".
     """
     started = time.perf_counter()
-    settings = services.settings.llm
     order = resolve_speech(request, services, None)
-    llm = services.engines.llm.get(request.llm_engine)
-    limits = ReplyLimits(request.max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
-    speech, info = spoken_reply(
-        llm, request.turns(), limits, order.engine, request.language, order.voice, order.match_voice, started
+    reply_order = ReplyOrder(
+        services.engines.llm.get(request.llm_engine),
+        ReplyLimits.of(services.settings.llm, request.max_tokens),
+        order.engine,
+        request.language,
+        order.voice,
+        order.match_voice,
     )
+    speech, info = spoken_reply(reply_order, request.turns(), started)
     return _video_stream(request, order, speech, request.text, info, services, started)
 
 

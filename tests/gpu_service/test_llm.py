@@ -168,12 +168,12 @@ def test_reply_refusals_over_http(openai_stack: tuple[RunningService, RunningSer
 def test_reply_sentences_stop_at_the_sentence_limit_and_the_timeout(embedded: TransformersEngine) -> None:
     prompt = reply_prompt([ChatTurn(role="user", content="Tell me a long story about the sea.")], "en")
     one = ReplyInfo(llm_engine="smollm2")
-    sentences = list(reply_sentences(embedded, prompt, ReplyLimits(200, 1, 60), one, time.perf_counter()))
+    sentences = list(reply_sentences(embedded, prompt, ReplyLimits(200, 1, 60), one, time.perf_counter(), Generation()))
     assert len(sentences) == 1 and one.finish == "sentences" and one.text == sentences[0]
     assert one.first_token_s is not None and one.first_sentence_s is not None and one.tokens > 0
     hurried = ReplyInfo(llm_engine="smollm2")
     started = time.perf_counter()
-    list(reply_sentences(embedded, prompt, ReplyLimits(200, 0, 0.4), hurried, started))
+    list(reply_sentences(embedded, prompt, ReplyLimits(200, 0, 0.4), hurried, started, Generation()))
     assert hurried.finish == "timeout" and time.perf_counter() - started < 5 and hurried.tokens < 200
 
 

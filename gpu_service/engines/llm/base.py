@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from common.errors import Unprocessable
@@ -12,10 +13,12 @@ from contracts.gpu_service import ChatTurn
 
 @dataclass
 class Generation:
-    """What an engine reports of one reply while it streams it."""
+    """What an engine reports of one reply while it streams it; `stop`, set from any thread, ends it at the next
+    token (the listener has gone: the model is free for the next reply at once, not after its sentence)."""
 
     tokens: int = 0
     finish: Literal["stop", "length"] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 class LLMEngine(Protocol):

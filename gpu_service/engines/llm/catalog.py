@@ -18,9 +18,17 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
         from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
 
         assert source is not None  # the precheck said so
-        decoding = Decoding(llm.temperature, 0.9, llm.repetition_penalty, llm.no_repeat_ngram, llm.stall_s)
+        decoding = Decoding(
+            llm.temperature,
+            0.9,
+            llm.repetition_penalty,
+            llm.no_repeat_ngram,
+            stall_s=llm.stall_s,
+            queue_s=llm.queue_s,
+            read_s=llm.timeout_s,
+        )
         converted = llm.converted_dir or settings.cache_dir / "llm"
-        return TransformersEngine(name, model_folder(source, converted), device, decoding)
+        return TransformersEngine(name, model_folder(source, converted), device, decoding, llm.local_window)
 
     def openai() -> LLMEngine:
         from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions

@@ -57,6 +57,8 @@ class OpenAIEngine:
                 if response.status_code >= 400:
                     raise _refusal(response, where)
                 for event in _events(response.iter_lines()):
+                    if generation.stop.is_set():  # leaving the block closes the connection: the server stops
+                        return
                     choice = (event.get("choices") or [{}])[0]
                     piece = (choice.get("delta") or {}).get("content") or ""
                     if piece:

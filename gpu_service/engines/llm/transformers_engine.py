@@ -12,11 +12,13 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.errors import BadGateway, EngineUnavailable
 from common.wheels import sha256_of
 from contracts.gpu_service import ChatTurn
 from gpu_service.engines.llm.base import Generation
@@ -24,6 +26,7 @@ from gpu_service.engines.registry import EngineLoadError
 
 log = logging.getLogger("gpu_service.llm")
 CONVERTED_MARKER = ".converted"
+POLL_S = 0.2  # how often the reader looks at its limits while no text comes
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class Decoding:
     top_p: float
     repetition_penalty: float
     no_repeat_ngram: int  # tiny models loop without it
-    stall_s: float  # longest wait for the next token
+    stall_s: float  # longest wait for the next token, once the first has come
+    queue_s: float = 60.0  # longest wait for the model while it answers other replies
+    read_s: float = 60.0  # longest wait for the first token once the model has begun (reading the prompt)
 
 
 def model_folder(source: Path, converted_dir: Path) -> Path:
@@ -72,7 +77,9 @@ def _convert_gguf(source: Path, folder: Path) -> None:
 
 
 class TransformersEngine:
-    def __init__(self, name: str, folder: Path, device: str, decoding: Decoding) -> None:
+    def __init__(self, name: str, folder: Path, device: str, decoding: Decoding, window: int | None = None) -> None:
+        """`window`: the most tokens (prompt and reply) the model is given, at most its own context: what it reads
+        in time on this device (a longer prompt loses its oldest turns)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -85,8 +92,11 @@ class TransformersEngine:
         dtype = torch.float16 if device == "cuda" else torch.float32
         model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         self.model: Any = model.to(device).eval()
-        self.window = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self.window = context if window is None else min(window, context)
         self._lock = threading.Lock()  # one reply at a time: a second would only halve the speed of both
+        self._waiting = 0  # replies waiting for the model (the lock)
+        self._counting = threading.Lock()
 
     def _prompt(self, messages: list[ChatTurn]) -> Any:
         turns = [{"role": turn.role, "content": turn.content} for turn in messages]
@@ -109,11 +119,9 @@ class TransformersEngine:
 
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 generation.tokens = int(input_ids.shape[-1]) - prompt_length
-                return stop.is_set()
+                return stop.is_set() or generation.stop.is_set()
 
-        streamer = TextIteratorStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.decoding.stall_s
-        )
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=POLL_S)
         sampling = self.decoding.temperature > 0
         options: dict[str, Any] = {
             **inputs,
@@ -128,28 +136,66 @@ class TransformersEngine:
         if sampling:
             options |= {"temperature": self.decoding.temperature, "top_p": self.decoding.top_p}
         failure: list[BaseException] = []
+        began: list[float] = []  # when the model took this reply up (after the replies before it)
 
         def generate() -> None:
             try:
+                self._queue(+1)
                 with self._lock:
-                    if not stop.is_set():  # the reader may have left while this waited for the model
+                    self._queue(-1)
+                    began.append(time.monotonic())
+                    if not (stop.is_set() or generation.stop.is_set()):  # the reader may have left meanwhile
                         self.model.generate(**options)
-            except BaseException as exc:  # reported to the reader, which would otherwise wait for the stall limit
+            except BaseException as exc:  # reported to the reader, which would otherwise wait for its limit
                 failure.append(exc)
+            finally:
                 streamer.end()  # type: ignore[no-untyped-call]
 
+        asked = time.monotonic()
         worker = threading.Thread(target=generate, name=f"llm-{self.name}", daemon=True)
         worker.start()
         try:
-            try:
-                for piece in streamer:
-                    if piece:
-                        yield piece
-            except queue.Empty:
-                raise TimeoutError(f"the model wrote nothing for {self.decoding.stall_s:g} s") from None
+            last_piece: float | None = None
+            while True:
+                try:
+                    piece = next(streamer)
+                except StopIteration:
+                    break
+                except queue.Empty:
+                    self._check_waits(asked, began, last_piece)
+                    continue
+                last_piece = time.monotonic()
+                if piece:
+                    yield piece
             if failure:
                 raise failure[0]
             generation.finish = "length" if generation.tokens >= max_tokens else "stop"
         finally:
             stop.set()
-            worker.join(timeout=self.decoding.stall_s)
+            if began:  # a worker still waiting for the model ends by itself once it has it
+                worker.join(timeout=self.decoding.stall_s)
+
+    def _queue(self, change: int) -> None:
+        with self._counting:
+            self._waiting += change
+
+    def _check_waits(self, asked: float, began: list[float], last_piece: float | None) -> None:
+        """Each wait has its own limit: for the model (others' replies), for the first token (the prompt being
+        read), between tokens (a stall). Past one, the reply fails with a reason a person can act on."""
+        now = time.monotonic()
+        if not began:
+            if now - asked > self.decoding.queue_s:
+                raise EngineUnavailable(
+                    f"the model '{self.name}' is busy with {self._waiting} other replies and this one waited "
+                    f"{self.decoding.queue_s:g} s (GPU_LLM__QUEUE_S); try again in a moment",
+                    headers={"Retry-After": "10"},
+                )
+        elif last_piece is None:
+            if now - began[0] > self.decoding.read_s:
+                raise BadGateway(
+                    f"the model '{self.name}' read the prompt for over {self.decoding.read_s:g} s without writing "
+                    "(GPU_LLM__TIMEOUT_S); send a shorter message or lower GPU_LLM__LOCAL_WINDOW"
+                )
+        elif now - last_piece > self.decoding.stall_s:
+            stall = self.decoding.stall_s
+            raise BadGateway(f"the model '{self.name}' wrote nothing for {stall:g} s (GPU_LLM__STALL_S)")
