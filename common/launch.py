@@ -53,8 +53,10 @@ def run_service(
     timeout_s: float = 120,
     port: int | None = None,
     wrap: Callable[[list[str]], list[str]] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> Iterator[RunningService]:
-    """Run `uvicorn --factory app_factory` with `env` added; yield once GET /health answers.
+    """Run `uvicorn --factory app_factory` with `env` added (and the variables named in `unset` left out); yield
+    once GET /health answers.
 
     `wrap` may put the command inside another (e.g. a private mount namespace, as a container would have).
     """
@@ -66,7 +68,8 @@ def run_service(
     if wrap is not None:
         command = wrap(command)
     with log.open("ab") as sink:
-        process = subprocess.Popen(command, env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+        inherited = {name: value for name, value in os.environ.items() if name not in unset}
+        process = subprocess.Popen(command, env={**inherited, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
     service = RunningService(process, f"http://{host}:{port}", log)
     try:
         _wait_until_healthy(service, timeout_s)

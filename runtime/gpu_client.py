@@ -95,11 +95,24 @@ class GpuClient:
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, headers=headers, event_hooks={"request": hooks}
         )
+        self.in_flight = 0  # calls under way, streams being read included
+
+    @asynccontextmanager
+    async def _counted(self) -> AsyncIterator[None]:
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     async def close(self) -> None:
         await self._http.aclose()
 
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        async with self._counted():
+            return await self._send_once_connected(method, path, **kwargs)
+
+    async def _send_once_connected(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         for attempt in range(CONNECT_ATTEMPTS):
             try:
                 response = await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
@@ -162,7 +175,7 @@ class GpuClient:
     async def _video(self, path: str, request: BaseModel) -> AsyncIterator[SpeakStream]:
         payload = request.model_dump(mode="json", exclude_none=True)
         try:
-            async with self._http.stream("POST", path, json=payload) as response:
+            async with self._counted(), self._http.stream("POST", path, json=payload) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     _raise_for_status(response)
@@ -197,15 +210,19 @@ class GpuClient:
     async def download(self, host_path: str, destination: Path) -> None:
         """Stream a result file to `destination`, which appears only once complete."""
         try:
-            with atomic_target(destination) as partial, partial.open("wb") as sink:
-                async with self._http.stream("GET", "/api/v1/files", params={"path": host_path}) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        _raise_for_status(response)
-                    async for chunk in response.aiter_bytes():
-                        sink.write(chunk)
+            async with self._counted():
+                await self._download(host_path, destination)
         except httpx.TransportError as exc:
             raise GpuUnreachable(f"download from {self.base_url} failed ({exc!r})") from exc
+
+    async def _download(self, host_path: str, destination: Path) -> None:
+        with atomic_target(destination) as partial, partial.open("wb") as sink:
+            async with self._http.stream("GET", "/api/v1/files", params={"path": host_path}) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response)
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
 
 
 async def _pass_request_id(request: httpx.Request) -> None:
@@ -242,9 +259,11 @@ def _raise_for_status(response: httpx.Response) -> None:
             f"gpu_service refused the runtime's credentials ({detail}); RUNTIME_GPU_SHARED_SECRET must equal "
             "the gpu_service's GPU_SHARED_SECRET"
         )
+    # Retry-After (a 429 or 503's advice) reaches the runtime's caller as the gpu_service gave it.
+    headers = {"Retry-After": retry} if (retry := response.headers.get("retry-after")) else None
     known = ERROR_CLASSES.get(response.status_code)
     if known is not None:  # the caller's mistake (or an engine's absence) stays what it is
-        raise known(detail)
+        raise known(detail, headers=headers)
     if response.status_code < 500:
         error = ServiceError(detail)
         error.status_code = response.status_code

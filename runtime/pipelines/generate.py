@@ -122,7 +122,7 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
         notices=report.notices,
         rtf=total_s / report.duration_s if report.duration_s else 0.0,
         engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
-        fallback=stream.backend.name == "in-process",
+        fallback=stream.backend.is_fallback,
     )
 
 
@@ -138,14 +138,15 @@ async def open_stream(
     try:
         return await _open(request, language, detected, backend, context, started, owner)
     except GpuUnreachable as exc:
-        return await _open(request, language, detected, fallback(backend, context, exc), context, started, owner)
+        local = await fallback(backend, context, exc)
+        return await _open(request, language, detected, local, context, started, owner)
 
 
-def fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
-    """The gpu_service went away during the request (killed, restarted, network): in-process if allowed."""
-    if backend.name == "remote" and context.settings.fallback_enabled:
-        log.warning("gpu_service lost during the request (%s); finishing with the in-process engines", exc)
-        return context.gateway.in_process()
+async def fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
+    """The gpu_service went away during the request (killed, restarted, network): the local one if allowed."""
+    if not backend.is_fallback and context.settings.fallback_enabled:
+        log.warning("gpu_service lost during the request (%s); finishing with the local engines", exc)
+        return await context.gateway.local()
     raise ServiceUnavailable(
         f"gpu_service stopped answering during the request: {exc}. Nothing was stored; send it again "
         "once the gpu_service is back (scripts/run_gpu_service.sh)."
@@ -210,13 +211,13 @@ async def open_video(
 async def generate(
     request: GenerateRequest, context: GenerateContext, on_stage: StageCallback, owner: str
 ) -> GenerateResult:
-    """The whole clip: the stream consumed to the end. A stream that breaks off is made again in-process (if
+    """The whole clip: the stream consumed to the end. A stream that breaks off is made again by the local engines (if
     allowed): nothing has reached the client yet."""
     stream = await open_stream(request, context, on_stage, owner)
     await on_stage("speaking")
     try:
         return _result(request, stream, await stream.consume())
     except GpuUnreachable as exc:
-        backend = fallback(stream.backend, context, exc)
+        backend = await fallback(stream.backend, context, exc)
         again = await _open(request, stream.language, stream.detected, backend, context, stream.started, owner)
         return _result(request, again, await again.consume())

@@ -46,7 +46,7 @@ async def generate(
     headers = {
         VIDEO_ID_HEADER: stream.video_id,
         VIDEO_URL_HEADER: f"/api/v1/videos/{stream.video_id}",
-        FALLBACK_HEADER: str(stream.backend.name == "in-process").lower(),
+        FALLBACK_HEADER: str(stream.backend.is_fallback).lower(),
         "Cache-Control": "no-store",
     }
     return ClosingStreamingResponse(stream.chunks(), media_type="video/mp4", headers=headers)

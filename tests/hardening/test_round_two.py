@@ -85,7 +85,7 @@ def test_without_keys_a_made_up_key_is_no_new_identity(tmp_path: Path) -> None:
 
 
 def test_the_fallback_needs_no_shared_secret(tmp_path: Path) -> None:
-    """Before: with GPU_SHARED_SECRET in the runtime's environment (one .env for both), the in-process
+    """Before: with GPU_SHARED_SECRET in the runtime's environment (one .env for both), the local
     gpu_service demanded it and the fallback failed."""
     env = {
         "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: the fallback runs

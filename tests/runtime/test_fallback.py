@@ -1,4 +1,5 @@
-"""gpu_service down: the runtime falls back to its in-process engines, or answers 503 saying what to do."""
+"""gpu_service down: the runtime falls back to its local engines (a gpu_service child process), or answers 503
+saying what to do."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_local_mode_falls_back_to_in_process_engines(tmp_path: Path) -> None:
         assert result.fallback and result.engines.tts == "espeak"
         assert httpx.get(result.video_url).status_code == 200
 
-        # Streaming through the in-process engines streams too: fragments arrive before the end.
+        # Streaming through the local engines streams too: fragments arrive before the end.
         text = " ".join(["The service is down, but the page still talks."] * 6)
         reader, fragments_before_last_chunk, chunks = BoxReader(), [], 0
         body = {"text": text, "language": "en", "stream": True}

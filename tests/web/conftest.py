@@ -132,7 +132,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @contextmanager
 def runtime_alone(base: Path, **extra: str) -> Iterator[RunningService]:
-    """A runtime whose gpu_service is not there (a port nothing listens on): the in-process fallback serves."""
+    """A runtime whose gpu_service is not there (a port nothing listens on): the local fallback serves."""
     env = {
         "RUNTIME_GPU_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
         "RUNTIME_DATA_DIR": str(base / "runtime"),

@@ -1,4 +1,4 @@
-"""The page with API keys configured, and with the gpu_service gone (the runtime's in-process fallback)."""
+"""The page with API keys configured, and with the gpu_service gone (the runtime's local fallback)."""
 
 from __future__ import annotations
 
