@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictBool, computed_field
+from pydantic import BaseModel, Field, StrictBool, computed_field, field_validator, model_validator
 
 from common.storage import DiskUsage
 from contracts.gpu_service import (
@@ -43,7 +43,7 @@ class GenerateRequest(RequestModel):
 
 VIDEO_ID_HEADER = "X-Video-Id"  # a streamed answer names its video before the first byte
 VIDEO_URL_HEADER = "X-Video-Url"  # where the stored video will be once the stream has ended well
-FALLBACK_HEADER = "X-Fallback"  # "true" when the in-process engines make the stream (gpu_service unreachable)
+FALLBACK_HEADER = "X-Fallback"  # "true" when the runtime's local engines make the stream (gpu_service unreachable)
 
 
 class StageTimings(BaseModel):
@@ -77,7 +77,7 @@ class GenerateResult(BaseModel):
     )
     rtf: float = Field(description="Real-time factor: total processing time / video duration.")
     engines: EnginesUsed
-    fallback: bool = Field(description="True when the in-process embedded engines ran (gpu_service unreachable).")
+    fallback: bool = Field(description="True when the runtime's local embedded engines ran (gpu_service unreachable).")
 
 
 DEFAULT_PERSONA_NAME = "Ava"
@@ -87,6 +87,9 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+MAX_INSTRUCTIONS_CHARS = 4000  # the persona's instructions, {name} expanded: what the model reads before each turn
+
+
 class Persona(RequestModel):
     """Who the avatar is in a conversation. Every field has a default, so `{}` starts one."""
 
@@ -94,7 +97,7 @@ class Persona(RequestModel):
     system_prompt: str = Field(
         DEFAULT_SYSTEM_PROMPT,
         min_length=1,
-        max_length=4000,
+        max_length=MAX_INSTRUCTIONS_CHARS,
         description="Instructions for the language model; `{name}` becomes the persona's name.",
     )
     voice: str | None = Field(None, description="Voice id (bundled or uploaded); the runtime's default if omitted.")
@@ -102,6 +105,27 @@ class Persona(RequestModel):
     language: RequestLanguage = Field(
         "auto", description="Reply language; auto: the language of each user message, detected."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("the name is blank: give the avatar a name it can say")
+        return name.strip()
+
+    @model_validator(mode="after")
+    def _instructions_fit(self) -> Persona:
+        if len(self.instructions) > MAX_INSTRUCTIONS_CHARS:
+            raise ValueError(
+                f"system_prompt with each {{name}} replaced by the name is {len(self.instructions)} characters; "
+                f"the limit is {MAX_INSTRUCTIONS_CHARS}: use {{name}} less often, or a shorter name"
+            )
+        return self
+
+    @property
+    def instructions(self) -> str:
+        """The system prompt as the model reads it: `{name}` replaced by the persona's name."""
+        return self.system_prompt.replace("{name}", self.name)
 
 
 MessageRole = Literal["user", "assistant"]

@@ -6,12 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
 from common.auth import install_key_guard
 from common.body_limit import MULTIPART_OVERHEAD, BodyLimit
+from common.errors import Conflict
 from common.http_errors import install_error_handlers
 from common.observability import HttpMetrics, configure_logging, install_observability
 from common.options import AllowedMethods
@@ -21,18 +23,21 @@ from runtime import __version__, web
 from runtime.config import Settings
 from runtime.conversations import ConversationStore
 from runtime.dependencies import Services
+from runtime.gpu_client import GpuUnreachable
 from runtime.gpu_gateway import GpuGateway
 from runtime.jobs import JobRequest, JobResult, JobRunner, JobStore, StageCallback
 from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
 from runtime.rate_limit import RateLimiter
+from runtime.reply_progress import ReplyProgress
 from runtime.routes import conversations, generate, health, jobs, sessions, uploads, videos
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
 log = logging.getLogger("runtime")
 INCOMING_MAX_AGE_S = 3600  # half-received uploads left by a crash
+GPU_DOWN_RETRY_S = "5"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,7 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if isinstance(request, ChatJob):
             await on_stage("replying")
             user, _ = conversation_store.message(request.conversation_id, request.message_id, owner)
-            reply = await chat.open_reply(request.conversation_id, request.text, chatting, owner, stored_user=user)
+            try:
+                reply = await chat.open_reply(request.conversation_id, request.text, chatting, owner, user, stored=True)
+            except Conflict:  # a reply began after this job was accepted: its turn goes, unanswered, with it
+                conversation_store.forget(request.conversation_id, user.id)
+                raise
             return await reply.consume()
         return await pipeline.generate(request, generating, on_stage, owner)
 
@@ -85,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         StorageProbe(settings.data_dir, "RUNTIME_DATA_DIR"),
         DiskUsageProbe(settings.data_dir),
-        LiveSessionRecords(conversation_store),
+        LiveSessionRecords(conversation_store, settings.live_sessions_db, settings.live_sessions_per_key),
+        ReplyProgress(gateway, settings.max_event_streams),
     )
 
     def expire_records(max_age_s: float) -> int:
@@ -96,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runner.start()
+        if resumed := services.live_sessions.resume(gateway.remote.client):
+            log.info("following %d live sessions a previous run left", resumed)
         cleanup = start_cleanup(
             [settings.videos_dir], settings.retention_hours, settings.cleanup_interval_s, extra=expire_records
         )
@@ -112,6 +124,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Realtime Avatar runtime", version=__version__, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app, "RUNTIME_DATA_DIR")
+
+    @app.exception_handler(GpuUnreachable)
+    async def gpu_unreachable(_: Request, exc: GpuUnreachable) -> JSONResponse:
+        # Wherever a call to the gpu_service meets a dead connection (not only where a fallback is tried).
+        detail = f"the gpu_service cannot be reached now ({exc}); try again shortly"
+        return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": GPU_DOWN_RETRY_S})
+
     page = [web.PAGE_PATH] if settings.web_dir else []
     files = [web.FILES_FOLDER] if settings.web_dir else []
     install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS", public=page, folders=files)
@@ -123,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AllowedMethods, api=app)
     install_observability(app, metrics)
+    app.add_middleware(web.SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     )
     fallback: Literal["auto", "local", "off"] = Field(
         "auto",
-        description="gpu_service unreachable: 'local' runs the embedded engines in-process, 'off' answers 503; "
+        description="gpu_service unreachable: 'local' runs the embedded engines in a local gpu_service (a child "
+        "process), 'off' answers 503; "
         "'auto' is 'local' in local mode and 'off' in production.",
     )
     gpu_output_host_root: Path = Field(
@@ -74,6 +75,20 @@ class Settings(BaseSettings):
     max_voice_upload_seconds: float = Field(900, gt=0, description="Longest voice upload (audio or video), in seconds.")
     max_portrait_pixels: int = Field(40_000_000, gt=0, description="Largest portrait upload, in pixels.")
     decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one uploaded file may take.")
+    decode_memory_mb: int = Field(
+        1024, ge=64, description="Memory one decoding of an uploaded file may take (its child process's ceiling)."
+    )
+    live_sessions_per_key: int = Field(
+        2, ge=1, description="Live sessions one API key may hold at once (offers not yet connected count too)."
+    )
+    max_event_streams: int = Field(
+        16, ge=1, description="Server-sent event streams (a reply's sentences) one API key may follow at once."
+    )
+    fallback_idle_s: float = Field(
+        300,
+        gt=0,
+        description="The local fallback's gpu_service stops after this long unused (its memory is returned).",
+    )
     web_dir: Path | None = Field(
         Path(__file__).resolve().parent.parent / "web",
         description="The web page's files, served at / (empty: no page, the API only).",
@@ -105,6 +120,10 @@ class Settings(BaseSettings):
         return self.data_dir / "conversations.sqlite3"
 
     @property
+    def live_sessions_db(self) -> Path:
+        return self.data_dir / "live_sessions.sqlite3"
+
+    @property
     def in_process_gpu_root(self) -> Path:
-        """Output root of the in-process engines used as the fallback."""
+        """Output root of the local gpu_service used as the fallback."""
         return self.data_dir / "gpu-local"

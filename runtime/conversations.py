@@ -96,6 +96,10 @@ class ConversationStore:
             time.time(),
         )
 
+    def forget(self, conversation_id: str, message_id: str) -> None:
+        """Remove a message that will not be answered (its reply was refused)."""
+        self._db.execute("DELETE FROM messages WHERE id = ? AND conversation_id = ?", message_id, conversation_id)
+
     def running_reply(self, conversation_id: str) -> bool:
         rows = self._db.execute(
             "SELECT 1 FROM messages WHERE conversation_id = ? AND status = 'running' LIMIT 1", conversation_id

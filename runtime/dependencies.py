@@ -18,6 +18,7 @@ from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines.chat import ChatContext
 from runtime.pipelines.generate import GenerateContext
 from runtime.rate_limit import RateLimiter, client_identity
+from runtime.reply_progress import ReplyProgress
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -38,6 +39,7 @@ class Services:
     storage: StorageProbe
     disk: DiskUsageProbe
     live_sessions: LiveSessionRecords
+    reply_progress: ReplyProgress
 
 
 def get_services(request: Request) -> Services:

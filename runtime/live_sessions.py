@@ -3,6 +3,8 @@
 The media and the turns happen in the gpu_service; the runtime copies the turns into a conversation every
 SYNC_S (and once more when it ends the session), so a live conversation can be read like any other, an
 interrupted reply stored as partial. A session that ends on its own (the peer left) keeps what was copied last.
+The records are kept on disk: a runtime that restarts finds its sessions (still running in the gpu_service) and
+goes on copying their turns. Each key holds a bounded number of sessions, offers being answered included.
 """
 
 from __future__ import annotations
@@ -10,17 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from common.errors import NotFound, ServiceError
 from contracts.gpu_service import SessionInfo, SessionTurn
 from contracts.runtime import ChatMessage
 from runtime.conversations import ConversationStore, new_id
+from runtime.database import Database
 from runtime.gpu_client import GpuClient, GpuUnreachable
+from runtime.per_key import PerKeyLimit
 
 log = logging.getLogger("runtime.sessions")
 SYNC_S = 2.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS live_sessions (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    copied INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
 
 
 @dataclass
@@ -30,16 +46,56 @@ class LiveRecord:
     client: GpuClient
     copied: int = 0  # turns already in the conversation
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    give_back: Callable[[], None] = field(default=lambda: None, repr=False)  # its owner's place
+    unreachable: bool = False  # the last copy could not reach the gpu_service (said once, not at every try)
 
 
 class LiveSessionRecords:
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: ConversationStore, path: Path, per_key: int) -> None:
         self._store = store
+        self._db = Database(path, SCHEMA, "the live sessions database")
         self._records: dict[str, LiveRecord] = {}
+        self._places = PerKeyLimit(
+            per_key,
+            lambda held: (
+                f"this key already holds {held} live sessions, the most one key may "
+                f"(RUNTIME_LIVE_SESSIONS_PER_KEY={per_key}); end one with DELETE /api/v1/sessions/{{id}}, or wait for "
+                "an unconnected offer to expire"
+            ),
+            retry_after_s=10,
+        )
 
-    def add(self, session_id: str, record: LiveRecord) -> None:
+    def resume(self, client: GpuClient) -> int:
+        """Follow the sessions a previous run of the runtime left (those that ended meanwhile are dropped at the
+        first look). How many there were."""
+        rows = self._db.execute("SELECT * FROM live_sessions")
+        for row in rows:
+            record = LiveRecord(row["owner"], row["conversation_id"], client, copied=row["copied"])
+            record.give_back = self._places.take(record.owner, force=True)
+            self._records[row["id"]] = record
+            record.task = asyncio.create_task(self._follow(row["id"], record))
+        return len(rows)
+
+    def reserve(self, owner: str) -> Callable[[], None]:
+        """A place for one more session of `owner`'s (offers being answered count), or 429. add() keeps it for the
+        session's life; call what this returns if the offer is refused."""
+        return self._places.take(owner)
+
+    def add(self, session_id: str, record: LiveRecord, lasting: bool = True) -> None:
+        """`lasting`: the session outlives this process (a remote gpu_service's), so its record is kept on disk."""
         self._records[session_id] = record
         record.task = asyncio.create_task(self._follow(session_id, record))
+        if not lasting:
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO live_sessions (id, owner, conversation_id, copied, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            session_id,
+            record.owner,
+            record.conversation_id,
+            record.copied,
+            time.time(),
+        )
 
     def owned(self, session_id: str, owner: str) -> LiveRecord:
         record = self._records.get(session_id)
@@ -53,30 +109,44 @@ class LiveSessionRecords:
             return
         for turn in info.turns[record.copied :]:
             self._store.save(record.conversation_id, _message(turn))
-        record.copied = len(info.turns)
+        if len(info.turns) != record.copied:
+            record.copied = len(info.turns)
+            self._db.execute("UPDATE live_sessions SET copied = ? WHERE id = ?", record.copied, session_id)
 
     def forget(self, session_id: str) -> None:
         record = self._records.pop(session_id, None)
-        if record is not None and record.task is not None:
-            record.task.cancel()
+        self._db.execute("DELETE FROM live_sessions WHERE id = ?", session_id)
+        if record is not None:
+            record.give_back()
+            if record.task is not None:
+                record.task.cancel()
 
     async def close_all(self) -> None:
-        for session_id in list(self._records):
-            self.forget(session_id)
+        """The runtime stops: its following stops; the records stay for the next run (the sessions go on)."""
+        for record in self._records.values():
+            if record.task is not None:
+                record.task.cancel()
+        self._records.clear()
+        self._db.close()
 
     async def _follow(self, session_id: str, record: LiveRecord) -> None:
         while session_id in self._records:
-            await asyncio.sleep(SYNC_S)
             try:
                 self.copy(session_id, await record.client.session_info(session_id))
+                if record.unreachable:
+                    log.info("live session %s: the gpu_service answers again", session_id)
+                record.unreachable = False
             except NotFound:  # it ended on its own
-                self._records.pop(session_id, None)
+                self.forget(session_id)
                 return
             except (GpuUnreachable, ServiceError) as exc:
-                log.warning("live session %s: turns not copied this time (%s)", session_id, exc)
+                if not record.unreachable:
+                    log.warning("live session %s: turns not copied while the gpu_service is away (%s)", session_id, exc)
+                record.unreachable = True
             except Exception:
                 with contextlib.suppress(Exception):
                     log.exception("live session %s: copying turns failed", session_id)
+            await asyncio.sleep(SYNC_S)
 
 
 def _message(turn: SessionTurn) -> ChatMessage:

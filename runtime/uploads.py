@@ -9,7 +9,9 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -26,6 +28,8 @@ from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuBackend
 
+T = TypeVar("T")
+Limit = TypeVar("Limit", int, float)
 CHUNK = 1 << 20
 UPLOAD_ID = re.compile(r"^(v|p)_[0-9a-f]{12}$")
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
@@ -45,6 +49,20 @@ class UploadStore:
         self._max_voice_s = settings.max_voice_upload_seconds
         self._max_pixels = settings.max_portrait_pixels
         self._decode_timeout_s = settings.decode_timeout_s
+        self._decode_memory_mb = settings.decode_memory_mb
+
+    async def _decode(self, function: Callable[[Path, str, Limit], T], path: Path, name: str, limit: Limit) -> T:
+        """An uploaded file read by `function` in a child process, within the decoding limits of time and memory."""
+        return await asyncio.to_thread(
+            run_bounded,
+            function,
+            path,
+            name,
+            limit,
+            timeout_s=self._decode_timeout_s,
+            what=name,
+            memory_mb=self._decode_memory_mb,
+        )
 
     async def add_voice(self, upload: UploadFile, owner: str) -> UploadedVoice:
         name = upload.filename or "upload"
@@ -52,9 +70,7 @@ class UploadStore:
             upload, self._incoming, self._max_voice, "voice", "RUNTIME_MAX_VOICE_UPLOAD_BYTES"
         )
         try:
-            reference, rate = await asyncio.to_thread(
-                run_bounded, clean_voice, received, name, self._max_voice_s, timeout_s=self._decode_timeout_s, what=name
-            )
+            reference, rate = await self._decode(clean_voice, received, name, self._max_voice_s)
         finally:
             received.unlink(missing_ok=True)
         voice_id = f"v_{uuid.uuid4().hex[:12]}"
@@ -72,9 +88,7 @@ class UploadStore:
         portrait_id = f"p_{uuid.uuid4().hex[:12]}"
         try:
             suffix = _image_suffix(received, name)
-            width, height = await asyncio.to_thread(
-                run_bounded, image_size, received, name, self._max_pixels, timeout_s=self._decode_timeout_s, what=name
-            )
+            width, height = await self._decode(image_size, received, name, self._max_pixels)
             target = self._portraits / f"{portrait_id}{suffix}"
             os.replace(received, target)
             os.chmod(target, 0o644)

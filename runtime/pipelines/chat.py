@@ -106,7 +106,7 @@ def model_context(conversation: Conversation, user: ChatMessage, history_turns: 
     """The persona's instructions, and the turns before `user`'s that were said (failed replies were not), the
     most recent ones: `history_turns` counts the new message too."""
     persona = conversation.persona
-    system = persona.system_prompt.replace("{name}", persona.name)
+    system = persona.instructions
     said = [m for m in conversation.messages if m.status != "failed" and m.text and m.id != user.id]
     recent = said[-(history_turns - 1) :] if history_turns > 1 else []
     return system, [HistoryTurn(role=message.role, content=message.text) for message in recent]
@@ -138,12 +138,12 @@ async def check_persona(persona: Persona, context: ChatContext, owner: str) -> N
 
 
 async def hear(recording: Path, name: str, context: ChatContext) -> TranscribeResponse:
-    """A spoken message's transcript, by the gpu_service (or the in-process engines if it went away, when allowed)."""
+    """A spoken message's transcript, by the gpu_service (or the local engines if it went away, when allowed)."""
     backend = await context.generating.gateway.backend()
     try:
         return await backend.client.transcribe(recording, name)
     except GpuUnreachable as exc:
-        return await fallback(backend, context.generating, exc).client.transcribe(recording, name)
+        return await (await fallback(backend, context.generating, exc)).client.transcribe(recording, name)
 
 
 def check_message(text: str, settings: Settings) -> None:
@@ -165,23 +165,34 @@ def user_message(text: str, language: Language, audio_s: float | None = None) ->
     )
 
 
+def check_free(store: ConversationStore, conversation_id: str) -> None:
+    """409 while a reply is being made: checked before anything of the new message is stored or transcribed."""
+    if store.running_reply(conversation_id):
+        raise Conflict("the previous reply in this conversation is still being made; send the next message after it")
+
+
 async def open_reply(
-    conversation_id: str, text: str, context: ChatContext, owner: str, stored_user: ChatMessage | None = None
+    conversation_id: str,
+    text: str,
+    context: ChatContext,
+    owner: str,
+    user: ChatMessage | None = None,
+    stored: bool = False,
 ) -> ReplyStream:
-    """Store the user's turn (unless a queued job already did) and start the reply; refusals come before any byte."""
+    """Store the user's turn (`user` when the caller made it, e.g. with what was heard; unless `stored` already, as
+    a queued job's is) and start the reply; refusals come before anything is stored or any byte is sent."""
     store, generating = context.conversations, context.generating
     settings = generating.settings
     conversation = store.get(conversation_id, owner)
-    if store.running_reply(conversation_id):
-        raise Conflict("the previous reply in this conversation is still being made; send the next message after it")
+    check_free(store, conversation_id)
     check_message(text, settings)
     started = time.perf_counter()
-    if stored_user is not None and stored_user.language is not None:  # found when it was stored (or heard)
-        language, detected = stored_user.language, conversation.persona.language == "auto"
+    if user is not None and user.language is not None:  # found when it was stored (or heard)
+        language, detected = user.language, conversation.persona.language == "auto"
     else:
         language, detected = resolve_language(conversation.persona.language, text)
-    user = stored_user or user_message(text, language)
-    if stored_user is None:
+    user = user or user_message(text, language)
+    if not stored:
         store.save(conversation_id, user)
     reply = ChatMessage(
         id=new_id(), role="assistant", text="", language=language, status="running", created_at=datetime.now(UTC)
@@ -194,7 +205,7 @@ async def open_reply(
         try:
             video = await _start(request, detected, conversation, backend, generating, started, owner)
         except GpuUnreachable as exc:
-            backend = fallback(backend, generating, exc)
+            backend = await fallback(backend, generating, exc)
             video = await _start(request, detected, conversation, backend, generating, started, owner)
     except BaseException as exc:
         store.save(conversation_id, reply.model_copy(update={"status": "failed", "error": str(exc)}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -14,7 +15,6 @@ from fastapi.responses import Response, StreamingResponse
 from common.errors import documented
 from common.streaming import ClosingStreamingResponse
 from common.uploads import receive_upload
-from contracts.gpu_service import SegmentTiming
 from contracts.runtime import (
     EVENTS_URL_HEADER,
     FALLBACK_HEADER,
@@ -32,11 +32,19 @@ from contracts.runtime import (
 )
 from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.language import resolve_language
-from runtime.pipelines.chat import ReplyStream, check_message, check_persona, hear, open_reply, user_message
+from runtime.pipelines.chat import (
+    ReplyStream,
+    check_free,
+    check_message,
+    check_persona,
+    hear,
+    open_reply,
+    user_message,
+)
+from runtime.reply_progress import POLL_S
 from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
 
 router = APIRouter(prefix="/api/v1/conversations")
-EVENTS_POLL_S = 0.25  # how often a live reply's progress is looked at for its events
 REPLY_STREAM_DOC = {
     "content": {"video/mp4": {}},
     "description": "With `stream: true`: the reply's video as a fragmented MP4, sent as it is written and spoken. "
@@ -107,7 +115,7 @@ async def _answer(reply: ReplyStream, conversation_id: str, stream: bool, reques
         EVENTS_URL_HEADER: f"/api/v1/conversations/{conversation_id}/messages/{reply.reply.id}/events",
         VIDEO_ID_HEADER: video_id,
         VIDEO_URL_HEADER: f"/api/v1/videos/{video_id}",
-        FALLBACK_HEADER: str(reply.video.backend.name == "in-process").lower(),
+        FALLBACK_HEADER: str(reply.video.backend.is_fallback).lower(),
         "Cache-Control": "no-store",
     }
     return ClosingStreamingResponse(reply.chunks(), media_type="video/mp4", headers=headers)
@@ -131,6 +139,7 @@ async def send_audio(
     the user's turn (with the recording's length and the language heard), and the reply follows in that language.
     422 when the recording holds no speech."""
     services.conversations.get(conversation_id, owner)  # 404 before anything is received
+    check_free(services.conversations, conversation_id)  # 409 before a recording is received and heard
     settings = services.settings
     received = await receive_upload(
         file,
@@ -144,8 +153,7 @@ async def send_audio(
     finally:
         received.unlink(missing_ok=True)
     user = user_message(heard.text, heard.language, audio_s=heard.duration_s)
-    services.conversations.save(conversation_id, user)
-    reply = await open_reply(conversation_id, heard.text, services.chatting, owner, stored_user=user)
+    reply = await open_reply(conversation_id, heard.text, services.chatting, owner, user=user)
     return await _answer(reply, conversation_id, stream, request)
 
 
@@ -163,31 +171,32 @@ async def events(
 ) -> StreamingResponse:
     """The reply's sentences as they are spoken, then the stored message; a finished reply replays at once."""
     services.conversations.message(conversation_id, message_id, owner)  # 404 before the stream starts
+    progress = services.reply_progress
+    leave = progress.listen(owner)  # 429 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
-        while True:
-            message, speak_id = services.conversations.message(conversation_id, message_id, owner)
-            segments = message.segments
-            if message.status == "running" and speak_id:
-                segments = await _live_segments(services, speak_id, segments)
-            for index, segment in enumerate(segments[sent:], start=sent):
-                yield _event("sentence", {"index": index, **segment.model_dump()})
-            sent = max(sent, len(segments))
-            if message.status != "running":
-                yield _event("done", message_with_urls(message, request).model_dump(mode="json"))
-                return
-            await asyncio.sleep(EVENTS_POLL_S)
+        try:
+            while True:
+                message, speak_id = services.conversations.message(conversation_id, message_id, owner)
+                segments = message.segments
+                if message.status == "running" and speak_id:
+                    segments = await progress.segments(speak_id, segments)
+                for index, segment in enumerate(segments[sent:], start=sent):
+                    yield _event("sentence", {"index": index, **segment.model_dump()})
+                sent = max(sent, len(segments))
+                if message.status != "running":
+                    if speak_id:
+                        progress.finished(speak_id)
+                    yield _event("done", message_with_urls(message, request).model_dump(mode="json"))
+                    return
+                await asyncio.sleep(POLL_S)
+        finally:
+            leave()
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
-
-
-async def _live_segments(services: Services, speak_id: str, stored: list[SegmentTiming]) -> list[SegmentTiming]:
-    try:
-        backend = await services.gateway.backend()
-        return (await backend.client.speak_result(speak_id)).segments
-    except Exception:  # progress is a nicety: the final event still comes from the stored message
-        return stored
+    events = stream()
+    weakref.finalize(events, leave)  # a stream never started (the client left first) leaves its place too
+    return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 def _event(name: str, data: object) -> bytes:
@@ -210,6 +219,7 @@ async def submit(
 ) -> Job:
     """Queue the reply to a message (a "chat_reply" job); poll GET /api/v1/jobs/{id}, download its video."""
     conversation = services.conversations.get(conversation_id, owner)
+    check_free(services.conversations, conversation_id)
     check_message(body.text, services.settings)
     services.runner.check_capacity()
     language, _ = resolve_language(conversation.persona.language, body.text)

@@ -34,21 +34,27 @@ async def open_session(
     cut short stored as partial. ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
     503 when the gpu_service runs as many sessions as it takes."""
     settings, persona = services.settings, body.persona
-    backend = await services.gateway.backend()
-    uploads = services.uploads
-    offer = SessionOffer(
-        sdp=body.sdp,
-        type=body.type,
-        language="en" if persona.language == "auto" else persona.language,
-        voice=await uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner),
-        portrait=await uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner),
-        system=persona.system_prompt.replace("{name}", persona.name),
-        fps=settings.fps,
-        size=settings.size,
-    )
-    answer = await backend.client.open_session(offer)
-    conversation = services.conversations.create(persona, owner)
-    services.live_sessions.add(answer.id, LiveRecord(owner, conversation.id, backend.client))
+    give_back = services.live_sessions.reserve(owner)  # 429 for a key that holds its share already
+    try:
+        backend = await services.gateway.backend()
+        uploads = services.uploads
+        offer = SessionOffer(
+            sdp=body.sdp,
+            type=body.type,
+            language="en" if persona.language == "auto" else persona.language,
+            voice=await uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner),
+            portrait=await uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner),
+            system=persona.instructions,
+            fps=settings.fps,
+            size=settings.size,
+        )
+        answer = await backend.client.open_session(offer)
+        conversation = services.conversations.create(persona, owner)
+        record = LiveRecord(owner, conversation.id, backend.client, give_back=give_back)
+        services.live_sessions.add(answer.id, record, lasting=not backend.is_fallback)
+    except BaseException:
+        give_back()
+        raise
     return LiveSessionAnswer(id=answer.id, sdp=answer.sdp, conversation_id=conversation.id)
 
 
