@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.errors import BadGateway
 from common.prefetch import prefetch
@@ -165,7 +165,9 @@ class ReplyOrder:
 def spoken_reply(order: ReplyOrder, turns: list[ChatTurn], started: float) -> tuple[ReplySpeech, ReplyInfo]:
     """The conversation's next reply, spoken as the model writes it (the prompt fitted to the model's window, oldest
     turns dropped first), and its record, which follows the reply as it goes."""
-    llm, limits = order.llm, order.limits
+    llm = order.llm
+    # A reply takes at most half the window, whatever a request asks: the conversation needs the rest.
+    limits = replace(order.limits, max_tokens=min(order.limits.max_tokens, llm.window // 2))
     fitted = fit_to_window(reply_prompt(turns, order.language), llm.count_tokens, llm.window, limits.max_tokens)
     info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
     generation = Generation()

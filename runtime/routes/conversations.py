@@ -160,7 +160,7 @@ async def send_audio(
 @router.get(
     "/{conversation_id}/messages/{message_id}/events",
     response_class=StreamingResponse,
-    responses={200: EVENTS_DOC, **documented(404)},
+    responses={200: EVENTS_DOC, **documented(404, 429)},
 )
 async def events(
     conversation_id: str,
@@ -207,7 +207,7 @@ def _event(name: str, data: object) -> bytes:
     "/{conversation_id}/jobs",
     response_model=Job,
     status_code=202,
-    responses=documented(400, 404, 413, 422, 429),
+    responses=documented(400, 404, 409, 413, 422, 429),
     dependencies=[Depends(rate_limited)],
 )
 async def submit(

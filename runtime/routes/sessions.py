@@ -58,7 +58,7 @@ async def open_session(
     return LiveSessionAnswer(id=answer.id, sdp=answer.sdp, conversation_id=conversation.id)
 
 
-@router.get("/{session_id}", response_model=SessionInfo, responses=documented(404))
+@router.get("/{session_id}", response_model=SessionInfo, responses=documented(404, 503))
 async def session_info(
     session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
 ) -> SessionInfo:
@@ -73,7 +73,7 @@ async def session_info(
     return info
 
 
-@router.delete("/{session_id}", status_code=204, response_class=Response, responses=documented(404))
+@router.delete("/{session_id}", status_code=204, response_class=Response, responses=documented(404, 503))
 async def close_session(
     session_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
 ) -> Response:

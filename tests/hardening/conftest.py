@@ -1,5 +1,28 @@
-"""Fixtures shared with the runtime tests: the real two-service stack."""
+"""Fixtures shared with the runtime tests (the real two-service stack), and one gpu_service for the round-three
+tests of live sessions and replies."""
 
+from collections.abc import Iterator
+
+import pytest
+
+from common.launch import RunningService, run_service
 from tests.runtime.conftest import stack
 
-__all__ = ["stack"]
+__all__ = ["round_three_gpu", "stack"]
+
+
+@pytest.fixture(scope="session")
+def round_three_gpu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """Unconnected offers dropped after 3 s; replies without a sentence limit (short unless a request asks for
+    more tokens), and a stall limit of 1 s, far shorter than one reply waits for another."""
+    root = tmp_path_factory.mktemp("round-three-gpu")
+    env = {
+        "GPU_OUTPUT_ROOT": str(root / "out"),
+        "GPU_SESSIONS__MAX": "4",
+        "GPU_SESSIONS__CONNECT_TIMEOUT_S": "3",
+        "GPU_LLM__STALL_S": "1",
+        "GPU_LLM__MAX_SENTENCES": "0",
+        "GPU_LLM__MAX_TOKENS": "24",
+    }
+    with run_service("gpu_service.app:create_app", env, root) as service:
+        yield service

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from common.errors import EngineUnavailable
-from common.launch import RunningService, run_service
+from common.launch import RunningService
 from common.stack import local_stack
 from contracts.gpu_service import ChatTurn
 from gpu_service.config import DEFAULT_ASSETS, Settings
@@ -25,18 +25,10 @@ from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEn
 STORY = "Tell me a long story about the sea, with many sailors and storms."
 
 
-@pytest.fixture(scope="module")
-def patient_gpu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
-    """Long replies, and a stall limit far shorter than one reply waits for another."""
-    root = tmp_path_factory.mktemp("patient-gpu")
-    env = {
-        "GPU_OUTPUT_ROOT": str(root / "out"),
-        "GPU_LLM__STALL_S": "1",
-        "GPU_LLM__MAX_SENTENCES": "0",
-        "GPU_LLM__MAX_TOKENS": "120",
-    }
-    with run_service("gpu_service.app:create_app", env, root) as service:
-        yield service
+@pytest.fixture
+def patient_gpu(round_three_gpu: RunningService) -> RunningService:
+    """Long replies, and a stall limit far shorter than one reply waits for another (tests/hardening/conftest.py)."""
+    return round_three_gpu
 
 
 def reply(gpu: RunningService, text: str, max_tokens: int | None = None) -> httpx.Response:
@@ -48,11 +40,12 @@ def reply(gpu: RunningService, text: str, max_tokens: int | None = None) -> http
 
 def test_replies_waiting_for_the_model_are_not_failed_by_the_stall_limit(patient_gpu: RunningService) -> None:
     """Before: the stall clock ran while a reply waited for the model's lock: with six at once, one failed after
-    30 s with 500 "internal error: TimeoutError". Here the limit is 1 s and each reply takes longer than that."""
+    30 s with 500 "internal error: TimeoutError". Here the limit is 1 s and one reply waits longer than that for
+    the other."""
     reply(patient_gpu, "Hello.", max_tokens=4)  # the model loads
-    with ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(lambda n: reply(patient_gpu, f"{STORY} Number {n}.", 60), range(3)))
-    assert [answer.status_code for answer in answers] == [200, 200, 200], [answer.text[:200] for answer in answers]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda n: reply(patient_gpu, f"{STORY} Number {n}.", 40), range(2)))
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.text[:200] for answer in answers]
     for answer in answers:
         result = httpx.get(f"{patient_gpu.url}/api/v1/speak/{answer.headers['x-speak-id']}").json()
         assert result["status"] == "done" and result["reply"]["finish"] in ("length", "stop"), result
@@ -62,7 +55,7 @@ def test_an_abandoned_reply_frees_the_model_at_once(patient_gpu: RunningService)
     """Before: a streamed reply whose client left kept the model writing up to four sentences ahead (21 s seen),
     and the next user waited for it."""
     reply(patient_gpu, "Hello.", max_tokens=4)  # the model loads
-    body = {"text": STORY, "language": "en", "size": 128}
+    body = {"text": STORY, "language": "en", "size": 128, "max_tokens": 120}
     with httpx.stream("POST", f"{patient_gpu.url}/api/v1/reply", json=body, timeout=180) as abandoned:
         assert abandoned.status_code == 200
         next(abandoned.iter_bytes())  # the first fragment: the model has written a sentence and goes on
@@ -129,19 +122,26 @@ class Chat:
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chat]:
     base = tmp_path_factory.mktemp("round-three-chat")
-    gpu_env = {"GPU_LLM__STALL_S": "2", "GPU_LLM__MAX_TOKENS": "24"}
+    # A window of 1,024 tokens: each prompt is read in ~1.5 s, and 2,000-character messages soon fill it.
+    gpu_env = {"GPU_LLM__STALL_S": "2", "GPU_LLM__MAX_TOKENS": "24", "GPU_LLM__LOCAL_WINDOW": "1024"}
     runtime_env = {"RUNTIME_RATE_LIMIT_PER_MINUTE": "0", "RUNTIME_MAX_EVENT_STREAMS": "20"}
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env, runtime_env) as (gpu, runtime):
-        yield Chat(gpu, runtime)
+        chat = Chat(gpu, runtime)
+        warm = httpx.post(  # the model loads (and is converted, the first time in a test session)
+            f"{runtime.url}/api/v1/conversations/{chat.conversation()}/messages", json={"text": "Hi."}, timeout=300
+        )
+        assert warm.status_code == 200, warm.text
+        yield chat
 
 
 def test_a_long_conversation_goes_on_being_answered(chat: Chat) -> None:
     """Before: with 4,990-character messages the prompt filled the model's whole window (8,192 tokens), whose
-    reading took longer than the stall limit: the 7th message failed with TimeoutError, and every later one."""
+    reading took longer than the stall limit: the 7th message failed with TimeoutError, and every later one. Here
+    (a window of 1,024 tokens, a stall limit of 2 s) the old code's prompts outgrew what is read in 2 s."""
     conversation_id = chat.conversation(language="en")
-    words = "The sailors spoke of the harbour, the nets, the weather and the long winter at sea. " * 60
-    for number in range(7):
-        text = f"Message {number}. {words}"[:4990]
+    words = "The sailors spoke of the harbour, the nets, the weather and the long winter at sea. " * 30
+    for number in range(6):
+        text = f"Message {number}. {words}"[:2000]
         answer = httpx.post(
             f"{chat.runtime.url}/api/v1/conversations/{conversation_id}/messages", json={"text": text}, timeout=180
         )

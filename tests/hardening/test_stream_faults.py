@@ -41,7 +41,9 @@ def test_gpu_service_killed_mid_stream_ends_the_stream_with_an_error_and_stores_
             assert httpx.get(f"{runtime.url}/api/v1/videos/{video_id}").status_code == 404
             assert not list((tmp_path / "data" / "videos").iterdir()), "nothing half-written is left"
             # The runtime is still fine and, with the gpu_service gone, answers through the fallback.
-            again = httpx.post(f"{runtime.url}/api/v1/generate", json={"text": "Still here.", "language": "en"})
+            again = httpx.post(  # the local gpu_service starts first (a few seconds)
+                f"{runtime.url}/api/v1/generate", json={"text": "Still here.", "language": "en"}, timeout=300
+            )
             assert again.status_code == 200 and again.json()["fallback"] is True
 
 
