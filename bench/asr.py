@@ -12,12 +12,12 @@ import jiwer
 import numpy as np
 import soxr
 
-from common.audio import load_audio
+from common.media.audio import load_audio
 from contracts.gpu_service import Language
 from evaluator.metrics.intelligibility import normalize_text
-from gpu_service.asr.streaming import SileroStream, StreamingRecognizer, Transcribed, UtteranceDetector
-from gpu_service.asr.transcriber import RATE, Transcriber
 from gpu_service.config import Settings
+from gpu_service.engines.asr.streaming import SileroStream, StreamingRecognizer, Transcribed, UtteranceDetector
+from gpu_service.engines.asr.transcriber import RATE, Transcriber
 from gpu_service.engines.base import synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore

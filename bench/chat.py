@@ -10,15 +10,15 @@ from pathlib import Path
 
 import httpx
 
-from common.launch import run_service
-from common.mp4_boxes import BoxReader
-from common.stack import local_stack
+from common.media.mp4_boxes import BoxReader
+from common.process.launch import run_service
 from contracts.gpu_service import ChatTurn
 from contracts.runtime import Conversation
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation, LLMEngine
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from harness.stack import local_stack
 
 QUESTIONS = ["What is your name?", "What do you like to do on weekends?", "Tell me about the sea.", "How are you?"]
 MAX_TOKENS = 64

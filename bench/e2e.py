@@ -14,16 +14,16 @@ from pathlib import Path
 
 import httpx
 
-from common.audio import load_audio
-from common.mp4_boxes import BoxReader
-from common.remux import remux_faststart
-from common.stack import local_stack
+from common.media.audio import load_audio
+from common.media.mp4_boxes import BoxReader
+from common.media.remux import remux_faststart
 from contracts.runtime import GenerateResult
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.media.fmp4 import FragmentedMp4Writer
 from gpu_service.media.frames import AudioFramer
+from harness.stack import local_stack
 
 FOUR_SENTENCES = (
     "Good evening, and welcome to the program. Tonight we look at how people learn new languages. "

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from common.audio import load_audio
-from common.face_mesh import FaceMesh
-from common.launch import run_service
+from common.face.mesh import FaceMesh
+from common.media.audio import load_audio
+from common.process.launch import run_service
 from evaluator.metrics.face_tracks import mouth_opening
 from evaluator.metrics.lipsync import lip_sync, loudness_per_frame
 from gpu_service.config import DEFAULT_ASSETS

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from common.stack import local_stack
+from harness.stack import local_stack
 from tests.web.conftest import CHROMIUM, QUIET
 from tests.web.test_page import PLAYED_THIS_CLIP
 

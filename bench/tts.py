@@ -12,7 +12,7 @@ from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.base import TTSEngine, synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.kokoro import KokoroEngine
-from gpu_service.engines.tts.kokoro_options import KokoroOptions
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.match_parts import ALL_PARTS
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
@@ -30,7 +30,7 @@ REPEATS = 3
 def run() -> list[str]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-tts-"))
     engines: list[TTSEngine] = [
-        KokoroEngine(KokoroOptions(cache_dir=scratch), VoiceProfileStore(scratch)),  # its default match: the EQ
+        KokoroEngine(KokoroSettings(), scratch, VoiceProfileStore(scratch)),  # its default match: the EQ
         EspeakEngine(VoiceProfileStore(scratch), ALL_PARTS),  # every part, to show what they cost
     ]
     voice = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from common.audio import load_audio
+from common.media.audio import load_audio
 from evaluator.config import EvalSettings
 from evaluator.metrics.intelligibility import Listener, text_errors
 from evaluator.metrics.speaker import speaker_similarity
@@ -25,7 +25,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.engines.base import TTSEngine, synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.kokoro import KokoroEngine
-from gpu_service.engines.tts.kokoro_options import KokoroOptions
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.match_parts import MatchPart
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
@@ -102,7 +102,7 @@ def run() -> list[str]:
 def _engine(name: str, cache: Path, parts: frozenset[MatchPart]) -> TTSEngine:
     profiles = VoiceProfileStore(cache, 8)
     if name == "kokoro":
-        return KokoroEngine(KokoroOptions(cache_dir=cache, match_parts=parts), profiles)
+        return KokoroEngine(KokoroSettings(match_parts=sorted(parts)), cache, profiles)
     return EspeakEngine(profiles, parts)
 
 

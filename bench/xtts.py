@@ -11,7 +11,8 @@ from pathlib import Path
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.base import synthesize
-from gpu_service.engines.tts.xtts import XttsEngine, XttsOptions
+from gpu_service.engines.tts.xtts import XttsEngine
+from gpu_service.engines.tts.xtts_settings import XttsSettings
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
 
 TEXT = "Hello there, how are you today?"
@@ -22,8 +23,7 @@ def run() -> list[str]:
     tick = time.perf_counter()
     model_dir = build_tiny_xtts(scratch / "model")
     build_s = time.perf_counter() - tick
-    options = XttsOptions(model_dir=model_dir, download=False, device="cpu", fp16=False, cache_dir=scratch / "cache")
-    engine = XttsEngine(options)
+    engine = XttsEngine(XttsSettings(model_dir=model_dir, fp16=False), "cpu", scratch / "cache")
     voice = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
     tick = time.perf_counter()
     engine.conditioning(voice)

@@ -21,7 +21,8 @@ from typing import BinaryIO
 
 import httpx
 
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
+from contracts.gpu_service import SUPPORTED_LANGUAGES
 from contracts.runtime import VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -126,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     speak.add_argument("text")
     speak.add_argument("-o", "--output", help="file to write ('-': stdout, with --stream); default <video id>.mp4")
     speak.add_argument("--stream", action="store_true", help="write the video while it is made")
-    speak.add_argument("--language", default="auto", choices=["auto", "en", "zh", "es"])
+    speak.add_argument("--language", default="auto", choices=["auto", *SUPPORTED_LANGUAGES])
     speak.add_argument("--voice", help="a voice id (bundled or uploaded)")
     speak.add_argument("--portrait", help="a portrait id (bundled or uploaded)")
     speak.add_argument("--face", type=int, default=0, help="with several people in the photo: which face, by size")

@@ -10,8 +10,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from common.storage import DiskUsage
-
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
 EngineState = Literal["ready", "not_loaded", "unavailable"]
@@ -275,6 +273,19 @@ class SpeakResult(BaseModel):
     )
 
 
+class SpeakEvent(BaseModel):
+    """One step of a /speak or /reply stream, sent by GET /api/v1/speak/{id}/events as it happens."""
+
+    type: Literal["segment", "end"] = Field(
+        description="segment: a sentence (or a chunk of one) was voiced and goes into the video now; end: the stream "
+        "ended, however it did (`result` says how)."
+    )
+    index: int = Field(description="The event's place in the stream's events, from 0.")
+    segment: SegmentTiming | None = None
+    reply: ReplyInfo | None = Field(None, description="/reply streams: the reply as far as it has been said.")
+    result: SpeakResult | None = Field(None, description="With end: the stream's record, as GET /speak/{id} has it.")
+
+
 class TranscriptSegment(BaseModel):
     start_s: float
     end_s: float
@@ -300,6 +311,7 @@ class TranscribeResponse(BaseModel):
 
 
 SPEAK_ID_HEADER = "X-Speak-Id"
+SPEAK_EVENTS_MEDIA_TYPE = "text/event-stream"
 VIDEO_PATH_HEADER = "X-Video-Path"  # where the complete file will be once the stream ends well
 
 
@@ -342,6 +354,23 @@ class EngineStatus(BaseModel):
         description="TTS engines: true when it speaks in the reference voice itself (xtts); false when it speaks "
         "in its own voice, at most moved toward the reference (kokoro, espeak: they do not clone).",
     )
+    in_use: int = Field(0, description="Requests and sessions holding the engine now (it is not unloaded while held).")
+    idle_unload_s: float | None = Field(
+        None, description="Unloaded after this long unused (GPU_IDLE_UNLOAD_S); None: kept loaded."
+    )
+
+
+class DiskUsage(BaseModel):
+    path: str
+    used_bytes: int = Field(description="By the files under `path`.")
+    free_bytes: int = Field(description="Left on its file system.")
+
+
+class MemoryFigures(BaseModel):
+    resident_bytes: float = Field(description="The process's resident memory now.")
+    device_bytes: float | None = Field(
+        None, description="GPU memory torch holds now (CUDA allocated, MPS driver); None on the CPU."
+    )
 
 
 class PublicHealth(BaseModel):
@@ -364,6 +393,7 @@ class HealthResponse(BaseModel):
     device_reason: str
     output_root: str
     engines: list[EngineStatus]
+    memory: MemoryFigures | None = Field(None, description="Memory now: it drops when an idle engine is unloaded.")
 
 
 class VoiceInfo(BaseModel):

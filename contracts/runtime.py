@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, computed_field, field_validator, model_validator
 
-from common.storage import DiskUsage
 from contracts.gpu_service import (
+    DiskUsage,
     EngineStatus,
     FinishReason,
     Language,
@@ -23,7 +23,7 @@ from contracts.gpu_service import (
     VoiceInfo,
 )
 
-RequestLanguage = Literal["en", "zh", "es", "auto"]
+RequestLanguage = Literal[Language, "auto"]  # the languages spoken, or "auto": found from the text
 JobStatus = Literal["queued", "running", "done", "failed"]
 JobKind = Literal["generate", "chat_reply"]
 
@@ -62,7 +62,7 @@ class GenerateResult(BaseModel):
     video_id: str
     video_url: str = Field(description="Where to download the MP4 (supports HTTP range requests).")
     duration_s: float
-    language: Literal["en", "zh", "es"]
+    language: Language
     language_detected: bool = Field(description="True when the language came from 'auto'.")
     voice: str
     portrait: str

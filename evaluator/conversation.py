@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
 from contracts.runtime import Conversation, MessageRequest, Persona
 from evaluator.report.schema import ClipReport
 from evaluator.suites import Scenario

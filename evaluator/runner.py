@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
 from contracts.runtime import GenerateRequest, GenerateResult
 from evaluator.config import EvalSettings
 from evaluator.conversation import reply_clip, start_conversation

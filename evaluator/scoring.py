@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.audio import load_audio
+from common.media.audio import load_audio
 from evaluator.media import iter_frames
 from evaluator.metrics.face_tracks import count_blinks, track_faces
 from evaluator.metrics.intelligibility import Listener, text_errors

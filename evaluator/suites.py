@@ -9,11 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from common.paths import PathOutsideRoots, resolve_within
+from common.storage.paths import PathOutsideRoots, resolve_within
+from contracts.gpu_service import Language
 from contracts.runtime import RequestLanguage
 
 SUITES_DIR = Path(__file__).resolve().parent / "scenarios"
-Language = Literal["en", "zh", "es"]
 
 
 class SuiteError(ValueError):

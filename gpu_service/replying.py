@@ -10,8 +10,8 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 
+from common.concurrency.prefetch import prefetch
 from common.errors import BadGateway
-from common.prefetch import prefetch
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo
 from gpu_service.assets import AssetReference
 from gpu_service.config import LlmSettings
@@ -104,8 +104,8 @@ def reply_sentences(
 class ReplySpeech:
     """A reply's speech segments, each sentence spoken as it arrives while the model keeps writing in its own thread.
 
-    cancel(), from any thread (common.prefetch calls it when its consumer leaves), stops the model at its next token
-    and speech before its next sentence: the model is free for the next reply at once."""
+    cancel(), from any thread (common.concurrency.prefetch calls it when its consumer leaves), stops the model at its
+    next token and speech before its next sentence: the model is free for the next reply at once."""
 
     def __init__(
         self,

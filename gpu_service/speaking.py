@@ -2,9 +2,10 @@
 
 TTS runs ahead in its own thread (sentence k+1 is synthesized while sentence k renders), frames are rendered in
 another while this one encodes. The bytes go to the caller as fragments complete and to a file under the output
-root, which appears under its final name only when the stream ended well. A result record beside it
-(`<id>.json`, served by GET /api/v1/speak/{id}) says how it went. Closing the iterator early (a client that left)
-stops every stage and releases what they hold.
+root, which appears under its final name only when the stream ended well. Each segment is an event as it goes into
+the video (gpu_service.progress); the record of how it went (`<id>.json`, served by GET /api/v1/speak/{id}) is
+written once, at the end. Closing the iterator early (a client that left) stops every stage and releases what they
+hold, the engines included.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.files import atomic_target
-from common.prefetch import prefetch
+from common.concurrency.prefetch import prefetch
+from common.storage.files import atomic_target
 from contracts.gpu_service import SegmentTiming, SpeakResult
 from gpu_service.engines.base import AvatarSession, PhonemeEvent, SpeechSegment
 from gpu_service.media.encoding import StageClock
 from gpu_service.media.fmp4 import FragmentedMp4Writer
 from gpu_service.media.frames import AudioFramer, FramedAudio
+from gpu_service.progress import SpeakProgress
 from gpu_service.text import join_sentences
 
 log = logging.getLogger("gpu_service.speak")
@@ -35,7 +37,9 @@ class SpeakPlan:
     sample_rate: int
     session: AvatarSession
     video_path: Path  # where the complete file appears
-    result: SpeakResult  # updated as the stream goes; saved beside the video
+    result: SpeakResult  # updated as the stream goes; saved beside the video when it ends
+    progress: SpeakProgress  # its followers hear of each segment as it goes into the video
+    release: Callable[[], None] = lambda: None  # lets go of the engines, once the stream has ended
 
     @property
     def result_path(self) -> Path:
@@ -51,6 +55,13 @@ def save_result(plan: SpeakPlan) -> None:
         partial.write_text(plan.result.model_dump_json())
 
 
+def load_result(video_path: Path) -> SpeakResult | None:
+    try:
+        return SpeakResult.model_validate_json(result_path_for(video_path).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
 def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, None]:
     """The stream's bytes: the header, then one fragment after another."""
     result, session = plan.result, plan.session
@@ -61,7 +72,6 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
     partial = plan.video_path.with_suffix(".mp4.part")
     partial.parent.mkdir(parents=True, exist_ok=True)
     segments = prefetch(plan.speech, TTS_LOOKAHEAD)
-    save_result(plan)
     finished = False
 
     def encode(framed: FramedAudio, phonemes: list[PhonemeEvent] | None) -> Iterator[bytes]:
@@ -97,7 +107,7 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
                 )
                 result.segments.append(timing)
                 result.spoken_text = join_sentences([timing.spoken for timing in result.segments if timing.spoken])
-                save_result(plan)  # progress is visible while the stream runs
+                plan.progress.segment(timing, result.reply)
                 phonemes = shifted(segment.phonemes, carried)
                 yield from (emit(data) for data in encode(framed, phonemes))
             yield from (emit(data) for data in encode(framer.flush(), None))
@@ -121,8 +131,10 @@ def speak_fragments(plan: SpeakPlan, started: float) -> Generator[bytes, None, N
         result.duration_s = writer.frames / session.fps
         result.timings.render_s = clock.seconds
         result.timings.total_s = time.perf_counter() - started
+        plan.release()
         with contextlib.suppress(OSError):  # a full disk must not hide why the stream ended
             save_result(plan)
+        plan.progress.end(result)
 
 
 def shifted(phonemes: list[PhonemeEvent] | None, seconds: float) -> list[PhonemeEvent] | None:

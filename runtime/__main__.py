@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from common.launch import HTTP, LOOP
+from common.process.launch import HTTP, LOOP
 from runtime.app import create_app
 from runtime.config import Settings
 

@@ -11,26 +11,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
-from common.auth import install_key_guard
-from common.body_limit import MULTIPART_OVERHEAD, BodyLimit
-from common.errors import Conflict
-from common.http_errors import install_error_handlers
-from common.observability import HttpMetrics, configure_logging, install_observability
-from common.options import AllowedMethods
-from common.storage import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
-from contracts.runtime import ChatJob
+from common.http.auth import install_key_guard
+from common.http.body_limit import MULTIPART_OVERHEAD, BodyLimit
+from common.http.error_handlers import install_error_handlers
+from common.http.observability import HttpMetrics, configure_logging, install_observability
+from common.http.options import AllowedMethods
+from common.storage.retention import DiskUsageProbe, StorageProbe, prepare_output_root, remove_older_than, start_cleanup
 from runtime import __version__, web
 from runtime.config import Settings
 from runtime.conversations import ConversationStore
 from runtime.dependencies import Services
 from runtime.gpu_client import GpuUnreachable
 from runtime.gpu_gateway import GpuGateway
-from runtime.jobs import JobRequest, JobResult, JobRunner, JobStore, StageCallback
+from runtime.jobs import JobRunner, JobStore
 from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
+from runtime.pipelines.dispatch import JobDispatch
+from runtime.progress import RunningReplies
 from runtime.rate_limit import RateLimiter
-from runtime.reply_progress import ReplyProgress
 from runtime.routes import conversations, generate, health, jobs, sessions, uploads, videos
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
@@ -57,23 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     conversation_store = ConversationStore(settings.conversations_db)
     conversation_store.recover_interrupted()
-    chatting = chat.ChatContext(generating, conversation_store, settings.chat_history_turns)
-
-    async def work(request: JobRequest, on_stage: StageCallback, owner: str) -> JobResult:
-        if isinstance(request, ChatJob):
-            await on_stage("replying")
-            user, _ = conversation_store.message(request.conversation_id, request.message_id, owner)
-            try:
-                reply = await chat.open_reply(request.conversation_id, request.text, chatting, owner, user, stored=True)
-            except Conflict:  # a reply began after this job was accepted: its turn goes, unanswered, with it
-                conversation_store.forget(request.conversation_id, user.id)
-                raise
-            return await reply.consume()
-        return await pipeline.generate(request, generating, on_stage, owner)
+    chatting = chat.ChatContext(
+        generating, conversation_store, settings.chat_history_turns, RunningReplies(settings.max_event_streams)
+    )
 
     runner = JobRunner(
         job_store,
-        work,
+        JobDispatch(chatting),
         settings.job_workers,
         settings.max_queued_jobs,
         wait_ready=gateway.wait_ready,
@@ -95,7 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         StorageProbe(settings.data_dir, "RUNTIME_DATA_DIR"),
         DiskUsageProbe(settings.data_dir),
         LiveSessionRecords(conversation_store, settings.live_sessions_db, settings.live_sessions_per_key),
-        ReplyProgress(gateway, settings.max_event_streams),
     )
 
     def expire_records(max_age_s: float) -> int:

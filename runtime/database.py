@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from common.storage import StorageUnavailable
+from common.storage.retention import StorageUnavailable
 
 
 class Database:

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from common.auth import owner_of
-from common.observability import HttpMetrics
-from common.storage import DiskUsageProbe, StorageProbe
+from common.http.auth import owner_of
+from common.http.observability import HttpMetrics
+from common.storage.retention import DiskUsageProbe, StorageProbe
 from runtime.config import Settings
 from runtime.conversations import ConversationStore
 from runtime.gpu_gateway import GpuGateway
@@ -18,7 +18,6 @@ from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines.chat import ChatContext
 from runtime.pipelines.generate import GenerateContext
 from runtime.rate_limit import RateLimiter, client_identity
-from runtime.reply_progress import ReplyProgress
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -39,7 +38,6 @@ class Services:
     storage: StorageProbe
     disk: DiskUsageProbe
     live_sessions: LiveSessionRecords
-    reply_progress: ReplyProgress
 
 
 def get_services(request: Request) -> Services:

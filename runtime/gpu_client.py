@@ -28,8 +28,9 @@ from common.errors import (
     TooManyRequests,
     Unprocessable,
 )
-from common.files import atomic_target
-from common.observability import REQUEST_ID, REQUEST_ID_HEADER
+from common.http import sse
+from common.http.observability import REQUEST_ID, REQUEST_ID_HEADER
+from common.storage.files import atomic_target
 from contracts.gpu_service import (
     SPEAK_ID_HEADER,
     AvatarRequest,
@@ -43,6 +44,8 @@ from contracts.gpu_service import (
     SessionAnswer,
     SessionInfo,
     SessionOffer,
+    SessionTurn,
+    SpeakEvent,
     SpeakRequest,
     SpeakResult,
     StoredInput,
@@ -192,6 +195,28 @@ class GpuClient:
 
     async def speak_result(self, speak_id: str) -> SpeakResult:
         return await self._call("GET", f"/api/v1/speak/{speak_id}", SpeakResult)
+
+    async def speak_events(self, speak_id: str) -> AsyncIterator[SpeakEvent]:
+        """A /speak or /reply stream's events as they happen, until its `end`."""
+        async for data in self._events(f"/api/v1/speak/{quote(speak_id, safe='')}/events", {}):
+            yield SpeakEvent.model_validate_json(data)
+
+    async def session_turns(self, session_id: str, start: int) -> AsyncIterator[SessionTurn]:
+        """A live session's turns from index `start` on, each as it ends, until the session ends."""
+        async for data in self._events(f"/api/v1/sessions/{quote(session_id, safe='')}/turns", {"start": start}):
+            yield SessionTurn.model_validate_json(data)
+
+    async def _events(self, path: str, params: dict[str, int]) -> AsyncIterator[str]:
+        timeout = httpx.Timeout(None, connect=5.0)  # an event may be a long time coming
+        try:
+            async with self._counted(), self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response)
+                async for data in sse.data_of(response.aiter_lines()):
+                    yield data
+        except httpx.TransportError as exc:
+            raise GpuUnreachable(f"the events from {self.base_url} broke off ({exc!r})") from exc
 
     async def check_portrait(self, portrait: str, face: int = 0) -> PortraitCheckResponse:
         return await self._call(

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Protocol
 
 from common.errors import ServiceError, ServiceUnavailable
-from common.files import atomic_target
-from common.launch import run_service
+from common.process.launch import run_service
+from common.storage.files import atomic_target
 from runtime.config import Settings
 from runtime.gpu_client import GpuClient, GpuUnreachable
 from runtime.paths import PathMapper

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import BadGateway, Misconfigured, NotFound, ServiceError, ServiceUnavailable, TooManyRequests
-from common.observability import REQUEST_ID
-from common.storage import StorageUnavailable
+from common.http.observability import REQUEST_ID
+from common.storage.retention import StorageUnavailable
 from contracts.runtime import ChatJob, GenerateRequest, GenerateResult, Job, JobKind, ReplyResult
 from runtime.database import Database
 

@@ -6,10 +6,9 @@ import re
 import threading
 
 from common.errors import Unprocessable
-from contracts.gpu_service import Language
+from contracts.gpu_service import SUPPORTED_LANGUAGES, Language
 from contracts.runtime import RequestLanguage
 
-SUPPORTED: tuple[Language, ...] = ("en", "zh", "es")
 SAME_AS = {"yue": "zh", "wuu": "zh", "zh-cn": "zh", "zh-tw": "zh"}
 _lock = threading.Lock()
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -36,7 +35,7 @@ def detect_language(text: str) -> Language:
     scores: dict[Language, float] = {}
     for candidate in candidates:
         name = SAME_AS.get(str(candidate["lang"]), str(candidate["lang"]))
-        for language in SUPPORTED:
+        for language in SUPPORTED_LANGUAGES:
             if name == language:
                 scores[language] = max(scores.get(language, 0.0), float(str(candidate["score"])))
     top = candidates[0] if candidates else {"lang": "unknown", "score": 1.0}

@@ -1,10 +1,11 @@
 """Live sessions as the runtime sees them: whose each one is, and its conversation, kept in the conversation store.
 
-The media and the turns happen in the gpu_service; the runtime copies the turns into a conversation every
-SYNC_S (and once more when it ends the session), so a live conversation can be read like any other, an
-interrupted reply stored as partial. A session that ends on its own (the peer left) keeps what was copied last.
-The records are kept on disk: a runtime that restarts finds its sessions (still running in the gpu_service) and
-goes on copying their turns. Each key holds a bounded number of sessions, offers being answered included.
+The media and the turns happen in the gpu_service; the runtime follows each session's turns as events
+(GET /api/v1/sessions/{id}/turns on the gpu_service) and stores each in a conversation as it ends, so a live
+conversation can be read like any other, an interrupted reply stored as partial. A session that ends on its own
+(the peer left) keeps every turn it had. The records are kept on disk: a runtime that restarts finds its sessions
+(still running in the gpu_service) and follows their turns from where it stopped. Each key holds a bounded
+number of sessions, offers being answered included.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from runtime.gpu_client import GpuClient, GpuUnreachable
 from runtime.per_key import PerKeyLimit
 
 log = logging.getLogger("runtime.sessions")
-SYNC_S = 2.0
+RECONNECT_S = 2.0  # after the gpu_service went away: when to try following again
+CATCH_UP_S = 5.0  # the longest a GET or DELETE waits for turns still on their way
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS live_sessions (
     id TEXT PRIMARY KEY,
@@ -48,6 +50,7 @@ class LiveRecord:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     give_back: Callable[[], None] = field(default=lambda: None, repr=False)  # its owner's place
     unreachable: bool = False  # the last copy could not reach the gpu_service (said once, not at every try)
+    stored: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)  # notified per turn stored
 
 
 class LiveSessionRecords:
@@ -103,15 +106,29 @@ class LiveSessionRecords:
             raise NotFound(f"no live session '{session_id}'")
         return record
 
-    def copy(self, session_id: str, info: SessionInfo) -> None:
+    async def _store_turn(self, session_id: str, record: LiveRecord, turn: SessionTurn) -> None:
+        self._store.save(record.conversation_id, _message(turn))
+        record.copied += 1
+        self._db.execute("UPDATE live_sessions SET copied = ? WHERE id = ?", record.copied, session_id)
+        async with record.stored:
+            record.stored.notify_all()
+
+    async def caught_up(self, session_id: str, info: SessionInfo) -> None:
+        """Wait (briefly) until the turns `info` shows are stored: what GET shows is in the conversation too."""
         record = self._records.get(session_id)
         if record is None:
             return
-        for turn in info.turns[record.copied :]:
-            self._store.save(record.conversation_id, _message(turn))
-        if len(info.turns) != record.copied:
-            record.copied = len(info.turns)
-            self._db.execute("UPDATE live_sessions SET copied = ? WHERE id = ?", record.copied, session_id)
+        with contextlib.suppress(TimeoutError):
+            async with record.stored:
+                await asyncio.wait_for(record.stored.wait_for(lambda: record.copied >= len(info.turns)), CATCH_UP_S)
+
+    async def end(self, session_id: str) -> None:
+        """The session was closed: its last turns (a reply cut short) are stored as they arrive, then it is gone."""
+        record = self._records.get(session_id)
+        if record is not None and record.task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(record.task), CATCH_UP_S)
+        self.forget(session_id)
 
     def forget(self, session_id: str) -> None:
         record = self._records.pop(session_id, None)
@@ -132,21 +149,24 @@ class LiveSessionRecords:
     async def _follow(self, session_id: str, record: LiveRecord) -> None:
         while session_id in self._records:
             try:
-                self.copy(session_id, await record.client.session_info(session_id))
-                if record.unreachable:
-                    log.info("live session %s: the gpu_service answers again", session_id)
-                record.unreachable = False
-            except NotFound:  # it ended on its own
+                async for turn in record.client.session_turns(session_id, record.copied):
+                    await self._store_turn(session_id, record, turn)
+                    if record.unreachable:
+                        log.info("live session %s: the gpu_service answers again", session_id)
+                    record.unreachable = False
+                self.forget(session_id)  # the session ended
+                return
+            except NotFound:  # it ended while the runtime was away
                 self.forget(session_id)
                 return
             except (GpuUnreachable, ServiceError) as exc:
                 if not record.unreachable:
-                    log.warning("live session %s: turns not copied while the gpu_service is away (%s)", session_id, exc)
+                    log.warning("live session %s: turns not stored while the gpu_service is away (%s)", session_id, exc)
                 record.unreachable = True
             except Exception:
                 with contextlib.suppress(Exception):
-                    log.exception("live session %s: copying turns failed", session_id)
-            await asyncio.sleep(SYNC_S)
+                    log.exception("live session %s: storing turns failed", session_id)
+            await asyncio.sleep(RECONNECT_S)
 
 
 def _message(turn: SessionTurn) -> ChatMessage:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from common.errors import Misconfigured
-from common.paths import PathOutsideRoots, resolve_within
+from common.storage.paths import PathOutsideRoots, resolve_within
 
 
 class PathMapper:

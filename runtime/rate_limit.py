@@ -9,8 +9,8 @@ from collections.abc import Callable, Collection
 
 from fastapi import Request
 
-from common.auth import owner_of
 from common.errors import TooManyRequests
+from common.http.auth import owner_of
 
 MAX_CLIENTS = 10_000  # buckets kept; idle full ones are dropped first
 

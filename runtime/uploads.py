@@ -18,12 +18,12 @@ import numpy as np
 from fastapi import UploadFile
 from pydantic import BaseModel
 
-from common.audio import AudioDecodeError, read_recording, write_wav
-from common.bounded import run_bounded
 from common.errors import NotFound, Unprocessable
-from common.images import check_pixels
-from common.uploads import receive_upload
-from common.voice_sample import REFERENCE_RATE, make_reference
+from common.http.uploads import receive_upload
+from common.media.audio import AudioDecodeError, read_recording, write_wav
+from common.media.bounded import run_bounded
+from common.media.images import check_pixels
+from common.media.voice_sample import REFERENCE_RATE, make_reference
 from contracts.runtime import UploadedPortrait, UploadedVoice
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuBackend

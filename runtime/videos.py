@@ -11,6 +11,15 @@ from common.errors import NotFound
 VIDEO_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+def video_url(video_id: str) -> str:
+    """Where a stored video is served (relative; answers make it absolute)."""
+    return f"/api/v1/videos/{video_id}"
+
+
+def captions_url(video_id: str) -> str:
+    return f"{video_url(video_id)}/captions.vtt"
+
+
 class VideoStore:
     def __init__(self, folder: Path) -> None:
         self._folder = folder

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.audio import load_audio, resample, write_wav
-from common.voice_sample import REFERENCE_RATE, make_reference, normalize_loudness
+from common.media.audio import load_audio, resample, write_wav
+from common.media.voice_sample import REFERENCE_RATE, make_reference, normalize_loudness
 from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 
 VOICES = Path(__file__).resolve().parent.parent / "assets" / "voices"

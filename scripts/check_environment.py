@@ -99,13 +99,13 @@ def check_optional_engines() -> bool:
     """XTTS-v2 and LivePortrait are optional: their absence is reported, never a failure."""
     from gpu_service.config import Settings
     from gpu_service.engines.avatar.liveportrait import unavailable_reason as liveportrait_reason
-    from gpu_service.engines.catalog import liveportrait_options, xtts_options
     from gpu_service.engines.tts.xtts import unavailable_reason as xtts_reason
 
     settings = Settings()
-    xtts = xtts_options(settings, "cpu")
-    portrait = liveportrait_options(settings, "cpu")
-    for name, reason in (("xtts", xtts_reason(xtts)), ("liveportrait", liveportrait_reason(portrait))):
+    for name, reason in (
+        ("xtts", xtts_reason(settings.xtts)),
+        ("liveportrait", liveportrait_reason(settings.liveportrait)),
+    ):
         line(None if reason else True, f"engine {name}", reason or "ready to load")
     return True
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from common.stack import local_stack
 from contracts.runtime import GenerateResult, ReplyResult
 from gpu_service.config import Settings as GpuSettings
+from harness.stack import local_stack
 from runtime.config import Settings as RuntimeSettings
 
 SENTENCES = {

@@ -10,9 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common.stack import local_stack
 from evaluator.__main__ import main as evaluate
 from gpu_service.config import Settings as GpuSettings
+from harness.stack import local_stack
 from runtime.config import Settings as RuntimeSettings
 
 

@@ -7,4 +7,4 @@ if [ $# -lt 2 ]; then
   sed -n '2,3p' "$0" | sed 's/^# //' >&2
   exit 2
 fi
-exec .venv/bin/python -m common.voice_sample "$@"
+exec .venv/bin/python -m common.media.voice_sample "$@"

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.wheels import download_wheels, sha256_of  # noqa: E402
+from common.storage.wheels import download_wheels, sha256_of  # noqa: E402
 
 REQUIREMENTS = ROOT / "tests" / "gpu_service" / "mimic-head.txt"
 DEFAULT_DEST = ROOT / "models" / "mimic-head"

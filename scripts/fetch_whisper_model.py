@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
+from common.storage.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
 from evaluator.config import EvalSettings  # noqa: E402
 from evaluator.metrics.intelligibility import MODEL_FILES  # noqa: E402
 

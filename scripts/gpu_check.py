@@ -30,8 +30,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.launch import run_service  # noqa: E402
-from common.mp4_boxes import BoxReader  # noqa: E402
+from common.media.mp4_boxes import BoxReader  # noqa: E402
+from common.process.launch import run_service  # noqa: E402
 from contracts.gpu_service import SPEAK_ID_HEADER, HealthResponse, SpeakResult  # noqa: E402
 
 TEXTS = {

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from common.stack import local_stack
 from contracts.runtime import Job
+from harness.stack import local_stack
 
 TEXTS = [
     "Thanks for calling, how can I help?",

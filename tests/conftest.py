@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from evaluator.config import EvalSettings
 from evaluator.metrics.intelligibility import Listener, WhisperModelMissing
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from common.remux import AAC_PRIMING
+from common.media.remux import AAC_PRIMING
 
 AAC_FRAME = 1024
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import yaml
 
-from common.launch import REPO, free_port
+from common.process.launch import REPO, free_port
 
 CONFIG = REPO / "deploy" / "ray" / "serve.yaml"
 BIN = Path(sys.executable).parent

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common import face_landmarks as lm
+from common.face import landmarks as lm
 
 
 @dataclass(frozen=True)

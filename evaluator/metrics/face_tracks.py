@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common import face_landmarks as lm
-from common.face_geometry import eye_open_ratios
-from common.face_mesh import FaceMesh
+from common.face import landmarks as lm
+from common.face.geometry import eye_open_ratios
+from common.face.mesh import FaceMesh
 
 
 @dataclass(frozen=True)

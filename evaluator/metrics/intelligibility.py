@@ -15,8 +15,9 @@ import jiwer
 import numpy as np
 from pydantic import BaseModel
 
-from common.audio import resample
-from common.speakable import speakable
+from common.media.audio import resample
+from common.text.speakable import speakable
+from contracts.gpu_service import SUPPORTED_LANGUAGES
 
 WHISPER_RATE = 16_000
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
@@ -67,7 +68,7 @@ class Listener:
         samples: np.ndarray,
         sample_rate: int,
         expected_language: str,
-        candidates: tuple[str, ...] = ("en", "zh", "es"),
+        candidates: tuple[str, ...] = SUPPORTED_LANGUAGES,
     ) -> Heard:
         audio = resample(samples, sample_rate, WHISPER_RATE).astype(np.float32)
         with self._lock:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from common.audio import resample
+from common.media.audio import resample
 
 ENCODER_RATE = 16_000
 _lock = threading.Lock()

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from common import face_landmarks as lm
+from common.face import landmarks as lm
 
 MOUTH_MARGIN = 0.15  # face widths around the lips and jaw that speaking may change
 EYE_MARGIN = 0.04  # around each eye, upper lid up to the brow (a blink moves all of it)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.files import atomic_target
+from common.storage.files import atomic_target
 from evaluator.report.html import render_html
 from evaluator.report.markdown import render_summary
 from evaluator.report.schema import RunReport

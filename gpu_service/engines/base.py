@@ -14,10 +14,27 @@ import numpy as np
 from gpu_service.assets import AssetReference
 
 
+class EngineLoadError(RuntimeError):
+    """Raised by an engine that cannot load; the message says what is missing and how to fix it."""
+
+
+PAUSE = "_"  # the phoneme of silence, in every engine's timeline
+
+
 @dataclass(frozen=True)
 class PhonemeEvent:
     t: float  # seconds from the start of the audio it belongs to
     phoneme: str  # IPA; "_" is a pause
+
+
+def merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:
+    """espeak reports a pause as several empty events in a row; keep the first of each run."""
+    merged: list[PhonemeEvent] = []
+    for event in events:
+        if event.phoneme == PAUSE and merged and merged[-1].phoneme == PAUSE:
+            continue
+        merged.append(event)
+    return merged
 
 
 @dataclass

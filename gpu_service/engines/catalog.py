@@ -7,11 +7,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, get_args
 
 from contracts.gpu_service import SUPPORTED_LANGUAGES, AsrEngineName, AvatarEngineName, LlmEngineName, TtsEngineName
-from gpu_service.asr.transcriber import Transcriber
 from gpu_service.config import Settings
+from gpu_service.engines.asr.transcriber import Transcriber
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.liveportrait import LICENSE as LIVEPORTRAIT_LICENSE
-from gpu_service.engines.avatar.liveportrait import LivePortraitOptions
 from gpu_service.engines.avatar.liveportrait import unavailable_reason as liveportrait_unavailable
 from gpu_service.engines.base import AvatarEngine, TTSEngine
 from gpu_service.engines.llm.base import LLMEngine
@@ -19,66 +18,23 @@ from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.registry import Capability, EngineRegistry, EngineSpec
 from gpu_service.engines.tts.kokoro_model import LICENSE as KOKORO_LICENSE
 from gpu_service.engines.tts.kokoro_model import missing_packages as kokoro_missing
-from gpu_service.engines.tts.kokoro_options import KokoroOptions
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
 from gpu_service.engines.tts.xtts import LICENSE as XTTS_LICENSE
-from gpu_service.engines.tts.xtts import XTTS_LANGUAGE, XttsOptions
+from gpu_service.engines.tts.xtts import XTTS_LANGUAGE
 from gpu_service.engines.tts.xtts import unavailable_reason as xtts_unavailable
 
 if TYPE_CHECKING:
     from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
 
-def xtts_options(settings: Settings, device: str) -> XttsOptions:
-    return XttsOptions(
-        model_dir=settings.xtts.model_dir,
-        download=settings.xtts.download,
-        device=device,
-        fp16=settings.xtts.fp16,
-        cache_dir=settings.cache_dir,
-        stream_chunk_tokens=settings.xtts.stream_chunk_tokens,
-    )
-
-
-def liveportrait_options(settings: Settings, device: str) -> LivePortraitOptions:
-    return LivePortraitOptions(
-        checkout=settings.liveportrait.dir,
-        weights=settings.liveportrait.weights_dir,
-        device=device,
-        fp16=settings.liveportrait.fp16,
-        batch_size=settings.liveportrait.batch,
-        cache_items=settings.cache_items,
-        max_render_s=settings.liveportrait.max_render_s,
-        cpu_seconds_per_frame=settings.liveportrait.cpu_seconds_per_frame,
-    )
-
-
-def kokoro_options(settings: Settings) -> KokoroOptions:
-    chosen = settings.kokoro
-    return KokoroOptions(
-        cache_dir=settings.cache_dir,
-        voices_file=chosen.voices_file,
-        voice=chosen.voice,
-        low_voice=chosen.low_voice,
-        low_pitch_hz=chosen.low_pitch_hz,
-        speed=chosen.speed,
-        threads=chosen.threads,
-        match_parts=frozenset(chosen.match_parts),
-    )
-
-
 def build_registry(
     settings: Settings, faces: FaceAnalyzer, device: str, on_loaded: Callable[[str, float], None] | None = None
 ) -> EngineRegistry:
-    xtts_setup = xtts_options(settings, device)
-
     @lru_cache(maxsize=1)
     def voice_profiles() -> VoiceProfileStore:  # one store for the engines that match voices
         from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
         return VoiceProfileStore(settings.cache_dir, settings.cache_items)
-
-    portrait_setup = liveportrait_options(settings, device)
 
     def espeak() -> TTSEngine:
         from gpu_service.engines.tts.espeak import EspeakEngine
@@ -88,12 +44,12 @@ def build_registry(
     def kokoro() -> TTSEngine:
         from gpu_service.engines.tts.kokoro import KokoroEngine
 
-        return KokoroEngine(kokoro_options(settings), voice_profiles())
+        return KokoroEngine(settings.kokoro, settings.cache_dir, voice_profiles())
 
     def xtts() -> TTSEngine:
         from gpu_service.engines.tts.xtts import XttsEngine
 
-        return XttsEngine(xtts_setup)
+        return XttsEngine(settings.xtts, device, settings.cache_dir)
 
     def animator() -> AvatarEngine:
         from gpu_service.engines.avatar.animator import AnimatorEngine
@@ -103,7 +59,7 @@ def build_registry(
     def liveportrait() -> AvatarEngine:
         from gpu_service.engines.avatar.liveportrait import LivePortraitEngine
 
-        return LivePortraitEngine(portrait_setup, faces)
+        return LivePortraitEngine(settings.liveportrait, device, faces, settings.cache_items)
 
     tts_specs: list[EngineSpec[TTSEngine]] = [
         EngineSpec(
@@ -120,7 +76,7 @@ def build_registry(
             "xtts",
             xtts,
             languages=frozenset(XTTS_LANGUAGE),
-            precheck=lambda: xtts_unavailable(xtts_setup),
+            precheck=lambda: xtts_unavailable(settings.xtts),
             license=XTTS_LICENSE,
             clones_voice=True,
         ),
@@ -130,7 +86,7 @@ def build_registry(
         EngineSpec(
             "liveportrait",
             liveportrait,
-            precheck=lambda: liveportrait_unavailable(portrait_setup),
+            precheck=lambda: liveportrait_unavailable(settings.liveportrait),
             license=LIVEPORTRAIT_LICENSE,
         ),
     ]
@@ -143,7 +99,7 @@ def build_registry(
         return Transcriber(settings.asr.model_dir, device, settings.asr.beam_size)
 
     def whisper_missing() -> str | None:
-        from gpu_service.asr.transcriber import missing_files
+        from gpu_service.engines.asr.transcriber import missing_files
 
         missing = missing_files(settings.asr.model_dir)
         return (
@@ -163,11 +119,16 @@ def build_registry(
         )
     ]
     _check_declared(recognizers, get_args(AsrEngineName))
+    idle = settings.idle_unload_s
+    every: list[Sequence[EngineSpec[Any]]] = [tts_specs, avatar_specs, language_models, recognizers]
+    known = {spec.name for specs in every for spec in specs}
+    if unknown := sorted(set(idle) - known):
+        raise ValueError(f"GPU_IDLE_UNLOAD_S names unknown engines {unknown}; known: {', '.join(sorted(known))}")
     return EngineRegistry(
-        Capability("tts", tts_specs, settings.tts_engine, on_loaded),
-        Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded),
-        Capability[LLMEngine]("llm", language_models, settings.llm_engine, on_loaded),
-        Capability("asr", recognizers, "whisper", on_loaded),
+        Capability("tts", tts_specs, settings.tts_engine, on_loaded, idle),
+        Capability("avatar", avatar_specs, settings.avatar_engine, on_loaded, idle),
+        Capability[LLMEngine]("llm", language_models, settings.llm_engine, on_loaded, idle),
+        Capability("asr", recognizers, "whisper", on_loaded, idle),
     )
 
 

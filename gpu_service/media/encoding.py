@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.prefetch import prefetch
-from common.video import write_mp4
+from common.concurrency.prefetch import prefetch
+from common.media.video import write_mp4
 from gpu_service.engines.base import AvatarSession, Rendered, Speech
 from gpu_service.media.frames import AudioFramer
 

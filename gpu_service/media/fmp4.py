@@ -13,7 +13,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from common.video import yuv420_frame
+from common.media.video import yuv420_frame
 
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import time
 import uuid
 import zlib
+from contextlib import ExitStack
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends
 
-from common.audio import AudioDecodeError, load_audio
 from common.errors import Unprocessable, documented
+from common.media.audio import AudioDecodeError, load_audio
 from contracts.gpu_service import AvatarRequest, AvatarResponse, AvatarTimings
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services
@@ -24,20 +25,21 @@ def render_avatar(request: AvatarRequest, services: Annotated[Services, Depends(
     """Animate the portrait speaking the audio; an MP4 (H.264 + AAC) as long as the audio."""
     started = time.perf_counter()
     settings = services.settings
-    engine = services.engines.avatar.get(request.engine)
-    audio_path = resolve_file(request.audio_path, [settings.output_root], "audio")
-    portrait = services.portraits.resolve(request.portrait, request.face)
-    try:
-        samples, sample_rate = load_audio(audio_path)
-    except AudioDecodeError as exc:
-        raise Unprocessable(f"audio '{request.audio_path}' cannot be used: {exc}") from exc
-    phonemes = [PhonemeEvent(mark.t, mark.phoneme) for mark in request.phonemes] if request.phonemes else None
-    speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
-    out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
-    opened = time.perf_counter()
-    seed = seed_for(request.seed, samples)
-    session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
-    rendered = render_clip(session, speech, out, {"analyze_s": time.perf_counter() - opened})
+    with ExitStack() as held:  # the engine stays loaded while it renders
+        engine = services.engines.avatar.hold(request.engine, held)
+        audio_path = resolve_file(request.audio_path, [settings.output_root], "audio")
+        portrait = services.portraits.resolve(request.portrait, request.face)
+        try:
+            samples, sample_rate = load_audio(audio_path)
+        except AudioDecodeError as exc:
+            raise Unprocessable(f"audio '{request.audio_path}' cannot be used: {exc}") from exc
+        phonemes = [PhonemeEvent(mark.t, mark.phoneme) for mark in request.phonemes] if request.phonemes else None
+        speech = Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes)
+        out = settings.output_root / "video" / f"{uuid.uuid4().hex}.mp4"
+        opened = time.perf_counter()
+        seed = seed_for(request.seed, samples)
+        session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
+        rendered = render_clip(session, speech, out, {"analyze_s": time.perf_counter() - opened})
     services.metrics.stages.labels("avatar").observe(time.perf_counter() - started)
     return AvatarResponse(
         video_path=str(rendered.path),

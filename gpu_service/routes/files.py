@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from common.errors import TooLarge, Unprocessable, documented
-from common.files import atomic_target
+from common.storage.files import atomic_target
 from contracts.gpu_service import StoredInput
 from gpu_service.assets import resolve_file
 from gpu_service.dependencies import Services, get_services

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from common.auth import has_valid_key
-from contracts.gpu_service import HealthResponse, PublicHealth
-from gpu_service import __version__
+from common.http.auth import has_valid_key
+from contracts.gpu_service import DiskUsage, HealthResponse, MemoryFigures, PublicHealth
+from gpu_service import __version__, memory
 from gpu_service.dependencies import Services, get_services
 
 router = APIRouter()
@@ -41,10 +41,13 @@ def health(request: Request, services: Annotated[Services, Depends(get_services)
         status=status,
         problems=problems,
         notes=notes,
-        disk=services.disk.get(),
+        disk=DiskUsage.model_validate(services.disk.get(), from_attributes=True),
         version=__version__,
         device=services.device.name,
         device_reason=services.device.reason,
         output_root=str(services.settings.output_root),
         engines=engines,
+        memory=MemoryFigures(
+            resident_bytes=memory.resident_bytes(), device_bytes=memory.device_bytes(services.device.name)
+        ),
     )

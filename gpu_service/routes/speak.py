@@ -6,28 +6,29 @@ from __future__ import annotations
 import re
 import time
 import uuid
-import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.responses import StreamingResponse
 
 from common.errors import NotFound, documented
-from common.streaming import ClosingStreamingResponse, prepend
+from common.http import sse
+from common.http.streaming import ClosingStreamingResponse, prepend
 from contracts.gpu_service import (
     SPEAK_ID_HEADER,
     VIDEO_PATH_HEADER,
     ReplyInfo,
     ReplyRequest,
+    SpeakEvent,
     SpeakRequest,
     SpeakResult,
     VideoOptions,
 )
 from gpu_service.dependencies import Services, get_services
 from gpu_service.engines.base import SpeechSegment
-from gpu_service.replying import ReplyLimits, ReplyOrder, spoken_reply
-from gpu_service.routes.tts import SpeechOrder, resolve_speech
-from gpu_service.speaking import SpeakPlan, result_path_for, speak_fragments
+from gpu_service.orders import SpeechOrder, open_avatar, resolve_speech, start_reply
+from gpu_service.speaking import SpeakPlan, load_result, speak_fragments
 
 router = APIRouter(prefix="/api/v1")
 SPEAK_ID = re.compile(r"[0-9a-f]{32}")
@@ -47,8 +48,7 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
     """
     started = time.perf_counter()
     order = resolve_speech(request, services, request.text)
-    speech = order.engine.stream(request.text, request.language, order.voice, match_voice=order.match_voice)
-    return _video_stream(request, order, speech, request.text, None, services, started)
+    return _video_stream(request, order, order.speak(request.text), request.text, None, services, started)
 
 
 @router.post(
@@ -61,20 +61,17 @@ def reply(request: ReplyRequest, services: Annotated[Services, Depends(get_servi
     same stream as /speak.
 
     Sentence 1 is spoken while the model writes sentence 2. The reply's text, its finish reason and timings are in
-    GET /api/v1/speak/{id} (`reply`), growing while the stream runs. A model that fails before its first sentence
-    answers 502/503 with its reason; one that fails later ends the stream early and `reply.finish` says "error".
+    GET /api/v1/speak/{id} (`reply`) and its events, growing while the stream runs. A model that fails before its
+    first sentence answers 502/503 with its reason; one that fails later ends the stream early and `reply.finish`
+    says "error".
     """
     started = time.perf_counter()
     order = resolve_speech(request, services, None)
-    reply_order = ReplyOrder(
-        services.engines.llm.get(request.llm_engine),
-        ReplyLimits.of(services.settings.llm, request.max_tokens),
-        order.engine,
-        request.language,
-        order.voice,
-        order.match_voice,
-    )
-    speech, info = spoken_reply(reply_order, request.turns(), started)
+    try:
+        speech, info = start_reply(request, order, services, started)
+    except BaseException:
+        order.release()
+        raise
     return _video_stream(request, order, speech, request.text, info, services, started)
 
 
@@ -87,38 +84,52 @@ def _video_stream(
     services: Services,
     started: float,
 ) -> ClosingStreamingResponse:
-    """Speech segments to the streamed video answer, with its headers; nothing is sent before the first fragment."""
-    avatar = services.engines.avatar.get(request.avatar_engine)
-    portrait = services.portraits.resolve(request.portrait, request.face)
-    seed = request.seed if request.seed is not None else zlib.crc32(seed_text.encode())  # blinks vary by text
-    session = avatar.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
+    """Speech segments to the streamed video answer, with its headers; nothing is sent before the first fragment.
+    The engines held by `order` and the avatar's are let go when the stream ends, however it ends."""
+    try:
+        avatar = open_avatar(request, services, seed_text)
+    except BaseException:
+        order.release()
+        raise
+
+    def release() -> None:
+        order.release()
+        avatar.release()
+
     speak_id = uuid.uuid4().hex
     video_path = services.settings.output_root / "video" / f"{speak_id}.mp4"
+    result = SpeakResult(
+        id=speak_id,
+        status="running",
+        fps=request.fps,
+        size=request.size,
+        language=request.language,
+        tts_engine=order.engine.name,
+        avatar_engine=avatar.engine_name,
+        reply=reply_info,
+        notices=services.faces.analyze(avatar.portrait, request.size).notices(),
+    )
     plan = SpeakPlan(
         speech=speech,
         sample_rate=order.engine.sample_rate,
-        session=session,
+        session=avatar.session,
         video_path=video_path,
-        result=SpeakResult(
-            id=speak_id,
-            status="running",
-            fps=request.fps,
-            size=request.size,
-            language=request.language,
-            tts_engine=order.engine.name,
-            avatar_engine=avatar.name,
-            reply=reply_info,
-            notices=services.faces.analyze(portrait, request.size).notices(),
-        ),
+        result=result,
+        progress=services.speaking.open(result),
+        release=release,
     )
     fragments = speak_fragments(plan, started)
-    first = next(fragments)  # errors before any byte is sent become ordinary error answers
+    try:
+        first = next(fragments)  # errors before any byte is sent become ordinary error answers
+    except BaseException:
+        release()
+        raise
     services.metrics.stages.labels("speak_first_bytes").observe(time.perf_counter() - started)
     headers = {
         SPEAK_ID_HEADER: speak_id,
         VIDEO_PATH_HEADER: str(video_path),
         "X-TTS-Engine": order.engine.name,
-        "X-Avatar-Engine": avatar.name,
+        "X-Avatar-Engine": avatar.engine_name,
         "Cache-Control": "no-store",
     }
     if reply_info is not None:
@@ -128,11 +139,41 @@ def _video_stream(
 
 @router.get("/speak/{speak_id}", response_model=SpeakResult, responses=documented(404))
 def speak_result(speak_id: str, services: Annotated[Services, Depends(get_services)]) -> SpeakResult:
-    """How a stream went: running, done (with its file, segments and timings) or failed (with the reason)."""
+    """How a stream went: running (with the segments said so far), done (with its file, segments and timings) or
+    failed (with the reason)."""
+    progress = services.speaking.get(_checked(speak_id))
+    if progress is not None:
+        return progress.snapshot()
+    result = load_result(services.settings.output_root / "video" / f"{speak_id}.mp4")
+    if result is None:
+        raise NotFound(f"no stream '{speak_id}' (results expire after GPU_RETENTION_HOURS)")
+    return result
+
+
+@router.get(
+    "/speak/{speak_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {sse.MEDIA_TYPE: {}}}, **documented(404)},
+)
+async def speak_events(speak_id: str, services: Annotated[Services, Depends(get_services)]) -> StreamingResponse:
+    """The stream's events as they happen (server-sent events, each a SpeakEvent as JSON): every segment said so
+    far, then each new one, then `end` with the record. A stream that ended long ago answers with its `end` alone."""
+    progress = services.speaking.get(_checked(speak_id))
+    if progress is None:
+        result = load_result(services.settings.output_root / "video" / f"{speak_id}.mp4")
+        if result is None:
+            raise NotFound(f"no stream '{speak_id}' (results expire after GPU_RETENTION_HOURS)")
+        ended = SpeakEvent(type="end", index=0, result=result)
+        return StreamingResponse(iter([sse.event(ended)]), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+    async def events() -> AsyncIterator[bytes]:
+        async for event in progress.log.follow():
+            yield sse.event(event)
+
+    return StreamingResponse(events(), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
+def _checked(speak_id: str) -> str:
     if not SPEAK_ID.fullmatch(speak_id):
         raise NotFound(f"no stream '{speak_id}'")
-    path = result_path_for(services.settings.output_root / "video" / f"{speak_id}.mp4")
-    try:
-        return SpeakResult.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise NotFound(f"no stream '{speak_id}' (results expire after GPU_RETENTION_HOURS)") from None
+    return speak_id

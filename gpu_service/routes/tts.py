@@ -3,46 +3,22 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends
 
-from common.audio import streaming_wav_header, to_pcm16, write_wav
-from common.errors import TooLarge, Unprocessable, documented
-from common.streaming import ClosingStreamingResponse
-from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimings, VoiceOptions
-from gpu_service.assets import AssetReference
+from common.errors import documented
+from common.http.streaming import ClosingStreamingResponse, prepend
+from common.media.audio import streaming_wav_header, to_pcm16, write_wav
+from contracts.gpu_service import PhonemeMark, TTSRequest, TTSResponse, TTSTimings
 from gpu_service.dependencies import Services, get_services
-from gpu_service.engines.base import TTSEngine, synthesize
+from gpu_service.engines.base import synthesize
+from gpu_service.orders import resolve_speech
 from gpu_service.text import join_sentences
 
 router = APIRouter(prefix="/api/v1")
 log = logging.getLogger("gpu_service.tts")
-
-
-@dataclass(frozen=True)
-class SpeechOrder:
-    """A TTS request checked against the limits and resolved: engine, voice, whether to match it."""
-
-    engine: TTSEngine
-    voice: AssetReference | None
-    match_voice: bool
-
-
-def resolve_speech(request: VoiceOptions, services: Services, text: str | None) -> SpeechOrder:
-    """`text`: what will be said, when known up front (a reply's text is checked as the model writes it)."""
-    settings = services.settings
-    if text is not None and len(text) > settings.max_text_chars:
-        raise TooLarge(f"text has {len(text)} characters; the limit is {settings.max_text_chars} (GPU_MAX_TEXT_CHARS)")
-    engine = services.engines.tts.get(request.engine)
-    if request.language not in engine.languages:
-        raise Unprocessable(f"engine '{engine.name}' does not speak '{request.language}'")
-    voice = services.voices.resolve(request.voice) if request.voice else None
-    match_voice = settings.voice_matching if request.match_voice is None else request.match_voice
-    return SpeechOrder(engine, voice, match_voice)
 
 
 @router.post("/tts", response_model=TTSResponse, responses=documented(400, 404, 413, 422, 503))
@@ -50,7 +26,10 @@ def speak_to_file(request: TTSRequest, services: Annotated[Services, Depends(get
     """Speak `text` in `language`, in a voice matched to (or, with XTTS, cloned from) the reference voice."""
     order = resolve_speech(request, services, request.text)
     started = time.perf_counter()
-    speech = synthesize(order.engine, request.text, request.language, order.voice, match_voice=order.match_voice)
+    try:
+        speech = synthesize(order.engine, request.text, request.language, order.voice, match_voice=order.match_voice)
+    finally:
+        order.release()
     services.metrics.stages.labels("tts").observe(time.perf_counter() - started)
     path = services.settings.output_root / "tts" / f"{uuid.uuid4().hex}.wav"
     write_wav(path, speech.samples, speech.sample_rate)
@@ -83,24 +62,25 @@ def stream(request: TTSRequest, services: Annotated[Services, Depends(get_servic
     order = resolve_speech(request, services, request.text)
     engine = order.engine
     started = time.perf_counter()
-    segments = engine.stream(request.text, request.language, order.voice, match_voice=order.match_voice)
-    first = next(segments, None)
+    segments = order.speak(request.text)
+    try:
+        first = next(segments, None)
+    except BaseException:
+        order.release()
+        raise
     first_chunk_s = time.perf_counter() - started
     log.info("tts stream: engine %s, first chunk after %.3f s", engine.name, first_chunk_s)
 
-    def body() -> Iterator[bytes]:
-        try:
-            yield streaming_wav_header(engine.sample_rate) + to_pcm16(
-                first.samples if first else np.zeros(0, np.float32)
-            )
-            for segment in segments:
-                yield to_pcm16(segment.samples)
-        finally:
-            segments.close()  # type: ignore[attr-defined]
+    header = streaming_wav_header(engine.sample_rate) + to_pcm16(first.samples if first else np.zeros(0, np.float32))
 
+    def stop() -> None:
+        segments.close()  # type: ignore[attr-defined]
+        order.release()
+
+    body = prepend(header, (to_pcm16(segment.samples) for segment in segments), on_close=stop)
     headers = {
         "X-Engine": engine.name,
         "X-Sample-Rate": str(engine.sample_rate),
         "X-First-Chunk-Seconds": f"{first_chunk_s:.3f}",
     }
-    return ClosingStreamingResponse(body(), media_type="audio/wav", headers=headers)
+    return ClosingStreamingResponse(body, media_type="audio/wav", headers=headers)

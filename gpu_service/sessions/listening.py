@@ -19,7 +19,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from contracts.gpu_service import Language
-from gpu_service.asr.streaming import (
+from gpu_service.engines.asr.streaming import (
     SileroStream,
     SpeechPaused,
     SpeechStarted,
@@ -28,7 +28,7 @@ from gpu_service.asr.streaming import (
     VoiceFaded,
     VoiceHeard,
 )
-from gpu_service.asr.transcriber import RATE, Transcriber, Transcript
+from gpu_service.engines.asr.transcriber import RATE, Transcriber, Transcript
 
 log = logging.getLogger("gpu_service.sessions")
 

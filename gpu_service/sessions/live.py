@@ -12,8 +12,8 @@ import json
 import logging
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import anyio
@@ -22,22 +22,24 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 from pydantic import ValidationError
 
+from common.concurrency.event_log import EventLog
 from common.errors import EngineUnavailable, NotFound, TooLarge, Unprocessable
 from contracts.gpu_service import (
-    ChatTurn,
+    HistoryTurn,
     ReplyInfo,
+    ReplyRequest,
     SessionAnswer,
     SessionCommand,
     SessionEvent,
     SessionInfo,
     SessionOffer,
     SessionTurn,
+    VideoOptions,
 )
-from gpu_service.asr.transcriber import Transcript
 from gpu_service.dependencies import Services
-from gpu_service.engines.base import AvatarSession, SpeechSegment
-from gpu_service.replying import ReplyLimits, ReplyOrder, spoken_reply
-from gpu_service.routes.tts import resolve_speech
+from gpu_service.engines.asr.transcriber import Transcriber, Transcript
+from gpu_service.engines.base import SpeechSegment
+from gpu_service.orders import OpenedAvatar, open_avatar, resolve_speech, start_reply
 from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
@@ -64,6 +66,12 @@ class LiveSession:
     turns: list[SessionTurn] = field(default_factory=list)  # the conversation (what the model sees, and GET shows)
     listener: asyncio.Task[None] | None = None  # the microphone's, when the peer sends one
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # orders being prepared
+    held: ExitStack = field(default_factory=ExitStack)  # engines kept loaded for the session's life
+    turn_log: EventLog[SessionTurn] = field(default_factory=EventLog)  # `turns` as events, for followers
+
+    def add_turn(self, turn: SessionTurn) -> None:
+        self.turns.append(turn)
+        self.turn_log.append(turn)
 
     def info(self) -> SessionInfo:
         state = {"connected": "connected", "closed": "closed", "failed": "closed"}.get(
@@ -109,20 +117,18 @@ class LiveSessions:
         finally:
             self._opening -= 1
 
-    def _avatar_session(self, offer: SessionOffer) -> AvatarSession:
+    def _avatar(self, offer: SessionOffer) -> OpenedAvatar:
         """In a worker thread: engines may load, the portrait is analysed."""
-        resolve_speech(offer, self._services, None)  # an unknown voice or engine is refused before any media
-        avatar = self._services.engines.avatar.get(offer.avatar_engine)
-        portrait = self._services.portraits.resolve(offer.portrait, offer.face)
-        seed = offer.seed if offer.seed is not None else zlib.crc32(offer.portrait.encode())
-        return avatar.open_session(portrait, fps=offer.fps, size=offer.size, seed=seed)
+        resolve_speech(offer, self._services, None).release()  # an unknown voice or engine: refused before media
+        return open_avatar(offer, self._services, offer.portrait)  # held by the session from here
 
     async def _open(self, offer: SessionOffer) -> SessionAnswer:
-        avatar_session = await asyncio.to_thread(self._avatar_session, offer)
+        avatar = await asyncio.to_thread(self._avatar, offer)
         servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]  # none: never a public STUN server
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
-        performer = Performer(avatar_session)
+        performer = Performer(avatar.session)
         session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
+        session.held.callback(avatar.release)
         try:
             self._wire(session)  # before the remote description: it announces the peer's microphone track
             await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
@@ -133,7 +139,7 @@ class LiveSessions:
             # Whatever aiortc raised (ValueError, AssertionError, a RuntimeError from a StopIteration, a cancelled
             # request), the performer's thread and the peer's sockets go with the refused offer.
             with anyio.CancelScope(shield=True):
-                await _discard(peer, performer)
+                await _discard(session)
             if isinstance(exc, Exception):
                 log.info("offer refused: %r", exc)
                 raise Unprocessable(f"not a usable WebRTC offer: {_offer_problem(exc)}. {OFFER_HINT}") from exc
@@ -152,7 +158,7 @@ class LiveSessions:
             session.listener.cancel()
         for task in list(session.tasks):
             task.cancel()
-        await _discard(session.peer, session.performer)
+        await _discard(session)
         log.info("live session %s closed: %s", session_id, reason)
 
     async def close_all(self) -> None:
@@ -205,9 +211,16 @@ class LiveSessions:
             command = SessionCommand(type="chat", text=transcript.text).model_dump_json()
             self._command(session, command, send, spoken=True)
 
+        transcribers: list[Transcriber] = []
+
+        def transcriber() -> Transcriber:  # loaded at the first utterance, then held while the session lasts
+            if not transcribers:
+                transcribers.append(self._services.engines.asr.hold(None, session.held))
+            return transcribers[0]
+
         await listen(
             track,
-            self._services.engines.asr.get,
+            transcriber,
             session.offer.language,
             asr.end_silence_s,
             asr.pause_s,
@@ -259,25 +272,20 @@ class LiveSessions:
     ) -> Order:
         offer = session.offer
         speech_order = resolve_speech(offer, self._services, text if kind == "say" else None)
-        engine = speech_order.engine
+        session.held.callback(speech_order.release)  # an order never performed (the session ended first) too
         speech: Iterator[SpeechSegment]
         info: ReplyInfo | None = None
-        if kind == "say":
-            speech = engine.stream(text, offer.language, speech_order.voice, match_voice=speech_order.match_voice)
-        else:
-            reply_order = ReplyOrder(
-                self._services.engines.llm.get(offer.llm_engine),
-                ReplyLimits.of(self._services.settings.llm),
-                engine,
-                offer.language,
-                speech_order.voice,
-                speech_order.match_voice,
-            )
-            system = [ChatTurn(role="system", content=offer.system)] if offer.system else []
-            history = [ChatTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
-            turns = [*system, *history, ChatTurn(role="user", content=text)]
-            speech, info = spoken_reply(reply_order, turns, time.perf_counter())
-            session.turns.append(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
+        try:
+            if kind == "say":
+                speech = speech_order.speak(text)
+            else:
+                speech, info = start_reply(
+                    self._reply_request(session, text), speech_order, self._services, time.perf_counter()
+                )
+                session.add_turn(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
+        except BaseException:
+            speech_order.release()
+            raise
 
         said: list[str] = []
 
@@ -287,14 +295,27 @@ class LiveSessions:
                 send(SessionEvent(type="sentence", text=sentence))
 
         def on_end(completed: bool) -> None:
+            speech_order.release()
             if info is not None:  # the reply as far as it was said
                 status = "done" if completed else "interrupted"
                 turn = SessionTurn(role="assistant", text=" ".join(said), language=offer.language, status=status)
-                session.turns.append(turn)
+                session.add_turn(turn)
             send(SessionEvent(type="done" if completed else "interrupted", text=" ".join(said)))
 
         send(SessionEvent(type="speaking", text=text if kind == "say" else None))
-        return Order(speech=speech, sample_rate=engine.sample_rate, on_segment=on_segment, on_end=on_end)
+        return Order(speech=speech, sample_rate=speech_order.engine.sample_rate, on_segment=on_segment, on_end=on_end)
+
+    @staticmethod
+    def _reply_request(session: LiveSession, text: str) -> ReplyRequest:
+        """The session's conversation as a reply request: its persona, its turns so far, then `text`."""
+        offer = session.offer
+        return ReplyRequest(
+            **offer.model_dump(include=set(VideoOptions.model_fields)),
+            text=text,
+            system=offer.system,
+            history=[HistoryTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text],
+            llm_engine=offer.llm_engine,
+        )
 
     async def _watch(self) -> None:
         """Drop peers that never connected and sessions idle past the limit."""
@@ -311,13 +332,16 @@ class LiveSessions:
                     await self.close(session.id, f"idle for {self._settings.idle_s:.0f} s (GPU_SESSIONS__IDLE_S)")
 
 
-async def _discard(peer: RTCPeerConnection, performer: Performer) -> None:
-    """Stop the performer's thread and close the peer; a peer half set up by a bad offer may fail to close."""
-    await asyncio.to_thread(performer.close)
+async def _discard(session: LiveSession) -> None:
+    """Stop the performer's thread, close the peer (one half set up by a bad offer may fail to close), let go of
+    the engines and end the turns' followers."""
+    await asyncio.to_thread(session.performer.close)
     try:
-        await peer.close()
+        await session.peer.close()
     except Exception:
         log.warning("closing a peer failed", exc_info=True)
+    session.held.close()
+    session.turn_log.close()
 
 
 def _offer_problem(exc: Exception) -> str:

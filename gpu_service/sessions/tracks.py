@@ -15,7 +15,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
-from gpu_service.sessions.performer import OUTPUT_RATE, Performer, picture
+from common.media.video import yuv420_frame
+from gpu_service.sessions.performer import OUTPUT_RATE, Performer
 
 AUDIO_PTIME = 0.02  # 20 ms audio frames, as Opus sends them
 AUDIO_SAMPLES = int(OUTPUT_RATE * AUDIO_PTIME)
@@ -33,7 +34,7 @@ class Timeline:
         self.audio = np.zeros(0, np.float32)  # samples taken, not yet sent by the audio track
         self.audio_offset = 0  # the timeline sample at audio[0]
         self.video_sent = 0
-        self._last_frame = picture(performer.session.photo)
+        self._last_frame = yuv420_frame(performer.session.photo)
         self._silence = np.zeros(OUTPUT_RATE // self.fps, np.float32)
 
     def clock(self) -> float:

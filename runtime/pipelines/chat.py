@@ -15,15 +15,16 @@ from pathlib import Path
 
 import anyio
 
-from common.errors import BadGateway, Conflict, NotFound, TooLarge
-from contracts.gpu_service import HistoryTurn, Language, ReplyRequest, SpeakResult, TranscribeResponse
+from common.errors import BadGateway, Conflict, NotFound
+from contracts.gpu_service import HistoryTurn, Language, SegmentTiming, SpeakResult, TranscribeResponse
 from contracts.runtime import ChatMessage, Conversation, MessageStatus, Persona, ReplyResult, ReplyTimings
-from runtime.config import Settings
 from runtime.conversations import ConversationStore, new_id
 from runtime.gpu_client import GpuUnreachable
 from runtime.gpu_gateway import GpuBackend
-from runtime.language import resolve_language
+from runtime.gpu_requests import check_text, reply_request, spoken_language
 from runtime.pipelines.generate import GenerateContext, VideoStream, fallback, open_video
+from runtime.progress import RunningReplies
+from runtime.videos import video_url
 
 log = logging.getLogger("runtime.chat")
 
@@ -33,6 +34,7 @@ class ChatContext:
     generating: GenerateContext
     conversations: ConversationStore
     history_turns: int  # most recent turns sent to the model (it trims further to its window)
+    running: RunningReplies  # the replies being made here, followed by their event streams
 
 
 @dataclass
@@ -69,10 +71,7 @@ class ReplyStream:
         reason = (
             "the client went away" if isinstance(exc, GeneratorExit | anyio.get_cancelled_exc_class()) else str(exc)
         )
-        try:  # what the gpu_service had said by then
-            report: SpeakResult | None = await self.video.backend.client.speak_result(self.video.speak_id)
-        except Exception:  # the service may be gone: the reply then simply failed
-            report = None
+        report = self.video.ended_early  # what the gpu_service had said by then (None if it is gone)
         said = report is not None and report.reply is not None and bool(report.reply.text)
         self._store(report, "partial" if said else "failed", reason)
 
@@ -87,7 +86,7 @@ class ReplyStream:
                 "finish": "error" if status != "done" and info else (info.finish if info else None),
                 "llm_engine": info.llm_engine if info else None,
                 "video_id": self.video.video_id if video_ok else None,
-                "video_url": f"/api/v1/videos/{self.video.video_id}" if video_ok else None,
+                "video_url": video_url(self.video.video_id) if video_ok else None,
                 "timings": ReplyTimings(
                     first_token_s=info.first_token_s if info else None,
                     first_sentence_s=info.first_sentence_s if info else None,
@@ -100,16 +99,15 @@ class ReplyStream:
             }
         )
         self.context.conversations.save(self.conversation_id, self.reply)
+        self.context.running.end(self.reply.id, self.reply)
 
 
-def model_context(conversation: Conversation, user: ChatMessage, history_turns: int) -> tuple[str, list[HistoryTurn]]:
-    """The persona's instructions, and the turns before `user`'s that were said (failed replies were not), the
-    most recent ones: `history_turns` counts the new message too."""
-    persona = conversation.persona
-    system = persona.instructions
+def model_context(conversation: Conversation, user: ChatMessage, history_turns: int) -> list[HistoryTurn]:
+    """The turns before `user`'s that were said (failed replies were not), the most recent ones: `history_turns`
+    counts the new message too."""
     said = [m for m in conversation.messages if m.status != "failed" and m.text and m.id != user.id]
     recent = said[-(history_turns - 1) :] if history_turns > 1 else []
-    return system, [HistoryTurn(role=message.role, content=message.text) for message in recent]
+    return [HistoryTurn(role=message.role, content=message.text) for message in recent]
 
 
 async def check_persona(persona: Persona, context: ChatContext, owner: str) -> None:
@@ -146,13 +144,6 @@ async def hear(recording: Path, name: str, context: ChatContext) -> TranscribeRe
         return await (await fallback(backend, context.generating, exc)).client.transcribe(recording, name)
 
 
-def check_message(text: str, settings: Settings) -> None:
-    if len(text) > settings.max_text_chars:
-        raise TooLarge(
-            f"the message has {len(text)} characters; the limit is {settings.max_text_chars} (RUNTIME_MAX_TEXT_CHARS)"
-        )
-
-
 def user_message(text: str, language: Language, audio_s: float | None = None) -> ChatMessage:
     return ChatMessage(
         id=new_id(),
@@ -185,50 +176,42 @@ async def open_reply(
     settings = generating.settings
     conversation = store.get(conversation_id, owner)
     check_free(store, conversation_id)
-    check_message(text, settings)
+    check_text(text, settings, "message")
     started = time.perf_counter()
     if user is not None and user.language is not None:  # found when it was stored (or heard)
         language, detected = user.language, conversation.persona.language == "auto"
     else:
-        language, detected = resolve_language(conversation.persona.language, text)
+        language, detected = spoken_language(conversation.persona.language, text)
     user = user or user_message(text, language)
     if not stored:
         store.save(conversation_id, user)
     reply = ChatMessage(
         id=new_id(), role="assistant", text="", language=language, status="running", created_at=datetime.now(UTC)
     )
-    system, history = model_context(conversation, user, context.history_turns)
-    request = ReplyRequest(text=text, system=system, history=history, language=language)
+    history = model_context(conversation, user, context.history_turns)
     store.save(conversation_id, reply)
+    events = context.running.start(reply.id)
+
+    async def on_segment(segment: SegmentTiming) -> None:
+        events.append(segment)
+
+    async def start(backend: GpuBackend) -> VideoStream:
+        request = await reply_request(
+            conversation.persona, text, history, language, backend, generating.uploads, settings, owner
+        )
+        opened = backend.client.reply(request)
+        return await open_video(opened, backend, language, detected, generating, started, owner, on_segment)
+
     backend = await generating.gateway.backend()
     try:
         try:
-            video = await _start(request, detected, conversation, backend, generating, started, owner)
+            video = await start(backend)
         except GpuUnreachable as exc:
-            backend = await fallback(backend, generating, exc)
-            video = await _start(request, detected, conversation, backend, generating, started, owner)
+            video = await start(await fallback(backend, generating, exc))
     except BaseException as exc:
-        store.save(conversation_id, reply.model_copy(update={"status": "failed", "error": str(exc)}))
+        failed = reply.model_copy(update={"status": "failed", "error": str(exc)})
+        store.save(conversation_id, failed)
+        context.running.end(reply.id, failed)
         raise
     store.save(conversation_id, reply, speak_id=video.speak_id)
     return ReplyStream(conversation_id, user, reply, video, context)
-
-
-async def _start(
-    request: ReplyRequest,
-    detected: bool,
-    conversation: Conversation,
-    backend: GpuBackend,
-    generating: GenerateContext,
-    started: float,
-    owner: str,
-) -> VideoStream:
-    settings, persona = generating.settings, conversation.persona
-    voice = await generating.uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner)
-    portrait = await generating.uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner)
-    complete = request.model_copy(
-        update={"voice": voice, "portrait": portrait, "fps": settings.fps, "size": settings.size}
-    )
-    return await open_video(
-        backend.client.reply(complete), backend, request.language, detected, generating, started, owner
-    )

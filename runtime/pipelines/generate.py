@@ -10,28 +10,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import anyio
 from prometheus_client import Histogram
 
-from common.errors import ServiceUnavailable, TooLarge
-from common.files import atomic_target
-from common.remux import remux_faststart
-from contracts.gpu_service import Language, SpeakRequest, SpeakResult
+from common.errors import ServiceUnavailable
+from common.media.remux import remux_faststart
+from common.storage.files import atomic_target
+from contracts.gpu_service import Language, SegmentTiming, SpeakResult
 from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
 from runtime.captions import webvtt
 from runtime.config import Settings
 from runtime.gpu_client import GpuUnreachable, SpeakStream
 from runtime.gpu_gateway import GpuBackend, GpuGateway
-from runtime.language import resolve_language
+from runtime.gpu_requests import check_text, speak_request, spoken_language
+from runtime.jobs import StageCallback
+from runtime.progress import SegmentCallback, StreamFollower
 from runtime.uploads import UploadStore
-from runtime.videos import VideoStore
+from runtime.videos import VideoStore, captions_url, video_url
 
-StageCallback = Callable[[str], Awaitable[None]]
 log = logging.getLogger("runtime.generate")
+END_EVENT_WAIT_S = 10.0  # for the end event, once the last bytes came (it is sent as the stream closes)
+ENDED_EARLY_WAIT_S = 3.0  # for the end event of a stream left early (the gpu_service notices within a frame)
 
 
 @dataclass
@@ -47,14 +50,6 @@ class GenerateContext:
             self.stages.labels(stage).observe(seconds)
 
 
-def check_request(request: GenerateRequest, settings: Settings) -> None:
-    """Refusals that need no work: made before a job is queued, so a queued job cannot fail for them later."""
-    if len(request.text) > settings.max_text_chars:
-        raise TooLarge(
-            f"text has {len(request.text)} characters; the limit is {settings.max_text_chars} (RUNTIME_MAX_TEXT_CHARS)"
-        )
-
-
 @dataclass
 class VideoStream:
     """A video being made: its id now, its bytes as they come, its result once they have all come."""
@@ -68,8 +63,10 @@ class VideoStream:
     context: GenerateContext
     started: float
     upstream: AsyncIterator[bytes]
+    follower: StreamFollower  # the stream's events, read while its bytes pass through
     closer: contextlib.AsyncExitStack
     report: SpeakResult | None = None  # the gpu_service's account, once the stream has ended well
+    ended_early: SpeakResult | None = None  # its account of a stream that broke off or was left, if it gave one
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The fragmented MP4, passed through and stored; raises GpuUnreachable if the stream breaks off."""
@@ -82,14 +79,19 @@ class VideoStream:
                     yield chunk
             videos.claim(self.video_id, self.owner)
             await anyio.to_thread.run_sync(remux_faststart, partial, videos.path_for(self.video_id))
-            self.report = await self.backend.client.speak_result(self.speak_id)
+            self.report = await self.follower.result(END_EVENT_WAIT_S)
+            if self.report is None:  # its events broke off: the record, read once
+                self.report = await self.backend.client.speak_result(self.speak_id)
             with atomic_target(videos.captions_path(self.video_id)) as captions:
                 captions.write_text(webvtt(self.report.segments), encoding="utf-8")
             self.context.observe("total", time.perf_counter() - self.started)
         finally:
             partial.unlink(missing_ok=True)
             with anyio.CancelScope(shield=True):
-                await self.closer.aclose()
+                await self.closer.aclose()  # the gpu_service stops its work: its end event says how far it got
+                if self.report is None:
+                    self.ended_early = await self.follower.result(ENDED_EARLY_WAIT_S)
+                await self.follower.close()
 
     async def consume(self) -> SpeakResult:
         """The whole stream, stored; the gpu_service's account of it."""
@@ -104,7 +106,7 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
     settings = stream.context.settings
     return GenerateResult(
         video_id=stream.video_id,
-        video_url=f"/api/v1/videos/{stream.video_id}",
+        video_url=video_url(stream.video_id),
         duration_s=report.duration_s,
         language=report.language,
         language_detected=stream.detected,
@@ -118,7 +120,7 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
         ),
         segments=report.segments,
         spoken_text=report.spoken_text,
-        captions_url=f"/api/v1/videos/{stream.video_id}/captions.vtt",
+        captions_url=captions_url(stream.video_id),
         notices=report.notices,
         rtf=total_s / report.duration_s if report.duration_s else 0.0,
         engines=EnginesUsed(tts=report.tts_engine, avatar=report.avatar_engine),
@@ -127,19 +129,23 @@ def _result(request: GenerateRequest, stream: VideoStream, report: SpeakResult) 
 
 
 async def open_stream(
-    request: GenerateRequest, context: GenerateContext, on_stage: StageCallback, owner: str
+    request: GenerateRequest,
+    context: GenerateContext,
+    on_stage: StageCallback,
+    owner: str,
+    on_segment: SegmentCallback | None = None,
 ) -> VideoStream:
     """Resolve the request and start the video for `owner`: refusals arrive here, before any byte is sent."""
     started = time.perf_counter()
-    check_request(request, context.settings)
+    check_text(request.text, context.settings)
     await on_stage("resolving")
-    language, detected = resolve_language(request.language, request.text)
+    language, detected = spoken_language(request.language, request.text)
     backend = await context.gateway.backend()
     try:
-        return await _open(request, language, detected, backend, context, started, owner)
+        return await _open(request, language, detected, backend, context, started, owner, on_segment)
     except GpuUnreachable as exc:
         local = await fallback(backend, context, exc)
-        return await _open(request, language, detected, local, context, started, owner)
+        return await _open(request, language, detected, local, context, started, owner, on_segment)
 
 
 async def fallback(backend: GpuBackend, context: GenerateContext, exc: GpuUnreachable) -> GpuBackend:
@@ -161,20 +167,11 @@ async def _open(
     context: GenerateContext,
     started: float,
     owner: str,
+    on_segment: SegmentCallback | None = None,
 ) -> VideoStream:
-    settings = context.settings
-    voice = await context.uploads.resolve_voice(request.voice or settings.default_voice, backend, owner)
-    portrait = await context.uploads.resolve_portrait(request.portrait or settings.default_portrait, backend, owner)
-    speak = SpeakRequest(
-        text=request.text,
-        language=language,
-        voice=voice,
-        portrait=portrait,
-        face=request.face,
-        fps=settings.fps,
-        size=settings.size,
-    )
-    return await open_video(backend.client.speak(speak), backend, language, detected, context, started, owner)
+    speak = await speak_request(request, language, backend, context.uploads, context.settings, owner)
+    opened = backend.client.speak(speak)
+    return await open_video(opened, backend, language, detected, context, started, owner, on_segment)
 
 
 async def open_video(
@@ -185,11 +182,14 @@ async def open_video(
     context: GenerateContext,
     started: float,
     owner: str,
+    on_segment: SegmentCallback | None = None,
 ) -> VideoStream:
-    """Open a gpu_service video stream (/speak or /reply) as a VideoStream that stores what passes through."""
+    """Open a gpu_service video stream (/speak or /reply) as a VideoStream that stores what passes through, its
+    events followed from the start (each segment to `on_segment`)."""
     closer = contextlib.AsyncExitStack()
     try:
         answer = await closer.enter_async_context(answer_context)
+        follower = StreamFollower(backend.client, answer.speak_id, on_segment)
     except BaseException:
         await closer.aclose()
         raise
@@ -204,6 +204,7 @@ async def open_video(
         context=context,
         started=started,
         upstream=answer.chunks,
+        follower=follower,
         closer=closer,
     )
 
@@ -213,11 +214,20 @@ async def generate(
 ) -> GenerateResult:
     """The whole clip: the stream consumed to the end. A stream that breaks off is made again by the local engines (if
     allowed): nothing has reached the client yet."""
-    stream = await open_stream(request, context, on_stage, owner)
-    await on_stage("speaking")
+    speaking = False
+
+    async def on_segment(_: SegmentTiming) -> None:  # the job's stage follows the stream's events
+        nonlocal speaking
+        if not speaking:
+            speaking = True
+            await on_stage("speaking")
+
+    stream = await open_stream(request, context, on_stage, owner, on_segment)
     try:
         return _result(request, stream, await stream.consume())
     except GpuUnreachable as exc:
         backend = await fallback(stream.backend, context, exc)
-        again = await _open(request, stream.language, stream.detected, backend, context, stream.started, owner)
+        again = await _open(
+            request, stream.language, stream.detected, backend, context, stream.started, owner, on_segment
+        )
         return _result(request, again, await again.consume())

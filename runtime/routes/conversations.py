@@ -3,8 +3,6 @@ as it is written; its video streams like /generate's, its text arrives as server
 
 from __future__ import annotations
 
-import asyncio
-import json
 import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -13,8 +11,9 @@ from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from common.errors import documented
-from common.streaming import ClosingStreamingResponse
-from common.uploads import receive_upload
+from common.http import sse
+from common.http.streaming import ClosingStreamingResponse
+from common.http.uploads import receive_upload
 from contracts.runtime import (
     EVENTS_URL_HEADER,
     FALLBACK_HEADER,
@@ -31,18 +30,18 @@ from contracts.runtime import (
     ReplyResult,
 )
 from runtime.dependencies import Owner, Services, get_services, rate_limited
-from runtime.language import resolve_language
+from runtime.gpu_requests import check_text, spoken_language
 from runtime.pipelines.chat import (
     ReplyStream,
     check_free,
-    check_message,
     check_persona,
     hear,
     open_reply,
     user_message,
 )
-from runtime.reply_progress import POLL_S
+from runtime.progress import ReplyEvent
 from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
+from runtime.videos import video_url
 
 router = APIRouter(prefix="/api/v1/conversations")
 REPLY_STREAM_DOC = {
@@ -114,7 +113,7 @@ async def _answer(reply: ReplyStream, conversation_id: str, stream: bool, reques
         MESSAGE_ID_HEADER: reply.reply.id,
         EVENTS_URL_HEADER: f"/api/v1/conversations/{conversation_id}/messages/{reply.reply.id}/events",
         VIDEO_ID_HEADER: video_id,
-        VIDEO_URL_HEADER: f"/api/v1/videos/{video_id}",
+        VIDEO_URL_HEADER: video_url(video_id),
         FALLBACK_HEADER: str(reply.video.backend.is_fallback).lower(),
         "Cache-Control": "no-store",
     }
@@ -171,36 +170,36 @@ async def events(
 ) -> StreamingResponse:
     """The reply's sentences as they are spoken, then the stored message; a finished reply replays at once."""
     services.conversations.message(conversation_id, message_id, owner)  # 404 before the stream starts
-    progress = services.reply_progress
-    leave = progress.listen(owner)  # 429 before the stream starts
+    running = services.chatting.running
+    leave = running.listen(owner)  # 429 before the stream starts
+
+    async def replayed() -> AsyncIterator[ReplyEvent]:
+        """The reply's events: followed while it is made here, else (it has ended) read from the store."""
+        events = running.get(message_id)
+        if events is not None:
+            async for event in events.follow():
+                yield event
+            return
+        message, _ = services.conversations.message(conversation_id, message_id, owner)
+        for segment in message.segments:
+            yield segment
+        yield message
 
     async def stream() -> AsyncIterator[bytes]:
-        sent = 0
         try:
-            while True:
-                message, speak_id = services.conversations.message(conversation_id, message_id, owner)
-                segments = message.segments
-                if message.status == "running" and speak_id:
-                    segments = await progress.segments(speak_id, segments)
-                for index, segment in enumerate(segments[sent:], start=sent):
-                    yield _event("sentence", {"index": index, **segment.model_dump()})
-                sent = max(sent, len(segments))
-                if message.status != "running":
-                    if speak_id:
-                        progress.finished(speak_id)
-                    yield _event("done", message_with_urls(message, request).model_dump(mode="json"))
+            index = 0
+            async for event in replayed():
+                if isinstance(event, ChatMessage):
+                    yield sse.event(message_with_urls(event, request).model_dump(mode="json"), "done")
                     return
-                await asyncio.sleep(POLL_S)
+                yield sse.event({"index": index, **event.model_dump()}, "sentence")
+                index += 1
         finally:
             leave()
 
     events = stream()
     weakref.finalize(events, leave)  # a stream never started (the client left first) leaves its place too
-    return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
-
-
-def _event(name: str, data: object) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return StreamingResponse(events, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
 @router.post(
@@ -220,9 +219,9 @@ async def submit(
     """Queue the reply to a message (a "chat_reply" job); poll GET /api/v1/jobs/{id}, download its video."""
     conversation = services.conversations.get(conversation_id, owner)
     check_free(services.conversations, conversation_id)
-    check_message(body.text, services.settings)
+    check_text(body.text, services.settings, "message")
     services.runner.check_capacity()
-    language, _ = resolve_language(conversation.persona.language, body.text)
+    language, _ = spoken_language(conversation.persona.language, body.text)
     user: ChatMessage = user_message(body.text, language)
     services.conversations.save(conversation_id, user)
     job = services.runner.submit(

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from common.errors import documented
-from common.streaming import ClosingStreamingResponse
+from common.http.streaming import ClosingStreamingResponse
 from contracts.runtime import FALLBACK_HEADER, VIDEO_ID_HEADER, VIDEO_URL_HEADER, GenerateRequest, GenerateResult
 from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.pipelines.generate import generate as generate_video
 from runtime.pipelines.generate import open_stream
 from runtime.routes.urls import absolute
+from runtime.videos import video_url
 
 router = APIRouter(prefix="/api/v1")
 
@@ -45,7 +46,7 @@ async def generate(
     stream = await open_stream(body, services.generating, _no_stage, owner)
     headers = {
         VIDEO_ID_HEADER: stream.video_id,
-        VIDEO_URL_HEADER: f"/api/v1/videos/{stream.video_id}",
+        VIDEO_URL_HEADER: video_url(stream.video_id),
         FALLBACK_HEADER: str(stream.backend.is_fallback).lower(),
         "Cache-Control": "no-store",
     }

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from common.auth import has_valid_key
 from common.errors import ServiceError
-from contracts.gpu_service import PublicHealth
+from common.http.auth import has_valid_key
+from contracts.gpu_service import DiskUsage, PublicHealth
 from contracts.runtime import GpuServiceHealth, HealthResponse
 from runtime import __version__
 from runtime.dependencies import Services, get_services
@@ -31,7 +31,7 @@ async def health(
     return HealthResponse(
         status=status,
         problems=problems,
-        disk=services.disk.get(),
+        disk=DiskUsage.model_validate(services.disk.get(), from_attributes=True),
         auth=bool(settings.api_keys),
         version=__version__,
         mode=settings.mode,

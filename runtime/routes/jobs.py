@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from common.errors import documented
 from contracts.runtime import GenerateRequest, Job, JobList
 from runtime.dependencies import Owner, Services, get_services, rate_limited
-from runtime.pipelines.generate import check_request
+from runtime.gpu_requests import check_text
 from runtime.routes.urls import job_with_urls
 
 router = APIRouter(prefix="/api/v1")
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1")
 )
 async def submit(body: GenerateRequest, owner: Owner, services: Annotated[Services, Depends(get_services)]) -> Job:
     """Queue a generate request; poll GET /api/v1/jobs/{id} for its stage and result."""
-    check_request(body, services.settings)
+    check_text(body.text, services.settings)
     return services.runner.submit(body, owner)
 
 

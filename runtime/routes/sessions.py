@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from common.errors import NotFound, documented
-from contracts.gpu_service import SessionInfo, SessionOffer
+from contracts.gpu_service import SessionInfo
 from contracts.runtime import LiveSessionAnswer, LiveSessionRequest
 from runtime.dependencies import Owner, Services, get_services, rate_limited
+from runtime.gpu_requests import session_offer
 from runtime.live_sessions import LiveRecord
 
 router = APIRouter(prefix="/api/v1/sessions")
@@ -33,23 +34,12 @@ async def open_session(
     utterance is answered). The session's chat turns are kept in a new conversation (`conversation_id`), a reply
     cut short stored as partial. ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
     503 when the gpu_service runs as many sessions as it takes."""
-    settings, persona = services.settings, body.persona
     give_back = services.live_sessions.reserve(owner)  # 429 for a key that holds its share already
     try:
         backend = await services.gateway.backend()
-        uploads = services.uploads
-        offer = SessionOffer(
-            sdp=body.sdp,
-            type=body.type,
-            language="en" if persona.language == "auto" else persona.language,
-            voice=await uploads.resolve_voice(persona.voice or settings.default_voice, backend, owner),
-            portrait=await uploads.resolve_portrait(persona.portrait or settings.default_portrait, backend, owner),
-            system=persona.instructions,
-            fps=settings.fps,
-            size=settings.size,
-        )
+        offer = await session_offer(body, backend, services.uploads, services.settings, owner)
         answer = await backend.client.open_session(offer)
-        conversation = services.conversations.create(persona, owner)
+        conversation = services.conversations.create(body.persona, owner)
         record = LiveRecord(owner, conversation.id, backend.client, give_back=give_back)
         services.live_sessions.add(answer.id, record, lasting=not backend.is_fallback)
     except BaseException:
@@ -69,7 +59,7 @@ async def session_info(
     except NotFound:
         services.live_sessions.forget(session_id)  # ended on its own (peer gone, idle)
         raise
-    services.live_sessions.copy(session_id, info)
+    await services.live_sessions.caught_up(session_id, info)
     return info
 
 
@@ -80,7 +70,6 @@ async def close_session(
     """End the session now (its last turns are kept in its conversation first)."""
     record = services.live_sessions.owned(session_id, owner)
     with contextlib.suppress(NotFound):
-        services.live_sessions.copy(session_id, await record.client.session_info(session_id))
         await record.client.close_session(session_id)
-    services.live_sessions.forget(session_id)
+    await services.live_sessions.end(session_id)
     return Response(status_code=204)

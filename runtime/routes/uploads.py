@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from common.errors import documented
-from common.images import thumbnail_jpeg
+from common.media.images import thumbnail_jpeg
 from contracts.runtime import (
     BundledPortrait,
     BundledVoice,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from common.files import atomic_target
+from common.storage.files import atomic_target
 
 
 def test_the_file_appears_only_when_complete_and_readable_by_others(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from common.paths import PathOutsideRoots, resolve_within
+from common.storage.paths import PathOutsideRoots, resolve_within
 
 
 def test_relative_name_inside_a_root(tmp_path: Path) -> None:

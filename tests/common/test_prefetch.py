@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.prefetch import prefetch
+from common.concurrency.prefetch import prefetch
 
 
 def test_items_arrive_in_order_and_all() -> None:

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from common.storage import DiskUsageProbe, remove_older_than
+from common.storage.retention import DiskUsageProbe, remove_older_than
 
 
 def test_disk_usage_is_walked_at_most_once_per_interval(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pyloudnorm
 import soundfile as sf
 
-from common.video import write_mp4
-from common.voice_sample import REFERENCE_RATE, speech_mask
+from common.media.video import write_mp4
+from common.media.voice_sample import REFERENCE_RATE, speech_mask
 from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 
 REPO = Path(__file__).resolve().parents[2]

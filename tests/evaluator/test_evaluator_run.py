@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from common.launch import RunningService, free_port
-from common.stack import local_stack
+from common.process.launch import RunningService, free_port
 from evaluator.report.schema import RunReport
+from harness.stack import local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ONLY = ["--only", "en-short", "--only", "zh-short", "--only", "es-short", "--only", "en-zh-es-auto"]

@@ -8,9 +8,9 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import load_audio
-from common.launch import RunningService
-from common.video import write_mp4
+from common.media.audio import load_audio
+from common.media.video import write_mp4
+from common.process.launch import RunningService
 from contracts.gpu_service import AvatarResponse, TTSResponse
 from evaluator.media import iter_frames, probe
 from evaluator.metrics.intelligibility import Listener, normalize_text, text_errors

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
-from common import face_landmarks as lm
-from common.face_mesh import FaceMesh
+from common.face import landmarks as lm
+from common.face.mesh import FaceMesh
 from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar.animator import AnimatorEngine, Rig, frame_vertices, render_frame
 from gpu_service.engines.avatar.face import FaceAnalyzer

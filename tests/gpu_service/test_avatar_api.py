@@ -10,8 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import load_audio
-from common.launch import RunningService
+from common.media.audio import load_audio
+from common.process.launch import RunningService
 from contracts.gpu_service import AvatarResponse, TTSResponse
 from evaluator.media import VideoInfo, iter_frames, probe
 from evaluator.metrics.face_tracks import FaceTracks, count_blinks, track_faces

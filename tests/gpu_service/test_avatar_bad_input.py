@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import write_wav
-from common.launch import RunningService
+from common.media.audio import write_wav
+from common.process.launch import RunningService
 from contracts.gpu_service import AvatarResponse
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import NO_FACE_ADVICE

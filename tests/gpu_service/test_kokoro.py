@@ -10,16 +10,16 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import load_audio
-from common.launch import RunningService
+from common.media.audio import load_audio
+from common.process.launch import RunningService
 from contracts.gpu_service import HealthResponse, TTSResponse
 from evaluator.metrics.intelligibility import Listener, text_errors
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import synthesize
-from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.base import EngineLoadError, synthesize
 from gpu_service.engines.tts.kokoro import KokoroEngine
 from gpu_service.engines.tts.kokoro_model import SAMPLE_RATE, SAMPLES_PER_FRAME, joined_parts
-from gpu_service.engines.tts.kokoro_options import KokoroOptions
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
+from gpu_service.engines.tts.match_parts import ALL_PARTS
 from gpu_service.engines.tts.voice_match import median_pitch
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 
@@ -35,7 +35,7 @@ HEARD = {
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> KokoroEngine:
     cache = tmp_path_factory.mktemp("kokoro-cache")
-    return KokoroEngine(KokoroOptions(cache_dir=cache), VoiceProfileStore(cache, 8))
+    return KokoroEngine(KokoroSettings(match_parts=list(ALL_PARTS)), cache, VoiceProfileStore(cache, 8))
 
 
 def reference(name: str) -> AssetReference:
@@ -49,14 +49,14 @@ def test_parts_that_do_not_join_into_the_published_model_are_refused_with_what_t
 
 def test_the_joined_model_is_kept_in_the_cache_folder_only(engine: KokoroEngine, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    KokoroEngine(KokoroOptions(cache_dir=cache), VoiceProfileStore(cache, 2))
+    KokoroEngine(KokoroSettings(), cache, VoiceProfileStore(cache, 2))
     made = sorted(path.relative_to(cache).parts[0] for path in cache.rglob("*") if path.is_file())
     assert set(made) == {"kokoro"}, made  # jieba's word list comes with the first Mandarin sentence
 
 
 def test_an_unknown_style_vector_is_refused_naming_the_ones_there_are(tmp_path: Path) -> None:
     with pytest.raises(EngineLoadError, match="jf_nezumi"):
-        KokoroEngine(KokoroOptions(cache_dir=tmp_path, voice="af_heart"), VoiceProfileStore(tmp_path, 2))
+        KokoroEngine(KokoroSettings(voice="af_heart"), tmp_path, VoiceProfileStore(tmp_path, 2))
 
 
 @pytest.mark.parametrize("language", ["en", "es", "zh"])

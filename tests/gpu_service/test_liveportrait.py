@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from contracts.gpu_service import AvatarResponse, HealthResponse, SpeakResult, TTSResponse
 from evaluator.media import iter_frames, probe
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
-from gpu_service.engines.avatar.liveportrait import WEIGHTS, LivePortraitEngine, LivePortraitOptions, unavailable_reason
+from gpu_service.engines.avatar.liveportrait import WEIGHTS, LivePortraitEngine, unavailable_reason
 from gpu_service.engines.avatar.liveportrait_motion import (
     LIP_OPEN_RATIO,
     batches,
@@ -42,6 +42,7 @@ from gpu_service.engines.avatar.liveportrait_motion import (
     paste_back,
     rotation_matrices,
 )
+from gpu_service.engines.avatar.liveportrait_settings import LivePortraitSettings
 from gpu_service.engines.avatar.mouth import build_track, frame_count
 from gpu_service.engines.base import synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
@@ -115,10 +116,10 @@ def test_crop_mask_and_paste_back(tmp_path: Path) -> None:
 
 
 def test_unavailable_reasons(tmp_path: Path) -> None:
-    assert "--with-liveportrait" in (unavailable_reason(LivePortraitOptions(None, None, "cpu", True)) or "")
-    reason = unavailable_reason(LivePortraitOptions(tmp_path, None, "cpu", True))
+    assert "--with-liveportrait" in (unavailable_reason(LivePortraitSettings()) or "")
+    reason = unavailable_reason(LivePortraitSettings(dir=tmp_path))
     assert reason is not None and "not a LivePortrait checkout" in reason
-    reason = unavailable_reason(LivePortraitOptions(STAND_IN, tmp_path / "weights", "cpu", True))
+    reason = unavailable_reason(LivePortraitSettings(dir=STAND_IN, weights_dir=tmp_path / "weights"))
     assert reason is not None and "spade_generator.pth" in reason and "stitching_retargeting_module.pth" in reason
 
 
@@ -145,7 +146,9 @@ def checkout_on_path(checkout: Path) -> Iterator[None]:
 def test_real_livePortrait_code_renders_through_the_engine(tmp_path: Path) -> None:
     weights = build_random_weights(tmp_path / "weights")
     with checkout_on_path(ADAPTER):
-        engine = LivePortraitEngine(LivePortraitOptions(ADAPTER, weights, "cpu", fp16=True), FaceAnalyzer(tmp_path))
+        engine = LivePortraitEngine(
+            LivePortraitSettings(dir=ADAPTER, weights_dir=weights), "cpu", FaceAnalyzer(tmp_path), 64
+        )
         from mimic_head.live_portrait_wrapper import LivePortraitWrapper
 
         assert isinstance(engine._wrapper, LivePortraitWrapper) and engine.device == "cpu"
@@ -181,7 +184,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_engine_drives_the_wrapper_and_writes_the_video(weights: Path, tmp_path: Path) -> None:
     engine = LivePortraitEngine(
-        LivePortraitOptions(STAND_IN, weights, "cpu", fp16=True, batch_size=7), FaceAnalyzer(tmp_path)
+        LivePortraitSettings(dir=STAND_IN, weights_dir=weights, batch=7), "cpu", FaceAnalyzer(tmp_path), 64
     )
     calls = sys.modules["src.live_portrait_wrapper"].CALLS
     calls.clear()
@@ -221,7 +224,7 @@ def test_engine_drives_the_wrapper_and_writes_the_video(weights: Path, tmp_path:
 
 
 def test_device_and_precision_reach_livePortraits_config(weights: Path, tmp_path: Path) -> None:
-    LivePortraitEngine(LivePortraitOptions(STAND_IN, weights, "cpu", fp16=True), FaceAnalyzer(tmp_path))
+    LivePortraitEngine(LivePortraitSettings(dir=STAND_IN, weights_dir=weights), "cpu", FaceAnalyzer(tmp_path), 64)
     calls = sys.modules["src.live_portrait_wrapper"].CALLS
     config = next(call[1] for call in reversed(calls) if call[0] == "init")
     assert config.flag_force_cpu and not config.flag_use_half_precision  # fp16 only on CUDA

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
-from common.launch import RunningService, free_port, run_service
-from common.stack import local_stack
+from common.process.launch import RunningService, free_port, run_service
 from contracts.gpu_service import ChatTurn, ReplyInfo, SpeakResult
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation, fit_to_window
@@ -19,6 +18,7 @@ from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
 from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences
+from harness.stack import local_stack
 from tests.media_stream import decode
 
 QUESTION = [ChatTurn(role="system", content="You are Ava."), ChatTurn(role="user", content="What is the sun?")]

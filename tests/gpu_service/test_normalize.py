@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.audio import load_audio
-from common.launch import RunningService
-from common.speakable import speakable
+from common.media.audio import load_audio
+from common.process.launch import RunningService
+from common.text.speakable import speakable
 from contracts.gpu_service import TTSResponse
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.engines.tts.language_runs import spoken_runs

@@ -11,8 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import write_wav
-from common.launch import RunningService
+from common.media.audio import write_wav
+from common.process.launch import RunningService
 from contracts.gpu_service import AvatarResponse, PortraitCheckResponse
 from gpu_service.engines.avatar.face import NO_FACE_ADVICE, SMALL_FACE_PX
 from tests.photos import astronaut, cameraman, coffee, small_face, two_people

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from common.audio import load_audio, rms_dbfs
-from common.launch import RunningService, run_service
+from common.media.audio import load_audio, rms_dbfs
+from common.process.launch import RunningService, run_service
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, connect, mouth_motion, run_session

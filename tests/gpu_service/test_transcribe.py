@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import soxr
 
-from common.audio import load_audio
-from common.launch import RunningService
+from common.media.audio import load_audio
+from common.process.launch import RunningService
 from contracts.gpu_service import TranscribeResponse, TTSResponse
 from evaluator.metrics.intelligibility import normalize_text
-from gpu_service.asr.streaming import (
+from gpu_service.config import Settings
+from gpu_service.engines.asr.streaming import (
     SileroStream,
     SpeechPaused,
     SpeechStarted,
@@ -27,8 +28,7 @@ from gpu_service.asr.streaming import (
     VoiceFaded,
     VoiceHeard,
 )
-from gpu_service.asr.transcriber import RATE, Transcriber
-from gpu_service.config import Settings
+from gpu_service.engines.asr.transcriber import RATE, Transcriber
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "voices"
 # The book's words for the bundled LibriVox clip (Sense and Sensibility, ch. 2; public domain).

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.audio import rms_dbfs
-from common.launch import RunningService
+from common.media.audio import rms_dbfs
+from common.process.launch import RunningService
 from contracts.gpu_service import HealthResponse, TTSResponse, VoicesResponse
 
 TEXTS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import RunningService
+from common.process.launch import RunningService
 
 
 def post(service: RunningService, body: Mapping[str, object]) -> httpx.Response:

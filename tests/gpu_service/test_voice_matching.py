@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.audio import load_audio
-from common.launch import RunningService
+from common.media.audio import load_audio
+from common.process.launch import RunningService
 from contracts.gpu_service import TTSResponse
 from evaluator.metrics.speaker import speaker_similarity
 from gpu_service.config import DEFAULT_ASSETS

@@ -16,9 +16,8 @@ import httpx
 import numpy as np
 import pytest
 
-from common.audio import load_audio, rms_dbfs
-from common.launch import RunningService, run_service
-from common.stack import local_stack
+from common.media.audio import load_audio, rms_dbfs
+from common.process.launch import RunningService, run_service
 from contracts.gpu_service import AvatarResponse, HealthResponse, SpeakResult, TTSResponse
 from contracts.runtime import GenerateResult
 from evaluator.media import probe
@@ -28,11 +27,12 @@ from gpu_service.engines.base import synthesize
 from gpu_service.engines.tts.xtts import (
     XTTS_LANGUAGE,
     XttsEngine,
-    XttsOptions,
     sentences_for,
     unavailable_reason,
     weights_key,
 )
+from gpu_service.engines.tts.xtts_settings import XttsSettings
+from harness.stack import local_stack
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
 from tests.media_stream import decode
 from tests.runtime.conftest import in_private_mounts, namespaces_available
@@ -50,15 +50,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_xtts(tmp_path_factory.mktemp("tiny-xtts"))
 
 
-def options(model_dir: Path | None, cache_dir: Path, download: bool = False) -> XttsOptions:
-    return XttsOptions(
-        model_dir=model_dir, download=download, device="cpu", fp16=True, cache_dir=cache_dir, stream_chunk_tokens=5
-    )
+def options(model_dir: Path | None, download: bool = False) -> XttsSettings:
+    return XttsSettings(model_dir=model_dir, download=download, fp16=True, stream_chunk_tokens=5)
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> XttsEngine:
-    return XttsEngine(options(tiny_model, tmp_path_factory.mktemp("xtts-cache")))
+    return XttsEngine(options(tiny_model), "cpu", tmp_path_factory.mktemp("xtts-cache"))
 
 
 def test_latents_are_computed_once_and_cached_on_disk(
@@ -71,7 +69,7 @@ def test_latents_are_computed_once_and_cached_on_disk(
     cached = list((engine._latents.folder).glob("*.pt"))
     assert len(cached) == 1
     # A fresh engine (a restarted service) reads the latents from disk instead of recomputing them.
-    again = XttsEngine(options(tiny_model, engine._latents.folder.parent))
+    again = XttsEngine(options(tiny_model), "cpu", engine._latents.folder.parent)
     reloaded = again.conditioning(VOICE)
     assert np.allclose(reloaded.gpt_latent.numpy(), first.gpt_latent.numpy())
     assert np.allclose(reloaded.speaker_embedding.numpy(), first.speaker_embedding.numpy())
@@ -159,17 +157,17 @@ def test_unavailable_reasons_say_what_to_do(tmp_path: Path, monkeypatch: pytest.
     incomplete = tmp_path / "model"
     incomplete.mkdir()
     (incomplete / "config.json").write_text("{}")
-    reason = unavailable_reason(options(incomplete, tmp_path))
+    reason = unavailable_reason(options(incomplete))
     assert reason is not None and "model.pth" in reason and "vocab.json" in reason
-    reason = unavailable_reason(options(None, tmp_path))
+    reason = unavailable_reason(options(None))
     assert reason is not None and "GPU_XTTS__MODEL_DIR" in reason
     monkeypatch.delenv("COQUI_TOS_AGREED", raising=False)
-    reason = unavailable_reason(options(None, tmp_path, download=True))
+    reason = unavailable_reason(options(None, download=True))
     assert reason is not None and "COQUI_TOS_AGREED=1" in reason and "non-commercial" in reason
 
 
 def test_a_broken_checkpoint_is_a_clear_load_error(tmp_path: Path, tiny_model: Path) -> None:
-    from gpu_service.engines.registry import EngineLoadError
+    from gpu_service.engines.base import EngineLoadError
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -177,7 +175,7 @@ def test_a_broken_checkpoint_is_a_clear_load_error(tmp_path: Path, tiny_model: P
         (broken / name).write_bytes((tiny_model / name).read_bytes())
     (broken / "model.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(EngineLoadError, match="does not load"):
-        XttsEngine(options(broken, tmp_path))
+        XttsEngine(options(broken), "cpu", tmp_path)
 
 
 # --- over HTTP ------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from tests.runtime.conftest import stack
 
 __all__ = ["round_three_gpu", "stack"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import RunningService
-from common.stack import local_stack
+from common.process.launch import RunningService
 from contracts.runtime import Job
 from gpu_service.config import DEFAULT_ASSETS
+from harness.stack import local_stack
 from tests.runtime.conftest import wait_for_job
 
 KEY = "key-for-tests"

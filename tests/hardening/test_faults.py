@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import free_port, run_service
+from common.process.launch import free_port, run_service
 from contracts.runtime import GenerateResult, Job
 from tests.runtime.conftest import in_private_mounts, namespaces_available, runtime_env, wait_for_job
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import RunningService
-from common.stack import local_stack
+from common.process.launch import RunningService
+from harness.stack import local_stack
 
 EXAMPLES = 25  # per operation and phase; the seed makes a failure reproducible
 SEED = "20261125"

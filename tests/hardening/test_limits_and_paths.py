@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.bounded import run_bounded
 from common.errors import TooLarge, Unprocessable
-from common.launch import RunningService
-from common.stack import local_stack
+from common.media.bounded import run_bounded
+from common.process.launch import RunningService
+from harness.stack import local_stack
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from common.errors import EngineUnavailable
-from common.launch import RunningService
-from common.stack import local_stack
+from common.process.launch import RunningService
 from contracts.gpu_service import ChatTurn
 from gpu_service.config import DEFAULT_ASSETS, Settings
 from gpu_service.engines.llm.base import Generation
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from harness.stack import local_stack
 
 STORY = "Tell me a long story about the sea, with many sailors and storms."
 

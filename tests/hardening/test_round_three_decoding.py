@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.audio import decode_audio, load_audio
-from common.bounded import run_bounded
 from common.errors import TooLarge
-from common.launch import RunningService
+from common.media.audio import decode_audio, load_audio
+from common.media.bounded import run_bounded
+from common.process.launch import RunningService
 from gpu_service.config import DEFAULT_ASSETS
 from tests.runtime.conftest import Stack
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from tests.live_client import connect, run_session
 from tests.runtime.conftest import runtime_env
 

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.launch import free_port, run_service
-from common.lru import LruCache
-from common.stack import local_stack
+from common.concurrency.lru import LruCache
+from common.process.launch import free_port, run_service
 from contracts.runtime import Job
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
+from harness.stack import local_stack
 from tests.runtime.conftest import Stack, in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import run_service
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
+from common.process.launch import run_service
 from contracts.gpu_service import SPEAK_ID_HEADER, SpeakResult
 from contracts.runtime import VIDEO_ID_HEADER
 from tests.hardening.test_faults import LONG_TEXT, one_machine_env

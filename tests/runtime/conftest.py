@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from contracts.runtime import Job
 
 ISOLATE = 'mount --bind "$1" "$2" && mount -t tmpfs tmpfs "$1" && shift 2 && exec "$@"'

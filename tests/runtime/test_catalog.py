@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.audio import load_audio
+from common.media.audio import load_audio
 from contracts.runtime import PortraitCatalog, VoiceCatalog
 from gpu_service.config import DEFAULT_ASSETS
 from tests.runtime.conftest import Stack

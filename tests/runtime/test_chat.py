@@ -18,10 +18,10 @@ import httpx
 import jiwer
 import pytest
 
-from common.launch import RunningService, run_service
-from common.stack import local_stack
+from common.process.launch import RunningService, run_service
 from contracts.runtime import ChatMessage, Conversation, Job, ReplyResult
 from evaluator.metrics.intelligibility import Listener, normalize_text
+from harness.stack import local_stack
 from tests.media_stream import decode
 
 ALICE, BOB = {"X-API-Key": "alice-key"}, {"X-API-Key": "bob-key"}

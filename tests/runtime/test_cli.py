@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common.launch import free_port
+from common.process.launch import free_port
 from tests.media_stream import decode
 from tests.runtime.conftest import Stack
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from common.launch import free_port, run_service
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
+from common.process.launch import free_port, run_service
 from contracts.runtime import FALLBACK_HEADER, VIDEO_ID_HEADER, GenerateResult
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.launch import run_service
+from common.process.launch import run_service
 from contracts.runtime import GenerateResult, Job
 from tests.runtime.conftest import Stack, container_view, runtime_env, wait_for_job
 

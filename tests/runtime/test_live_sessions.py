@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from common.stack import local_stack
+from harness.stack import local_stack
 from tests.live_client import connect, run_session
 
 

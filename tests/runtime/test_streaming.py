@@ -3,13 +3,12 @@ progressively, compared with the stored video; motion measured on decoded frames
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from common.mp4_boxes import BoxReader
+from common.media.mp4_boxes import BoxReader
 from contracts.runtime import VIDEO_ID_HEADER, GenerateResult
 from evaluator.metrics.continuity import continuity, head_position
 from evaluator.metrics.face_tracks import count_blinks, track_faces
@@ -33,15 +32,17 @@ SENTENCES = [
 TEXT = " ".join(SENTENCES)
 
 
-def speak_records(stack: Stack) -> list[dict[str, object]]:
-    """The gpu_service's records of its streams, read from its output folder (the test sees both sides)."""
-    return [json.loads(path.read_text()) for path in (stack.host_root / "video").glob("*.json")]
+def running_records(stack: Stack) -> list[dict[str, object]]:
+    """The gpu_service's records of the streams it is making now (their partial files are in its output folder:
+    the test sees both sides), as GET /api/v1/speak/{id} gives them while they run."""
+    ids = [path.name.removesuffix(".mp4.part") for path in (stack.host_root / "video").glob("*.mp4.part")]
+    records = [httpx.get(f"{stack.gpu.url}/api/v1/speak/{speak_id}", timeout=10) for speak_id in ids]
+    return [record.json() for record in records if record.status_code == 200]
 
 
 def test_the_first_fragment_plays_before_the_last_sentence_is_synthesized(stack: Stack) -> None:
     body = {"text": TEXT, "language": "en", "stream": True}
     reader, received, first_fragment = BoxReader(), b"", None
-    before = {record["id"] for record in speak_records(stack)}
     with httpx.stream("POST", f"{stack.runtime.url}/api/v1/generate", json=body, timeout=300) as response:
         assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
         video_id = response.headers[VIDEO_ID_HEADER]
@@ -50,7 +51,7 @@ def test_the_first_fragment_plays_before_the_last_sentence_is_synthesized(stack:
             boxes = [box.kind for box in reader.feed(chunk)]
             if first_fragment is None and "mdat" in boxes:
                 first_fragment = decode(received)  # what a player has at this moment
-                (record,) = [r for r in speak_records(stack) if r["id"] not in before]
+                (record,) = running_records(stack)
                 in_progress = (record["status"], len(record["segments"]))  # type: ignore[arg-type]
     assert first_fragment is not None and first_fragment.frames and first_fragment.audio_s > 0.2
     assert np.abs(first_fragment.audio).max() > 0.05, "the first fragment has sound"

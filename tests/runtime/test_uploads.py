@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.video import write_mp4
+from common.media.video import write_mp4
 from contracts.runtime import GenerateResult, UploadedPortrait, UploadedVoice
 from gpu_service.config import DEFAULT_ASSETS
 from tests.photos import two_people

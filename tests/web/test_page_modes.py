@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 from tests.web.conftest import Site, open_page, runtime_alone
 from tests.web.test_page import PLAYED_THIS_CLIP, say
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common import face_landmarks as lm
-from common.lru import LruCache
+from common.concurrency.lru import LruCache
+from common.face import landmarks as lm
 from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar import drawn_mouth
 from gpu_service.engines.avatar.drawn_mouth import DrawnMouth

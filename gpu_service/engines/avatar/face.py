@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.concurrency.lru import LruCache
 from common.errors import NotFound, Unprocessable
-from common.face_detect import FaceBox, FaceDetector
-from common.face_mesh import FaceMesh
-from common.images import check_pixels
-from common.lru import LruCache
+from common.face.detect import FaceBox, FaceDetector
+from common.face.mesh import FaceMesh
+from common.media.images import check_pixels
 from gpu_service.assets import AssetReference
 
 MAX_SIDE = 2048  # larger photos are scaled down first: detection does not need more, memory does

@@ -24,9 +24,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from common.concurrency.lru import LruCache
 from common.errors import Unprocessable
-from common.face_geometry import eye_open_ratios, lip_open_ratio
-from common.lru import LruCache
+from common.face.geometry import eye_open_ratios, lip_open_ratio
 from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.avatar.liveportrait_motion import (
@@ -40,9 +40,9 @@ from gpu_service.engines.avatar.liveportrait_motion import (
     paste_back,
     rotation_matrices,
 )
+from gpu_service.engines.avatar.liveportrait_settings import LivePortraitSettings
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
-from gpu_service.engines.base import PhonemeEvent
-from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.base import EngineLoadError, PhonemeEvent
 
 log = logging.getLogger("gpu_service.liveportrait")
 
@@ -62,36 +62,18 @@ LICENSE = (
 )
 
 
-@dataclass(frozen=True)
-class LivePortraitOptions:
-    checkout: Path | None
-    weights: Path | None  # None: <checkout>/pretrained_weights/liveportrait
-    device: str
-    fp16: bool
-    batch_size: int = 8
-    cache_items: int = 64  # portraits kept prepared in memory
-    max_render_s: float = 900.0  # longer renders are refused up front (GPU_LIVEPORTRAIT__MAX_RENDER_S)
-    cpu_seconds_per_frame: float = 5.0  # the speed assumed on a CPU until measured
-
-    @property
-    def weights_dir(self) -> Path | None:
-        if self.weights is not None:
-            return self.weights
-        return None if self.checkout is None else self.checkout / "pretrained_weights" / "liveportrait"
-
-
-def unavailable_reason(options: LivePortraitOptions) -> str | None:
+def unavailable_reason(options: LivePortraitSettings) -> str | None:
     """Why the engine cannot load, checked without loading anything (for /health and 503s)."""
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed; LivePortrait needs it (see GPU_SERVICE.md)"
-    if options.checkout is None:
+    if options.dir is None:
         return (
             "no LivePortrait checkout: run scripts/setup_gpu_service.sh --with-liveportrait, or set "
             "GPU_LIVEPORTRAIT__DIR to a clone of github.com/KwaiVGI/LivePortrait"
         )
-    if not (options.checkout / "src" / "live_portrait_wrapper.py").is_file():
+    if not (options.dir / "src" / "live_portrait_wrapper.py").is_file():
         return "GPU_LIVEPORTRAIT__DIR is not a LivePortrait checkout (no src/live_portrait_wrapper.py)"
-    weights = options.weights_dir
+    weights = options.weights
     assert weights is not None
     missing = [name for name in WEIGHTS.values() if not (weights / name).is_file()]
     if missing:
@@ -99,19 +81,19 @@ def unavailable_reason(options: LivePortraitOptions) -> str | None:
     return None
 
 
-def load_wrapper(options: LivePortraitOptions) -> Any:
+def load_wrapper(options: LivePortraitSettings, device: str) -> Any:
     """LivePortrait's own LivePortraitWrapper, built from its InferenceConfig with our paths and device."""
-    assert options.checkout is not None and options.weights_dir is not None
-    checkout = str(options.checkout.resolve())
+    assert options.dir is not None and options.weights is not None
+    checkout = str(options.dir.resolve())
     if checkout not in sys.path:
         sys.path.insert(0, checkout)  # LivePortrait is imported as its scripts do: `from src...`
     config_module = importlib.import_module(CONFIG_MODULE)
     wrapper_module = importlib.import_module(WRAPPER_MODULE)
     config = config_module.InferenceConfig()
     for attribute, name in WEIGHTS.items():
-        setattr(config, attribute, str(options.weights_dir / name))
-    config.flag_use_half_precision = options.fp16 and options.device == "cuda"  # fp16 pays off on CUDA only
-    config.flag_force_cpu = options.device == "cpu"
+        setattr(config, attribute, str(options.weights / name))
+    config.flag_use_half_precision = options.fp16 and device == "cuda"  # fp16 pays off on CUDA only
+    config.flag_force_cpu = device == "cpu"
     config.device_id = 0
     return wrapper_module.LivePortraitWrapper(inference_cfg=config)
 
@@ -133,7 +115,7 @@ class Source:
 class LivePortraitEngine:
     name = "liveportrait"
 
-    def __init__(self, options: LivePortraitOptions, faces: FaceAnalyzer) -> None:
+    def __init__(self, options: LivePortraitSettings, device: str, faces: FaceAnalyzer, cache_items: int) -> None:
         reason = unavailable_reason(options)
         if reason is not None:
             raise EngineLoadError(reason)
@@ -141,19 +123,19 @@ class LivePortraitEngine:
 
         started = time.perf_counter()
         try:
-            self._wrapper = load_wrapper(options)
+            self._wrapper = load_wrapper(options, device)
         except (ImportError, AttributeError, RuntimeError, OSError, KeyError) as error:
-            raise EngineLoadError(f"LivePortrait in {options.checkout} does not load: {error}") from error
+            raise EngineLoadError(f"LivePortrait in {options.dir} does not load: {error}") from error
         self._torch = torch
         self._faces = faces
-        self._batch = options.batch_size
-        self._sources: LruCache[tuple[Path, int], Source] = LruCache(options.cache_items)
+        self._batch = options.batch
+        self._sources: LruCache[tuple[Path, int], Source] = LruCache(cache_items)
         self._lock = threading.Lock()  # one render at a time on the device
         self._max_render_s = options.max_render_s
         # Known on a CPU before any frame (~5 s a frame); on a GPU, learnt from the first batch.
         self.seconds_per_frame: float | None = options.cpu_seconds_per_frame if self.device == "cpu" else None
         self.load_s = time.perf_counter() - started
-        log.info("LivePortrait loaded from %s in %.1f s", options.checkout, self.load_s)
+        log.info("LivePortrait loaded from %s in %.1f s", options.dir, self.load_s)
 
     @property
     def device(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from common import face_landmarks as lm
+from common.face import landmarks as lm
 from gpu_service.engines.avatar.mouth import MouthTrack
 
 LIP_OPEN_RATIO = 0.5  # lip-open ratio at jaw_open = 1 (LivePortrait's own retargeting UI offers 0 .. 0.8)

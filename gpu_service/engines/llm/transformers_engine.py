@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import BadGateway, EngineUnavailable
-from common.wheels import sha256_of
+from common.storage.wheels import sha256_of
 from contracts.gpu_service import ChatTurn
+from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation
-from gpu_service.engines.registry import EngineLoadError
 
 log = logging.getLogger("gpu_service.llm")
 CONVERTED_MARKER = ".converted"

@@ -12,24 +12,15 @@ from functools import lru_cache
 import numpy as np
 
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import PhonemeEvent, SpeechSegment
+from gpu_service.engines.base import PhonemeEvent, SpeechSegment, merge_pauses
 from gpu_service.engines.tts.espeak_lib import EspeakLibrary
 from gpu_service.engines.tts.language_runs import Run, joined, spoken_runs
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES, ESPEAK_VOICES
 from gpu_service.engines.tts.match_parts import ALL_PARTS, MatchPart
-from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
+from gpu_service.engines.tts.voice_match import CALIBRATION_TEXT, VoiceProfile, apply_profile
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
 
-# Phonetically varied text the base voice speaks once per reference voice to fit the match.
-CALIBRATION_TEXT = {
-    "en": "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, "
-    "and Peter Piper picked a peck of pickled peppers while we watched the evening news.",
-    "zh": "今天天气很好，我们一起去公园散步。他说中文说得非常流利，每天早上都读书写字，晚上看电视新闻。",
-    "es": "El veloz murciélago hindú comía feliz cardillo y kiwi. La cigüeña tocaba el saxofón detrás "
-    "del palenque de paja, y todos cantaban juntos por la mañana.",
-}
-PAUSE = "_"
 MATCH_LOOKAHEAD = os.cpu_count() or 1  # sentences matched ahead of the one being consumed
 
 
@@ -105,13 +96,3 @@ class EspeakEngine:
 @lru_cache(maxsize=1)
 def _matching_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="voice-match")
-
-
-def merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:
-    """espeak reports a pause as several empty events in a row; keep the first of each run."""
-    merged: list[PhonemeEvent] = []
-    for event in events:
-        if event.phoneme == PAUSE and merged and merged[-1].phoneme == PAUSE:
-            continue
-        merged.append(event)
-    return merged

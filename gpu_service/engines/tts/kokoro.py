@@ -10,19 +10,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import PhonemeEvent, SpeechSegment
-from gpu_service.engines.registry import EngineLoadError
-from gpu_service.engines.tts.espeak import CALIBRATION_TEXT, PAUSE, merge_pauses
+from gpu_service.engines.base import PAUSE, EngineLoadError, PhonemeEvent, SpeechSegment, merge_pauses
 from gpu_service.engines.tts.kokoro_model import MAX_TOKENS, SAMPLE_RATE, SAMPLES_PER_FRAME, KokoroModel
-from gpu_service.engines.tts.kokoro_options import KokoroOptions
 from gpu_service.engines.tts.kokoro_phonemes import ipa_for, phonemes_for, use_cache_dir
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.language_runs import joined, spoken_runs
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
-from gpu_service.engines.tts.voice_match import VoiceProfile, apply_profile
+from gpu_service.engines.tts.voice_match import CALIBRATION_TEXT, VoiceProfile, apply_profile
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.text import split_sentences
 
@@ -41,14 +40,16 @@ class KokoroEngine:
     languages = ESPEAK_LANGUAGES  # English and Spanish through espeak-ng's phonemes, Mandarin through misaki's
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, options: KokoroOptions, profiles: VoiceProfileStore) -> None:
-        self._model = KokoroModel(options.cache_dir, options.voices_file, options.threads)
-        unknown = {name for name in (options.voice, options.low_voice) if name not in self._model.voices}
+    def __init__(self, settings: KokoroSettings, cache_dir: Path, profiles: VoiceProfileStore) -> None:
+        """`cache_dir`: the joined model and jieba's word list are kept there."""
+        self._model = KokoroModel(cache_dir, settings.voices_file, settings.threads)
+        unknown = {name for name in (settings.voice, settings.low_voice) if name not in self._model.voices}
         if unknown:
             known = ", ".join(sorted(self._model.voices))
             raise EngineLoadError(f"Kokoro has no voice {', '.join(sorted(unknown))}; this voices file has: {known}")
-        use_cache_dir(options.cache_dir / "jieba")
-        self._options = options
+        use_cache_dir(cache_dir / "jieba")
+        self._settings = settings
+        self._match_parts = frozenset(settings.match_parts)
         self._profiles = profiles
 
     def stream(
@@ -62,7 +63,7 @@ class KokoroEngine:
 
     def warm(self, voice: AssetReference) -> None:
         """Fit what matching `voice` needs now (pitch, profile: ~1 s), not in its first request."""
-        if self._options.match_parts:
+        if self._match_parts:
             self._profile(voice, self.style_for(voice))
 
     def _profile(self, voice: AssetReference, style: str) -> VoiceProfile:
@@ -71,10 +72,10 @@ class KokoroEngine:
 
     def style_for(self, voice: AssetReference | None) -> str:
         """The shipped voice nearest the reference in pitch: a low voice for a low reference (it is not cloned)."""
-        if voice is None or not self._options.low_pitch_hz:
-            return self._options.voice
+        if voice is None or not self._settings.low_pitch_hz:
+            return self._settings.voice
         pitch = self._profiles.pitch_hz(voice)
-        return self._options.low_voice if 0 < pitch < self._options.low_pitch_hz else self._options.voice
+        return self._settings.low_voice if 0 < pitch < self._settings.low_pitch_hz else self._settings.voice
 
     def _segments(
         self, sentence: str, language: str, style: str, profile: VoiceProfile | None
@@ -86,7 +87,7 @@ class KokoroEngine:
             started = time.perf_counter()
             samples, timeline = self._speak(piece, style)
             if profile is not None:
-                samples = apply_profile(samples, SAMPLE_RATE, profile, self._options.match_parts)
+                samples = apply_profile(samples, SAMPLE_RATE, profile, self._match_parts)
             yield SpeechSegment(
                 samples=samples,
                 sample_rate=SAMPLE_RATE,
@@ -100,7 +101,7 @@ class KokoroEngine:
     def _speak(self, symbols: list[str], style: str) -> tuple[np.ndarray, list[PhonemeEvent]]:
         if not symbols:
             return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
-        spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._options.speed)
+        spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._settings.speed)
         timeline = _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
         return _trimmed(spoken.audio, timeline)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.files import atomic_target
-from gpu_service.engines.registry import EngineLoadError
+from common.storage.files import atomic_target
+from gpu_service.engines.base import EngineLoadError
 
 SAMPLE_RATE = 24_000
 SAMPLES_PER_FRAME = 600  # one duration unit of the model: 25 ms

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.speakable import speakable
+from common.text.speakable import speakable
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_MARKS = "，。！？、；：“”‘’（）《》「」【】…—"

@@ -20,6 +20,15 @@ from scipy.signal import fftconvolve
 
 from gpu_service.engines.tts.match_parts import ALL_PARTS, MatchPart
 
+# Phonetically varied text the base voice speaks once per reference voice to fit the match.
+CALIBRATION_TEXT = {
+    "en": "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, "
+    "and Peter Piper picked a peck of pickled peppers while we watched the evening news.",
+    "zh": "今天天气很好，我们一起去公园散步。他说中文说得非常流利，每天早上都读书写字，晚上看电视新闻。",
+    "es": "El veloz murciélago hindú comía feliz cardillo y kiwi. La cigüeña tocaba el saxofón detrás "
+    "del palenque de paja, y todos cantaban juntos por la mañana.",
+}
+
 FRAME_PERIOD_MS = 10.0
 WARP_GRID = np.round(np.arange(0.70, 1.4501, 0.025), 3)
 DETREND_BINS = 101  # ~2.2 kHz at 22.05 kHz / 1024-point FFT: removes tilt, keeps formant peaks

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.audio import AudioDecodeError, load_audio, resample
+from common.concurrency.lru import LruCache
 from common.errors import Unprocessable
-from common.lru import LruCache
+from common.media.audio import AudioDecodeError, load_audio, resample
 from gpu_service.assets import AssetReference
 from gpu_service.engines.tts.voice_match import PROFILE_VERSION, VoiceProfile, analyze, fit_profile, median_pitch
 

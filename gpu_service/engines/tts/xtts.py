@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from common.audio import load_audio
 from common.errors import Unprocessable
-from common.files import atomic_target
-from common.speakable import speakable
+from common.media.audio import load_audio
+from common.storage.files import atomic_target
+from common.text.speakable import speakable
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import SpeechSegment
-from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.base import EngineLoadError, SpeechSegment
+from gpu_service.engines.tts.xtts_settings import XttsSettings
 from gpu_service.text import is_cjk, split_sentences
 
 log = logging.getLogger("gpu_service.xtts")
@@ -43,17 +43,7 @@ SENTENCE_GAP_S = 0.12  # silence between sentences synthesized separately
 LATENTS_VERSION = 1
 
 
-@dataclass(frozen=True)
-class XttsOptions:
-    model_dir: Path | None
-    download: bool  # no model_dir: let coqui download XTTS-v2 (needs internet and COQUI_TOS_AGREED=1)
-    device: str
-    fp16: bool
-    cache_dir: Path
-    stream_chunk_tokens: int = 20
-
-
-def unavailable_reason(options: XttsOptions) -> str | None:
+def unavailable_reason(options: XttsSettings) -> str | None:
     """Why the engine cannot load, checked without loading anything (for /health and 503s)."""
     if importlib.util.find_spec("TTS") is None:
         return "coqui-tts is not installed; install the xtts extra: pip install -e '.[xtts]' (see GPU_SERVICE.md)"
@@ -72,7 +62,7 @@ def unavailable_reason(options: XttsOptions) -> str | None:
     return None
 
 
-def _download(options: XttsOptions) -> Path:
+def _download(options: XttsSettings, cache_dir: Path) -> Path:
     from TTS.utils.manage import ModelManager
 
     model_path, _, _ = ModelManager(progress_bar=False).download_model(HUB_MODEL)
@@ -207,7 +197,7 @@ class XttsEngine:
     name = "xtts"
     languages = frozenset(XTTS_LANGUAGE)
 
-    def __init__(self, options: XttsOptions) -> None:
+    def __init__(self, options: XttsSettings, device: str, cache_dir: Path) -> None:
         reason = unavailable_reason(options)
         if reason is not None:
             raise EngineLoadError(reason)
@@ -215,14 +205,14 @@ class XttsEngine:
         from TTS.tts.configs.xtts_config import XttsConfig
         from TTS.tts.models.xtts import Xtts
 
-        model_dir = options.model_dir or _download(options)
+        model_dir = options.model_dir or _download(options, cache_dir)
         started = time.perf_counter()
         try:
-            model_dir = loadable_folder(model_dir, options.cache_dir)
+            model_dir = loadable_folder(model_dir, cache_dir)
         except OSError as error:
             raise EngineLoadError(
                 f"the XTTS folder {model_dir} is read-only and its writable copy could not be made in "
-                f"{options.cache_dir} (the cache under GPU_OUTPUT_ROOT): {error}"
+                f"{cache_dir} (the cache under GPU_OUTPUT_ROOT): {error}"
             ) from error
         config = XttsConfig()
         config.load_json(str(model_dir / "config.json"))
@@ -231,17 +221,17 @@ class XttsEngine:
             model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True, use_deepspeed=False)
         except (RuntimeError, KeyError, ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
             raise EngineLoadError(f"the XTTS model (GPU_XTTS__MODEL_DIR) does not load: {error}") from error
-        self._model = model.to(options.device)
+        self._model = model.to(device)
         self._config = config
         self._torch = torch
-        self._device = options.device
-        self._fp16 = options.fp16 and options.device == "cuda"  # half precision pays off on CUDA only
+        self._device = device
+        self._fp16 = options.fp16 and device == "cuda"  # half precision pays off on CUDA only
         self._chunk_tokens = options.stream_chunk_tokens
         self.sample_rate = int(config.model_args.output_sample_rate)
         self.load_s = time.perf_counter() - started
-        self._latents = LatentCache(options.cache_dir / "xtts-latents", weights_key(model_dir / "model.pth"))
+        self._latents = LatentCache(cache_dir / "xtts-latents", weights_key(model_dir / "model.pth"))
         self._lock = threading.Lock()  # one inference at a time on the device
-        log.info("XTTS loaded from %s on %s in %.1f s", model_dir, options.device, self.load_s)
+        log.info("XTTS loaded from %s on %s in %.1f s", model_dir, device, self.load_s)
 
     # -- voice ---------------------------------------------------------------------------------------------------
 

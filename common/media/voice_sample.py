@@ -1,6 +1,6 @@
 """Turn a recording or a video into a clean voice reference: mono, silences trimmed, loudness-normalized, ~10 s.
 
-Usage: python -m common.voice_sample INPUT OUTPUT.wav [--seconds 10] [--start 0]
+Usage: python -m common.media.voice_sample INPUT OUTPUT.wav [--seconds 10] [--start 0]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 
-from common.audio import AudioDecodeError, FloatArray, load_audio, write_wav
+from common.media.audio import AudioDecodeError, FloatArray, load_audio, write_wav
 
 REFERENCE_RATE = 16_000
 TARGET_LUFS = -23.0  # EBU R128 programme loudness

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import face_landmarks as lm
+from common.face import landmarks as lm
 
 
 def eye_open_ratios(points: np.ndarray) -> tuple[float, float]:

@@ -8,9 +8,8 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from common.errors import ServiceError
 
@@ -68,7 +67,8 @@ class StorageProbe:
         return None
 
 
-class DiskUsage(BaseModel):
+@dataclass(frozen=True)
+class DiskUsage:
     path: str
     used_bytes: int  # by files under `path`
     free_bytes: int  # left on its file system

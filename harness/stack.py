@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common.launch import RunningService, run_service
+from common.process.launch import RunningService, run_service
 
 
 @contextmanager

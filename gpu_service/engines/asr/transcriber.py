@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from contracts.gpu_service import SUPPORTED_LANGUAGES, Language
-from gpu_service.engines.registry import EngineLoadError
+from gpu_service.engines.base import EngineLoadError
 
 RATE = 16_000  # what Whisper listens at
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")

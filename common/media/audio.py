@@ -12,7 +12,7 @@ import soundfile as sf
 import soxr
 
 from common.errors import TooLarge, Unprocessable
-from common.files import atomic_target
+from common.storage.files import atomic_target
 
 FloatArray = np.ndarray
 

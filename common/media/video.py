@@ -10,7 +10,7 @@ import av
 import cv2
 import numpy as np
 
-from common.files import atomic_target
+from common.storage.files import atomic_target
 
 AUDIO_CHUNK = 1024  # AAC frame size
 

@@ -8,7 +8,7 @@ closes its source as soon as the response ends: finished, failed or abandoned.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio
@@ -53,10 +53,32 @@ class ClosingStreamingResponse(StreamingResponse):
                 threading.Thread(target=self._close_sync_source, name="close-stream", daemon=True).start()
 
 
-def prepend(first: bytes, rest: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
-    """`first`, then `rest`; closing this closes `rest` (itertools.chain would not: it has no close)."""
-    try:
-        yield first
-        yield from rest
-    finally:
-        rest.close()
+class prepend(Iterator[bytes]):
+    """`first`, then `rest`; closing this closes `rest` and calls `on_close`, started or not (a generator's own
+    `finally` would not run if the client left before the first chunk, and itertools.chain has no close)."""
+
+    def __init__(self, first: bytes, rest: Iterator[bytes], on_close: Callable[[], None] = lambda: None) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        try:
+            return next(self._rest)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is None:
+            return
+        try:
+            close = getattr(self._rest, "close", None)
+            if close is not None:
+                close()
+        finally:
+            on_close()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from common.errors import ServiceError
-from common.storage import storage_error as storage_unavailable
+from common.storage.retention import storage_error as storage_unavailable
 
 log = logging.getLogger("http")
 WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})

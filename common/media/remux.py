@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 
-from common.files import atomic_target
+from common.storage.files import atomic_target
 
 AAC_PRIMING = 1024  # samples FFmpeg's AAC encoder puts before the audio (an edit list tells players to skip them)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # The same server whatever else is installed: uvicorn[standard] (Ray Serve pulls it in) would switch to httptools,
 # which refuses unknown methods before the app sees them, and to uvloop.
 HTTP, LOOP = "h11", "asyncio"

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from common.errors import TooLarge, Unprocessable
 
 T = TypeVar("T")
-PRELOAD = ["numpy", "soundfile", "av", "common.audio", "common.voice_sample"]
+PRELOAD = ["numpy", "soundfile", "av", "common.media.audio", "common.media.voice_sample"]
 
 
 @lru_cache(maxsize=1)

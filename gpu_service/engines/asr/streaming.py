@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gpu_service.asr.transcriber import RATE, Transcript
+from gpu_service.engines.asr.transcriber import RATE, Transcript
 
 WINDOW = 512  # samples per VAD frame at 16 kHz (32 ms): what Silero's model takes
 CONTEXT = 64  # samples of the previous frame it looks back at

@@ -1,0 +1,1 @@
+"""Work across threads and the event loop: prefetching iterators, event logs, caches."""

@@ -1,0 +1,1 @@
+"""Faces in photos: detection, landmarks, the mesh and the geometry measured on it."""

@@ -1,0 +1,1 @@
+"""Shared by both services' HTTP layers: keys, body limits, error answers, logs and metrics, streams, SSE."""

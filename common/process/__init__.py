@@ -1,0 +1,1 @@
+"""Child processes: a service started with uvicorn on a free port, and stopped."""

@@ -1,0 +1,1 @@
+"""Files and folders: atomic writes, paths kept inside their roots, retention, model files from wheels."""

@@ -1,0 +1,1 @@
+"""Text as it is spoken: numbers, dates, symbols in words."""

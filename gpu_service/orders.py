@@ -1,0 +1,100 @@
+"""The service layer between the routes and the engines: a request checked and turned into what the engines run.
+
+One home for what /tts, /speak, /reply and live sessions share: the speech order (engine, voice, matching), the
+avatar opened on a portrait with its seed, and a reply started from a conversation. Each order holds the engines it
+uses (the model manager then keeps them loaded) until whoever runs it releases it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from common.errors import TooLarge, Unprocessable
+from contracts.gpu_service import Language, ReplyInfo, ReplyRequest, VideoOptions, VoiceOptions
+from gpu_service.assets import AssetReference
+from gpu_service.dependencies import Services
+from gpu_service.engines.base import AvatarSession, SpeechSegment, TTSEngine
+from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply
+
+
+@dataclass
+class SpeechOrder:
+    """A voice request checked against the limits and resolved: engine, voice, whether to match it."""
+
+    engine: TTSEngine
+    language: Language
+    voice: AssetReference | None
+    match_voice: bool
+    held: ExitStack = field(default_factory=ExitStack)  # the engines this order keeps loaded
+
+    def speak(self, text: str) -> Iterator[SpeechSegment]:
+        return self.engine.stream(text, self.language, self.voice, match_voice=self.match_voice)
+
+    def release(self) -> None:
+        self.held.close()
+
+
+def resolve_speech(request: VoiceOptions, services: Services, text: str | None) -> SpeechOrder:
+    """`text`: what will be said, when known up front (a reply's text is checked as the model writes it)."""
+    settings = services.settings
+    if text is not None and len(text) > settings.max_text_chars:
+        raise TooLarge(f"text has {len(text)} characters; the limit is {settings.max_text_chars} (GPU_MAX_TEXT_CHARS)")
+    held = ExitStack()
+    try:
+        engine = services.engines.tts.hold(request.engine, held)
+        if request.language not in engine.languages:
+            raise Unprocessable(f"engine '{engine.name}' does not speak '{request.language}'")
+        voice = services.voices.resolve(request.voice) if request.voice else None
+    except BaseException:
+        held.close()
+        raise
+    match_voice = settings.voice_matching if request.match_voice is None else request.match_voice
+    return SpeechOrder(engine, request.language, voice, match_voice, held)
+
+
+@dataclass
+class OpenedAvatar:
+    """An avatar session on the request's portrait, and the engine kept loaded while it runs."""
+
+    engine_name: str
+    portrait: AssetReference
+    session: AvatarSession
+    held: ExitStack
+
+    def release(self) -> None:
+        self.held.close()
+
+
+def open_avatar(request: VideoOptions, services: Services, seed_text: str) -> OpenedAvatar:
+    """The session a stream or a live peer is drawn from; blinks and head motion are seeded by `seed_text` unless
+    the request gives a seed, so they vary from text to text (or portrait to portrait) and repeat for the same."""
+    held = ExitStack()
+    try:
+        engine = services.engines.avatar.hold(request.avatar_engine, held)
+        portrait = services.portraits.resolve(request.portrait, request.face)
+        seed = request.seed if request.seed is not None else zlib.crc32(seed_text.encode())
+        session = engine.open_session(portrait, fps=request.fps, size=request.size, seed=seed)
+    except BaseException:
+        held.close()
+        raise
+    return OpenedAvatar(engine.name, portrait, session, held)
+
+
+def start_reply(
+    request: ReplyRequest, speech: SpeechOrder, services: Services, started: float
+) -> tuple[ReplySpeech, ReplyInfo]:
+    """The model's reply to the request's conversation, spoken by `speech` as it is written; the model is held by
+    `speech` until it is released."""
+    llm = services.engines.llm.hold(request.llm_engine, speech.held)
+    order = ReplyOrder(
+        llm,
+        ReplyLimits.of(services.settings.llm, request.max_tokens),
+        speech.engine,
+        speech.language,
+        speech.voice,
+        speech.match_voice,
+    )
+    return spoken_reply(order, request.turns(), started)
