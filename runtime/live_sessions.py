@@ -30,6 +30,7 @@ from runtime.per_key import PerKeyLimit
 log = logging.getLogger("runtime.sessions")
 RECONNECT_S = 2.0  # after the gpu_service went away: when to try following again
 CATCH_UP_S = 5.0  # the longest a GET or DELETE waits for turns still on their way
+ENDED_KEEP_S = 60.0  # a session that ended on its own is still known (to its owner) this long
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS live_sessions (
     id TEXT PRIMARY KEY,
@@ -138,6 +139,18 @@ class LiveSessionRecords:
             if record.task is not None:
                 record.task.cancel()
 
+    def _ended(self, session_id: str, record: LiveRecord) -> None:
+        """The session ended on its own (the peer left, it idled out): it no longer counts against its key, and
+        the record goes after ENDED_KEEP_S, so a DELETE or GET that comes meanwhile still finds whose it was."""
+        self._db.execute("DELETE FROM live_sessions WHERE id = ?", session_id)
+        record.give_back()
+        record.task = None
+        asyncio.get_running_loop().call_later(ENDED_KEEP_S, self._drop_ended, session_id, record)
+
+    def _drop_ended(self, session_id: str, record: LiveRecord) -> None:
+        if self._records.get(session_id) is record:
+            del self._records[session_id]
+
     async def close_all(self) -> None:
         """The runtime stops: its following stops; the records stay for the next run (the sessions go on)."""
         for record in self._records.values():
@@ -154,10 +167,10 @@ class LiveSessionRecords:
                     if record.unreachable:
                         log.info("live session %s: the gpu_service answers again", session_id)
                     record.unreachable = False
-                self.forget(session_id)  # the session ended
-                return
-            except NotFound:  # it ended while the runtime was away
-                self.forget(session_id)
+                # The turns end with the session, or with a gpu_service that stopped: asked once which it was.
+                await record.client.session_info(session_id)
+            except NotFound:  # it ended (or did while the runtime was away)
+                self._ended(session_id, record)
                 return
             except (GpuUnreachable, ServiceError) as exc:
                 if not record.unreachable:

@@ -25,7 +25,12 @@ QUESTION = DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav"
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root = tmp_path_factory.mktemp("live")
-    env = {"GPU_OUTPUT_ROOT": str(root / "out"), "GPU_SESSIONS__MAX": "2", "GPU_SESSIONS__CONNECT_TIMEOUT_S": "5"}
+    env = {
+        "GPU_OUTPUT_ROOT": str(root / "out"),
+        "GPU_SESSIONS__MAX": "2",
+        "GPU_SESSIONS__CONNECT_TIMEOUT_S": "5",
+        "GPU_LLM__MAX_SENTENCES": "1",  # a reply of one sentence says it was heard as well as four: in less time
+    }
     with run_service("gpu_service.app:create_app", env, root) as service:
         yield service
 

@@ -198,9 +198,9 @@ def test_the_gpu_service_gone_is_a_503_in_words_said_once_in_the_log(tmp_path: P
                 answer = httpx.request(method, f"{url}/{session}")
                 assert answer.status_code == 503, (method, answer.text)
                 assert "gpu_service" in answer.json()["detail"] and answer.headers["retry-after"]
-            time.sleep(5)  # two or three copies of the session's turns fail meanwhile
+            time.sleep(5)  # two or three attempts to follow the session's turns fail meanwhile
     log = "".join(path.read_text() for path in logs.glob("*"))
-    warnings = re.findall(r"turns not copied", log)
+    warnings = re.findall(r"turns not stored", log)
     assert len(warnings) == 1, f"{len(warnings)} warnings in 5 s"
 
 

@@ -65,14 +65,17 @@ def test_a_client_that_leaves_releases_everything(gpu, leave_after: str) -> None
             fragments += sum(box.kind == "moof" for box in reader.feed(chunk))
             if leave_after == "headers" or (leave_after == "first_fragment" and fragments) or fragments >= 10:
                 break
-    # The service notices, stops every stage, removes the partial file and records why.
+    # The service notices, stops every stage, removes the partial file and records why (in its answer about the
+    # stream, and in the record written once it ended).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        result = SpeakResult.model_validate_json((root / "video" / f"{speak_id}.json").read_text())
+        result = SpeakResult.model_validate(httpx.get(f"{service.url}/api/v1/speak/{speak_id}", timeout=10).json())
         if result.status != "running":
             break
         time.sleep(0.05)
     assert result.status == "failed" and result.error is not None and "went away" in result.error
+    stored = SpeakResult.model_validate_json((root / "video" / f"{speak_id}.json").read_text())
+    assert stored.status == "failed" and stored.error == result.error
     assert not list((root / "video").glob("*.part")) and not (root / "video" / f"{speak_id}.mp4").exists()
     assert result.duration_s < 30, "work stopped well before the end of the text"
     # The next request is served at once: no lock, thread or session was left behind.
