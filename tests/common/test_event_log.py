@@ -47,6 +47,7 @@ def test_a_listener_waits_for_the_next_event_without_spinning() -> None:
         listener = asyncio.create_task(collect(log))
         await asyncio.sleep(0.2)
         assert not listener.done()
+
         def write() -> None:
             log.append(7)
             log.close()
