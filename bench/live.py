@@ -11,6 +11,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -159,6 +160,80 @@ async def barge_in(url: str, rounds: int = 3) -> str:
     )
 
 
+TURNS = 10
+STAGE_LABELS = {
+    "turn_end": "heard (silence that ends the turn)",
+    "transcript": "understood (transcript)",
+    "first_clause": "thought (first token, first clause)",
+    "first_audio": "voiced (first audio synthesized)",
+    "first_packet": "sent (first packet out)",
+}
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered) * 1000:.0f} ms (p95 {p95 * 1000:.0f})"
+
+
+def stage_lines(what: str, timings: list[dict[str, Any]], received: list[float]) -> list[str]:
+    """Median and p95 of each stage's own share (from the previous stage reached), and of the whole turn."""
+    shares: dict[str, list[float]] = {stage: [] for stage in STAGE_LABELS}
+    for timing in timings:
+        previous = 0.0
+        for stage in STAGE_LABELS:
+            if (at := timing.get(f"{stage}_s")) is not None:
+                shares[stage].append(at - previous)
+                previous = at
+    answered = [timing["first_packet_s"] for timing in timings if timing.get("first_packet_s") is not None]
+    lines = [
+        f"{what}, {len(timings)} turns: first reply packet sent after {percentiles(answered)} by the service's "
+        f"clock; first audible reply sample received after {percentiles(received)} by the client's"
+    ]
+    lines += [f"  {STAGE_LABELS[stage]}: {percentiles(values)}" for stage, values in shares.items() if values]
+    return lines
+
+
+async def turns(url: str) -> list[str]:
+    """TURNS spoken questions, TURNS typed chat messages and TURNS say messages, each cut short once its first
+    sentence plays: where the time to the first reply sound goes (the services' stage times), and the first
+    audible sample as this client receives it."""
+    microphone = Microphone()
+    peer = await connect(url, microphone=microphone, language="en")
+    question, rate = load_audio(QUESTION)
+    question = question[: 3 * rate]
+    last_voiced = np.flatnonzero(np.abs(question) > LOUD)[-1] / rate
+    results: dict[str, tuple[list[dict[str, Any]], list[float]]] = {
+        "spoken": ([], []),
+        "chat": ([], []),
+        "say": ([], []),
+    }
+    for kind in results:
+        for _ in range(TURNS):
+            await asyncio.sleep(1.0)
+            started = time.monotonic()
+            if kind == "spoken":
+                microphone.speak(question, rate)
+                anchor = started + last_voiced
+            else:
+                text = "What should I see first in Paris?" if kind == "chat" else "Hello there, how are you today?"
+                peer.send(type=kind, text=text)
+                anchor = started
+            await peer.wait_event("sentence", timeout_s=60)
+            await asyncio.sleep(0.8)
+            peer.send(type="interrupt")
+            ended = await peer.wait_event("interrupted", timeout_s=10)
+            results[kind][0].append(ended["timings"])
+            loud = first_loud(peer, anchor + 0.05 if kind == "spoken" else anchor)
+            results[kind][1].append(peer.audio[loud][0] - anchor if loud is not None else float("nan"))
+            peer.events.clear()
+    await peer.pc.close()
+    names = {"spoken": "spoken question (3 s)", "chat": "typed chat message", "say": "say"}
+    return [
+        line for kind, (timings, received) in results.items() for line in stage_lines(names[kind], timings, received)
+    ]
+
+
 async def concurrent(url: str, pid: int, count: int) -> str:
     peers = [await connect(url, language="en") for _ in range(count)]
     await asyncio.sleep(2)
@@ -186,6 +261,7 @@ def run() -> list[str]:
             if any(engine["kind"] == "llm" and engine["default"] and engine["state"] == "ready" for engine in engines):
                 break
             time.sleep(1)
+        lines += run_session(turns(service.url))
         lines += run_session(hold(service.url))
         lines.append(run_session(barge_in(service.url)))
         for count in CONCURRENT:

@@ -472,6 +472,19 @@ class SessionCommand(RequestModel):
     text: SpokenText | None = Field(None, description="For say and chat.")
 
 
+class TurnTimings(BaseModel):
+    """Where a live turn's time went, in seconds on one clock from its start: the end of the user's speech (the last
+    voiced VAD frame) for a spoken turn, the message's arrival for a typed one. A stage not reached (yet) is None."""
+
+    start: Literal["speech_end", "message"]
+    turn_end_s: float | None = Field(None, description="Spoken turns: the silence that ends the turn was heard out.")
+    transcript_s: float | None = Field(None, description="Spoken turns: the transcript was ready.")
+    first_token_s: float | None = Field(None, description="Chat: the model wrote its first token.")
+    first_clause_s: float | None = Field(None, description="Chat: the first clause was complete, handed to speech.")
+    first_audio_s: float | None = Field(None, description="The reply's first audio was synthesized.")
+    first_packet_s: float | None = Field(None, description="The reply's first audio went out to the peer.")
+
+
 class SessionEvent(BaseModel):
     """What the session says back on the data channel (JSON): listening (the user started speaking; the avatar
     stops), heard (the transcript, then a reply follows), speaking, sentence (as each is said), done, interrupted
@@ -481,3 +494,6 @@ class SessionEvent(BaseModel):
     text: str | None = None
     language: Language | None = None
     detail: str | None = None
+    timings: TurnTimings | None = Field(
+        None, description="heard, speaking, sentence, done, interrupted: the turn's stages reached so far."
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -29,6 +30,7 @@ from gpu_service.engines.asr.streaming import (
     VoiceHeard,
 )
 from gpu_service.engines.asr.transcriber import RATE, Transcriber, Transcript
+from gpu_service.sessions.turn_clock import TurnClock
 
 log = logging.getLogger("gpu_service.sessions")
 
@@ -42,7 +44,7 @@ async def listen(
     min_speech_s: float,
     on_voice: Callable[[bool], None],
     on_speech: Callable[[], None],
-    on_heard: Callable[[Transcript], None],
+    on_heard: Callable[[Transcript, TurnClock], None],
 ) -> None:
     """Runs until the track ends. `transcriber` loads the recognizer (once; at the start, in a worker thread).
     Speech is heard in the session's `language`: Whisper's language identification would double its time."""
@@ -71,19 +73,24 @@ async def listen(
         except Exception:
             log.exception("the speech recognizer could not be loaded for a live session")
 
-    async def hand_over(ended: UtteranceEnded, ahead: asyncio.Task[Transcript | None] | None) -> None:
+    async def hand_over(ended: UtteranceEnded, ahead: asyncio.Task[Transcript | None] | None, clock: TurnClock) -> None:
         transcript = await (ahead if ahead is not None else transcribe(ended.audio))
+        clock.mark("transcript")
         if transcript is not None and transcript.text and ended.end_s - ended.start_s >= min_speech_s:
-            on_heard(transcript)
+            on_heard(transcript, clock)
         return None
 
     loading = asyncio.create_task(load())
+    heard_s = 0.0  # stream time of the audio fed to the detector so far
     try:
         while True:
             frame = await track.recv()
             assert isinstance(frame, av.AudioFrame)
             for resampled in resampler.resample(frame):
-                for event in detector.feed(resampled.to_ndarray().reshape(-1)):
+                samples = resampled.to_ndarray().reshape(-1)
+                heard_s += len(samples) / RATE
+                received_at = time.perf_counter()  # stream time heard_s arrived now
+                for event in detector.feed(samples):
                     if isinstance(event, VoiceHeard | VoiceFaded):
                         on_voice(isinstance(event, VoiceHeard))
                     elif isinstance(event, SpeechStarted):
@@ -93,7 +100,10 @@ async def listen(
                     else:  # the early transcript holds if the voice has not come back since the pause
                         ahead = early[1] if early is not None and early[0] == event.end_s else None
                         early = None
-                        start(hand_over(event, ahead))
+                        # The turn's clock starts where the voice stopped, on this process's clock.
+                        clock = TurnClock("speech_end", started_at=received_at - (heard_s - event.end_s))
+                        clock.mark("turn_end")
+                        start(hand_over(event, ahead, clock))
     except MediaStreamError:
         return  # the peer stopped sending
     finally:

@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Literal
 
 import anyio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
+from prometheus_client import Histogram
 from pydantic import ValidationError
 
 from common.concurrency.event_log import EventLog
 from common.errors import EngineUnavailable, NotFound, TooLarge, Unprocessable
+from common.http.observability import LATENCY_BUCKETS
 from contracts.gpu_service import (
     HistoryTurn,
     ReplyInfo,
@@ -34,6 +38,7 @@ from contracts.gpu_service import (
     SessionInfo,
     SessionOffer,
     SessionTurn,
+    TurnTimings,
     VideoOptions,
 )
 from gpu_service.dependencies import Services
@@ -44,6 +49,7 @@ from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
 from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
+from gpu_service.sessions.turn_clock import STAGES, Stage, TurnClock
 
 log = logging.getLogger("gpu_service.sessions")
 WATCH_S = 1.0
@@ -87,9 +93,26 @@ class LiveSession:
         )
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A message to act on: say its text, or chat (answer it); spoken when it was heard from the microphone."""
+
+    kind: Literal["say", "chat"]
+    text: str
+    spoken: bool
+    clock: TurnClock
+
+
 class LiveSessions:
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._turn_stages = Histogram(
+            "gpu_service_live_turn_seconds",
+            "A live turn's stages, from the end of the user's speech (spoken) or the message's arrival (chat, say)",
+            ["kind", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=services.metrics.registry,
+        )
         self._settings = services.settings.sessions
         self._sessions: dict[str, LiveSession] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -205,11 +228,14 @@ class LiveSessions:
             session.performer.interrupt()
             send(SessionEvent(type="listening"))
 
-        def on_heard(transcript: Transcript) -> None:
+        def on_heard(transcript: Transcript, clock: TurnClock) -> None:
             session.last_command = time.monotonic()
-            send(SessionEvent(type="heard", text=transcript.text, language=transcript.language))
+            heard = SessionEvent(
+                type="heard", text=transcript.text, language=transcript.language, timings=clock.timings()
+            )
+            send(heard)
             command = SessionCommand(type="chat", text=transcript.text).model_dump_json()
-            self._command(session, command, send, spoken=True)
+            self._command(session, command, send, clock)
 
         transcribers: list[Transcriber] = []
 
@@ -231,9 +257,15 @@ class LiveSessions:
         )
 
     def _command(
-        self, session: LiveSession, message: str | bytes, send: Callable[[SessionEvent], None], spoken: bool = False
+        self,
+        session: LiveSession,
+        message: str | bytes,
+        send: Callable[[SessionEvent], None],
+        heard: TurnClock | None = None,
     ) -> None:
-        """A data-channel message: parsed here, its speech prepared in a worker thread (engines may load)."""
+        """A data-channel message (or what was heard, with its turn's clock): parsed here, its speech prepared in a
+        worker thread (engines may load)."""
+        clock = heard or TurnClock("message")
         try:
             command = SessionCommand.model_validate_json(message)
         except ValidationError as exc:
@@ -253,57 +285,81 @@ class LiveSessions:
             )
             send(SessionEvent(type="error", detail=detail))
             return
-        task = asyncio.create_task(self._prepare(session, command.type, command.text, send, spoken))
+        turn = Turn(command.type, command.text, spoken=heard is not None, clock=clock)
+        task = asyncio.create_task(self._prepare(session, turn, send))
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
 
-    async def _prepare(
-        self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None], spoken: bool
-    ) -> None:
+    async def _prepare(self, session: LiveSession, turn: Turn, send: Callable[[SessionEvent], None]) -> None:
         try:
-            order = await asyncio.to_thread(self._order, session, kind, text, send, spoken)
+            order = await asyncio.to_thread(self._order, session, turn, send)
         except (Unprocessable, NotFound, EngineUnavailable, TooLarge) as exc:
             send(SessionEvent(type="error", detail=exc.detail))
             return
         session.performer.say(order)
 
-    def _order(
-        self, session: LiveSession, kind: str, text: str, send: Callable[[SessionEvent], None], spoken: bool
-    ) -> Order:
-        offer = session.offer
-        speech_order = resolve_speech(offer, self._services, text if kind == "say" else None)
+    def _order(self, session: LiveSession, turn: Turn, send: Callable[[SessionEvent], None]) -> Order:
+        offer, text, clock = session.offer, turn.text, turn.clock
+        speech_order = resolve_speech(offer, self._services, text if turn.kind == "say" else None)
         session.held.callback(speech_order.release)  # an order never performed (the session ended first) too
         speech: Iterator[SpeechSegment]
         info: ReplyInfo | None = None
         try:
-            if kind == "say":
+            if turn.kind == "say":
                 speech = speech_order.speak(text)
-            else:
-                speech, info = start_reply(
-                    self._reply_request(session, text), speech_order, self._services, time.perf_counter()
-                )
-                session.add_turn(SessionTurn(role="user", text=text, language=offer.language, spoken=spoken))
+            else:  # the reply's times (first token, first sentence) count from the turn's start
+                request = self._reply_request(session, text)
+                speech, info = start_reply(request, speech_order, self._services, clock.started_at)
+                session.add_turn(SessionTurn(role="user", text=text, language=offer.language, spoken=turn.spoken))
         except BaseException:
             speech_order.release()
             raise
 
         said: list[str] = []
+        voiced = threading.Event()
 
-        def on_segment(sentence: str) -> None:
+        def on_segment(sentence: str) -> None:  # in the performer's thread: the segment's audio is ready
+            if not voiced.is_set():
+                voiced.set()
+                if info is not None:  # written by the model's thread before this sentence could be spoken
+                    marks: list[tuple[Stage, float | None]] = [
+                        ("first_token", info.first_token_s),
+                        ("first_clause", info.first_sentence_s),
+                    ]
+                    for stage, seconds in marks:
+                        if seconds is not None:
+                            clock.mark(stage, clock.started_at + seconds)
+                clock.mark("first_audio")
             if sentence:
                 said.append(sentence)
-                send(SessionEvent(type="sentence", text=sentence))
+                send(SessionEvent(type="sentence", text=sentence, timings=clock.timings() if len(said) == 1 else None))
 
         def on_end(completed: bool) -> None:
             speech_order.release()
             if info is not None:  # the reply as far as it was said
                 status = "done" if completed else "interrupted"
-                turn = SessionTurn(role="assistant", text=" ".join(said), language=offer.language, status=status)
-                session.add_turn(turn)
-            send(SessionEvent(type="done" if completed else "interrupted", text=" ".join(said)))
+                reply = SessionTurn(role="assistant", text=" ".join(said), language=offer.language, status=status)
+                session.add_turn(reply)
+            timings = clock.timings()
+            self._observe(turn, timings)
+            send(SessionEvent(type="done" if completed else "interrupted", text=" ".join(said), timings=timings))
 
-        send(SessionEvent(type="speaking", text=text if kind == "say" else None))
-        return Order(speech=speech, sample_rate=speech_order.engine.sample_rate, on_segment=on_segment, on_end=on_end)
+        send(SessionEvent(type="speaking", text=text if turn.kind == "say" else None, timings=clock.timings()))
+        return Order(
+            speech=speech,
+            sample_rate=speech_order.engine.sample_rate,
+            on_segment=on_segment,
+            on_end=on_end,
+            on_first_sent=lambda: clock.mark("first_packet"),
+        )
+
+    def _observe(self, turn: Turn, timings: TurnTimings) -> None:
+        """Each stage the turn reached, into /metrics by kind of turn (spoken, chat typed, say)."""
+        kind = "spoken" if turn.spoken else turn.kind
+        for stage in STAGES:
+            seconds = getattr(timings, f"{stage}_s")
+            if seconds is not None:
+                self._turn_stages.labels(kind=kind, stage=stage).observe(seconds)
 
     @staticmethod
     def _reply_request(session: LiveSession, text: str) -> ReplyRequest:

@@ -39,6 +39,7 @@ class Tick:
     audio: np.ndarray  # float32 mono at OUTPUT_RATE, one frame's worth
     speaking: bool
     generation: int  # made for this generation of work: an older one was interrupted
+    on_sent: Callable[[], None] | None = None  # the first tick of an order's speech: called when it goes out
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Order:
     sample_rate: int
     on_segment: Callable[[str], None]  # a segment starts being made (its text; "" for a continuation)
     on_end: Callable[[bool], None]  # True: said to the end; False: interrupted or failed
+    on_first_sent: Callable[[], None] = lambda: None  # its first tick of speech goes out to the peer
 
 
 class Performer:
@@ -156,6 +158,7 @@ class Performer:
 
     def _speak(self, segments: Prefetch[SpeechSegment], order: Order, generation: int) -> bool:
         framer = AudioFramer(OUTPUT_RATE, self.fps)
+        first: Callable[[], None] | None = order.on_first_sent
         while True:
             if generation != self._generation or self._stopped.is_set():
                 return False
@@ -172,15 +175,25 @@ class Performer:
             samples = soxr.resample(segment.samples, segment.sample_rate, OUTPUT_RATE).astype(np.float32)
             carried = framer.carried_s  # the previous segment's tail plays first
             self._drop_idle()  # speech plays next, not after the idle motion made ahead
-            if not self._play(framer.take(samples), shifted(segment.phonemes, carried), generation):
+            framed = framer.take(samples)
+            if not self._play(framed, shifted(segment.phonemes, carried), generation, first):
                 return False
+            first = first if not framed.frames else None
         return self._play(framer.flush(), None, generation) and generation == self._generation
 
-    def _play(self, framed: FramedAudio, phonemes: list[PhonemeEvent] | None, generation: int) -> bool:
+    def _play(
+        self,
+        framed: FramedAudio,
+        phonemes: list[PhonemeEvent] | None,
+        generation: int,
+        on_first_sent: Callable[[], None] | None = None,
+    ) -> bool:
         if not framed.frames:
             return True
         for index, frame in enumerate(self.session.speak(framed.samples, OUTPUT_RATE, phonemes)):
-            if not self._put(Tick(yuv420_frame(frame), framed.frame_audio(index), True, generation), generation):
+            sent = on_first_sent if index == 0 else None
+            tick = Tick(yuv420_frame(frame), framed.frame_audio(index), True, generation, sent)
+            if not self._put(tick, generation):
                 return False
         return True
 

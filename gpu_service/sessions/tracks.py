@@ -46,6 +46,8 @@ class Timeline:
         while self.taken < ticks:
             tick = self.performer.next_tick()
             frame, audio = (tick.picture, tick.audio) if tick is not None else (self._last_frame, self._silence)
+            if tick is not None and tick.on_sent is not None:
+                tick.on_sent()  # taken by the track that sends it next (within a packet's time)
             self._last_frame = frame
             self.frames[self.taken] = frame
             self.audio = np.concatenate([self.audio, audio])

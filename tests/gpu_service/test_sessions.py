@@ -14,6 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from common.media.audio import load_audio, rms_dbfs
 from common.process.launch import RunningService, run_service
+from contracts.gpu_service import TurnTimings
 from evaluator.metrics.intelligibility import Listener, normalize_text
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, connect, mouth_motion, run_session
@@ -33,6 +34,17 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     }
     with run_service("gpu_service.app:create_app", env, root) as service:
         yield service
+
+
+def stages(event: dict[str, object], start: str, expected: list[str]) -> dict[str, float]:
+    """The event's turn timings: from `start`, the `expected` stages present, in the order they happen."""
+    timings = TurnTimings.model_validate(event["timings"])
+    assert timings.start == start, timings
+    reached = {stage: getattr(timings, f"{stage}_s") for stage in expected}
+    assert all(seconds is not None for seconds in reached.values()), timings
+    seconds = list(reached.values())
+    assert seconds == sorted(seconds) and seconds[0] >= 0, timings
+    return reached
 
 
 def test_a_session_idles_speaks_is_interrupted_and_ends(live_service: RunningService) -> None:
@@ -65,6 +77,7 @@ async def _a_session(url: str) -> None:
     speaking_frames = [frame for at, frame in peer.video if said_at + 0.5 <= at < said_at + 3.0]
     assert mouth_motion(speaking_frames) > 2 * idle_motion, (mouth_motion(speaking_frames), idle_motion)
     assert "lovely day" in done["text"]
+    print(f"say: {stages(done, 'message', ['first_audio', 'first_packet'])}")
 
     async with httpx.AsyncClient() as client:
         info = (await client.get(f"{url}/api/v1/sessions/{peer.session_id}")).json()
@@ -138,13 +151,21 @@ async def _barge_in(url: str, listener: Listener) -> None:
     print(f"barge-in: the avatar stopped {stopped_s * 1000:.0f} ms after the user's voice started")
     assert stopped_s < 1.0 and "long story" in interrupted["text"]
     heard = await peer.wait_event("heard", timeout_s=10)
+    stages(heard, "speech_end", ["turn_end", "transcript"])
     ended_at = spoke_at + len(question) / rate
     expected = listener.hear(question, rate, "en").transcript
     assert set(normalize_text(heard["text"], "en").split()) & set(normalize_text(expected, "en").split())
     await peer.wait_event("speaking", timeout_s=60)  # the reply (the language model loads the first time)
-    await peer.wait_event("sentence", timeout_s=60)
+    first = await peer.wait_event("sentence", timeout_s=60)
     print(f"end of utterance -> reply's first sentence being made: {time.monotonic() - ended_at:.2f} s")
-    await peer.wait_event("done", timeout_s=120)
+    stages(first, "speech_end", ["turn_end", "transcript", "first_token", "first_clause", "first_audio"])
+    done = await peer.wait_event("done", timeout_s=120)
+    answered = stages(
+        done, "speech_end", ["turn_end", "transcript", "first_token", "first_clause", "first_audio", "first_packet"]
+    )
+    print(f"a spoken turn's stages, from the end of speech: {answered}")
+    # The turn ended on silence (GPU_ASR__END_SILENCE_S, 0.5 s) heard out after the last voiced frame, not before.
+    assert answered["turn_end"] >= 0.4, answered
     await peer.pc.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser
@@ -54,6 +55,8 @@ def test_a_live_session_plays_idles_and_speaks(site: Site, browser: Browser) -> 
     spoken = page.evaluate(INBOUND)
     assert spoken["audioEnergy"] - after["audioEnergy"] > 20 * max(idle_energy, 1e-6)  # the reply was heard
     assert page.locator("#live-log [data-event=sentence]").count() >= 1
+    answered = page.inner_text("#live-log [data-event=timing] >> nth=0")
+    assert re.fullmatch(r"answered after \d+\.\d s: voiced \d+\.\d\d · sent \d+\.\d\d", answered), answered
     opened.shot("spoke")
     page.click("#live-stop")
     page.wait_for_selector("#live-log [data-event=ended]")
@@ -71,5 +74,8 @@ def test_the_page_microphone_is_heard_in_a_live_session(
     page.wait_for_selector("#live-log [data-event=heard]", timeout=90_000)
     opened.shot("heard")
     assert_words_of(page.inner_text("#live-log [data-event=heard] >> nth=0"), listener, speech_wav, at_least=3)
+    heard = page.evaluate("() => window.avatarMetrics.liveEvents.find((event) => event.type === 'heard')")
+    timings = heard["timings"]  # from the end of the speech Chromium sent: the silence heard out, then the words
+    assert timings["start"] == "speech_end" and 0 <= timings["turn_end_s"] <= timings["transcript_s"], timings
     page.click("#live-stop")
     assert not opened.log.unexpected()

@@ -3,6 +3,7 @@
 // over the avatar stops it; what you said is answered).
 
 import { call, postJson } from "./api.js";
+import { breakdown } from "./timings.js";
 
 export class LiveSession {
   constructor(el, video, catalog, language) {
@@ -17,7 +18,7 @@ export class LiveSession {
 
   log(kind, text) {
     const item = document.createElement("li");
-    item.className = `bubble ${kind === "heard" ? "user" : "assistant"}`;
+    item.className = `bubble ${kind === "heard" ? "user" : kind === "timing" ? "timing" : "assistant"}`;
     item.dataset.event = kind;
     item.textContent = text;
     this.el.log.append(item);
@@ -73,6 +74,8 @@ export class LiveSession {
     else if (event.type === "sentence") this.log("sentence", event.text);
     else if (event.type === "interrupted") this.log("interrupted", "(stopped)");
     else if (event.type === "error") this.log("error", event.detail);
+    const answered = ["done", "interrupted"].includes(event.type) ? breakdown(event.timings) : null;
+    if (answered) this.log("timing", answered);
   }
 
   send(command) {
