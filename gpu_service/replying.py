@@ -65,6 +65,8 @@ def reply_sentences(
 
     def hand_over(sentences: list[str]) -> Iterator[str]:
         for sentence in sentences:
+            if not spoken:  # the model waits while the first clause is voiced (ReplySpeech lets it go on)
+                generation.may_write.clear()
             spoken.append(sentence)
             info.text = join_sentences(spoken)
             if info.first_sentence_s is None:
@@ -125,8 +127,14 @@ class ReplySpeech:
     def __next__(self) -> SpeechSegment:
         return next(self._segments)
 
+    @property
+    def tokens(self) -> int:
+        """Tokens the model has written so far."""
+        return self._generation.tokens
+
     def cancel(self) -> None:
         self._generation.stop.set()
+        self._generation.may_write.set()
 
     def close(self) -> None:
         self.cancel()
@@ -145,8 +153,11 @@ class ReplySpeech:
             for sentence in ahead:
                 if self._generation.stop.is_set():
                     return
-                yield from tts.stream(sentence, language, voice, match_voice=match_voice)
+                for segment in tts.stream(sentence, language, voice, match_voice=match_voice):
+                    self._generation.may_write.set()  # the first sound exists: the model writes on
+                    yield segment
         finally:
+            self._generation.may_write.set()
             ahead.close()
 
 

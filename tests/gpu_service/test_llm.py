@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,10 @@ from gpu_service.engines.llm.base import Generation, fit_to_window
 from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
-from gpu_service.replying import ReplyLimits, reply_prompt, reply_sentences
+from gpu_service.engines.tts.kokoro import KokoroEngine
+from gpu_service.engines.tts.kokoro_settings import KokoroSettings
+from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+from gpu_service.replying import ReplyLimits, ReplyOrder, reply_prompt, reply_sentences, spoken_reply
 from harness.stack import local_stack
 from tests.media_stream import decode
 
@@ -189,3 +193,22 @@ def test_the_transformers_engine_loads_a_model_folder(embedded: TransformersEngi
     assert engine.name == "transformers" and "".join(engine.stream(QUESTION, 6, Generation()))
     unset = next(spec for spec in llm_specs(Settings(), "cpu") if spec.name == "transformers")
     assert unset.precheck() == "GPU_LLM__MODEL is not set: point it at a model folder or .gguf file"
+
+
+def test_the_model_waits_while_the_first_clause_is_voiced(embedded: TransformersEngine, tmp_path: Path) -> None:
+    """The first sound comes sooner when the model does not take the cores while Kokoro voices the first clause:
+    it stops at its next token once the clause is handed over, and writes on when the clause's audio exists."""
+    kokoro = KokoroEngine(KokoroSettings(), tmp_path, VoiceProfileStore(tmp_path, 2))
+    order = ReplyOrder(embedded, ReplyLimits(120, 0, 60), kokoro, "en", None, False)
+    question = [ChatTurn(role="user", content="Tell me about the sea and the ships on it, in three sentences.")]
+    speech, info = spoken_reply(order, question, time.perf_counter())
+    try:
+        first = next(speech)  # the first clause, voiced (Kokoro takes a good part of a second for it here)
+        written = speech.tokens
+        clause = len(embedded.tokenizer(first.text, add_special_tokens=False)["input_ids"])
+        assert first.duration_s > 0.3 and info.first_sentence_s is not None
+        assert written <= clause + 3, f"the model wrote {written} tokens while a {clause}-token clause was voiced"
+        rest = list(speech)  # then it writes on, and the reply goes on
+        assert rest and speech.tokens > written
+    finally:
+        speech.close()

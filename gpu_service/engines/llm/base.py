@@ -19,6 +19,21 @@ class Generation:
     tokens: int = 0
     finish: Literal["stop", "length"] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    # Cleared while the reply's first clause is being voiced: a local model waits (at its next token) rather than
+    # take the cores speech needs for the first sound; set again once that sound exists, or on stop.
+    may_write: threading.Event = field(default_factory=lambda: _set(threading.Event()))
+
+    def wait_to_write(self) -> None:
+        """In the model's thread, between tokens: wait while speech has the cores (at most PAUSE_LIMIT_S)."""
+        self.may_write.wait(PAUSE_LIMIT_S)
+
+
+PAUSE_LIMIT_S = 10.0  # a first clause that takes longer to voice than this lets the model go on anyway
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 class LLMEngine(Protocol):

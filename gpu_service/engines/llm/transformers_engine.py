@@ -119,6 +119,7 @@ class TransformersEngine:
 
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 generation.tokens = int(input_ids.shape[-1]) - prompt_length
+                generation.wait_to_write()
                 return stop.is_set() or generation.stop.is_set()
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=POLL_S)
@@ -162,6 +163,8 @@ class TransformersEngine:
                 except StopIteration:
                     break
                 except queue.Empty:
+                    if not generation.may_write.is_set() and last_piece is not None:
+                        last_piece = time.monotonic()  # waiting for speech to have its first sound is no stall
                     self._check_waits(asked, began, last_piece)
                     continue
                 last_piece = time.monotonic()
