@@ -18,6 +18,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import AvatarSession, SpeechSegment, TTSEngine
 from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply
+from gpu_service.text import split_first_clause
 
 
 @dataclass
@@ -30,8 +31,16 @@ class SpeechOrder:
     match_voice: bool
     held: ExitStack = field(default_factory=ExitStack)  # the engines this order keeps loaded
 
-    def speak(self, text: str) -> Iterator[SpeechSegment]:
-        return self.engine.stream(text, self.language, self.voice, match_voice=self.match_voice)
+    def speak(self, text: str, first_clause: bool = False) -> Iterator[SpeechSegment]:
+        """`first_clause`: voiced on its own first, so the first sound comes sooner (live speech)."""
+        if not first_clause:
+            return self.engine.stream(text, self.language, self.voice, match_voice=self.match_voice)
+        return self._clause_first(text)
+
+    def _clause_first(self, text: str) -> Iterator[SpeechSegment]:
+        for piece in split_first_clause(text):
+            if piece:
+                yield from self.engine.stream(piece, self.language, self.voice, match_voice=self.match_voice)
 
     def release(self) -> None:
         self.held.close()

@@ -181,3 +181,10 @@ def join_sentences(sentences: list[str]) -> str:
         glued = not text or (is_cjk(text[-1]) and is_cjk(sentence[:1]))
         text += sentence if glued else f" {sentence}"
     return text
+
+
+def split_first_clause(text: str) -> tuple[str, str]:
+    """The text's first clause (its first sentence if that has no comma after a few words), and the rest."""
+    chunker = SentenceChunker(first_clause=True)
+    pieces = chunker.feed(text) + chunker.flush()
+    return (pieces[0], join_sentences(pieces[1:])) if pieces else ("", "")

@@ -306,7 +306,7 @@ class LiveSessions:
         info: ReplyInfo | None = None
         try:
             if turn.kind == "say":
-                speech = speech_order.speak(text)
+                speech = speech_order.speak(text, first_clause=True)
             else:  # the reply's times (first token, first sentence) count from the turn's start
                 request = self._reply_request(session, text)
                 speech, info = start_reply(request, speech_order, self._services, clock.started_at)
