@@ -65,8 +65,8 @@ def reply_sentences(
 
     def hand_over(sentences: list[str]) -> Iterator[str]:
         for sentence in sentences:
-            if not spoken:  # the model waits while the first clause is voiced (ReplySpeech lets it go on)
-                generation.may_write.clear()
+            if not spoken and generation.voiced:
+                generation.may_write.clear()  # the model waits while the first clause is voiced (ReplySpeech)
             spoken.append(sentence)
             info.text = join_sentences(spoken)
             if info.first_sentence_s is None:
@@ -181,7 +181,7 @@ def spoken_reply(order: ReplyOrder, turns: list[ChatTurn], started: float) -> tu
     limits = replace(order.limits, max_tokens=min(order.limits.max_tokens, llm.window // 2))
     fitted = fit_to_window(reply_prompt(turns, order.language), llm.count_tokens, llm.window, limits.max_tokens)
     info = ReplyInfo(llm_engine=llm.name, prompt_tokens=fitted.prompt_tokens, dropped_turns=fitted.dropped_turns)
-    generation = Generation()
+    generation = Generation(voiced=True)
     sentences = reply_sentences(llm, fitted.messages, limits, info, started, generation)
     speech = ReplySpeech(sentences, generation, order.tts, order.language, order.voice, order.match_voice)
     return speech, info

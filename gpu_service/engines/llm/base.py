@@ -19,8 +19,10 @@ class Generation:
     tokens: int = 0
     finish: Literal["stop", "length"] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-    # Cleared while the reply's first clause is being voiced: a local model waits (at its next token) rather than
-    # take the cores speech needs for the first sound; set again once that sound exists, or on stop.
+    # Cleared while the reply's first clause is being voiced (when the reply is spoken as it is written): a local
+    # model waits (at its next token) rather than take the cores speech needs for the first sound; set again once
+    # that sound exists, or on stop.
+    voiced: bool = False
     may_write: threading.Event = field(default_factory=lambda: _set(threading.Event()))
 
     def wait_to_write(self) -> None:
