@@ -25,12 +25,11 @@ class SpeakProgress:
         self.ended_at: float | None = None
 
     def segment(self, timing: SegmentTiming, reply: ReplyInfo | None) -> None:
-        index = len(self.log.events())  # one writer: the stream's worker
         reply_now = reply.model_copy() if reply is not None else None
-        self.log.append(SpeakEvent(type="segment", index=index, segment=timing, reply=reply_now))
+        self.log.append(SpeakEvent(type="segment", index=len(self.log), segment=timing, reply=reply_now))
 
     def end(self, result: SpeakResult) -> None:
-        self.log.append(SpeakEvent(type="end", index=len(self.log.events()), result=result.model_copy(deep=True)))
+        self.log.append(SpeakEvent(type="end", index=len(self.log), result=result.model_copy(deep=True)))
         self.log.close()
         self.ended_at = time.monotonic()
 

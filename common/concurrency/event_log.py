@@ -40,6 +40,10 @@ class EventLog(Generic[EventT]):
     def closed(self) -> bool:
         return self._closed
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._events)
+
     def events(self) -> list[EventT]:
         with self._lock:
             return list(self._events)

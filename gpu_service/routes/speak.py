@@ -121,8 +121,11 @@ def _video_stream(
     fragments = speak_fragments(plan, started)
     try:
         first = next(fragments)  # errors before any byte is sent become ordinary error answers
-    except BaseException:
+    except BaseException as exc:
         release()
+        if not plan.progress.log.closed:  # failed before the stream's own bookkeeping began: ended here
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            plan.progress.end(result)
         raise
     services.metrics.stages.labels("speak_first_bytes").observe(time.perf_counter() - started)
     headers = {
