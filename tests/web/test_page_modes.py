@@ -41,6 +41,8 @@ def test_with_keys_the_page_asks_once_and_works_after(keyed_runtime: RunningServ
     page.fill("#key-input", KEY)
     page.click("#key-form button")
     page.wait_for_selector("body[data-ready=true]")
+    # The previews are fetched after the page is ready, each on its own: wait for them before counting.
+    page.wait_for_function("() => document.querySelectorAll(\"#portraits img[src^='blob:']\").length >= 2")
     assert page.locator("#portraits img[src^='blob:']").count() >= 2  # previews fetched with the key
     say(opened, "The key works.")
     opened.shot("playing-with-key")
