@@ -25,9 +25,11 @@ from gpu_service.dependencies import Services
 from gpu_service.device import pick_device
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.catalog import build_registry
-from gpu_service.routes import avatar, files, health, portraits, speak, transcribe, tts, voices
+from gpu_service.routes import avatar, avatar_stream, files, health, portraits, speak, transcribe, tts, voices
 from gpu_service.routes import sessions as session_routes
+from gpu_service.sessions.avatar_stream import AvatarStreams
 from gpu_service.sessions.live import LiveSessions
+from gpu_service.sessions.slots import SessionSlots
 from gpu_service.warmup import warm_bundled_voices
 
 log = logging.getLogger("gpu_service")
@@ -100,8 +102,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     app = FastAPI(title="Realtime Avatar gpu_service", version=__version__, lifespan=lifespan)
     app.state.services = services
-    sessions = LiveSessions(services)
+    slots = SessionSlots(settings.sessions.max)
+    sessions = LiveSessions(services, slots)
     app.state.sessions = sessions
+    app.state.streams = AvatarStreams(services, slots)
 
     install_error_handlers(app, "GPU_OUTPUT_ROOT")
     install_key_guard(app, [settings.shared_secret] if settings.shared_secret else [], "GPU_SHARED_SECRET")
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         portraits.router,
         files.router,
         session_routes.router,
+        avatar_stream.router,
     ):
         app.include_router(router)
     return app

@@ -30,7 +30,7 @@ from runtime.pipelines import generate as pipeline
 from runtime.pipelines.dispatch import JobDispatch
 from runtime.progress import RunningReplies
 from runtime.rate_limit import RateLimiter
-from runtime.routes import conversations, generate, health, jobs, sessions, uploads, videos
+from runtime.routes import avatar_stream, conversations, generate, health, jobs, sessions, uploads, videos
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore
 
@@ -121,7 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     page = [web.PAGE_PATH] if settings.web_dir else []
     files = [web.FILES_FOLDER] if settings.web_dir else []
-    install_key_guard(app, settings.api_keys, "RUNTIME_API_KEYS", public=page, folders=files)
+    # Browsers cannot set headers on a WebSocket: the avatar stream takes the key in its start message too.
+    install_key_guard(
+        app, settings.api_keys, "RUNTIME_API_KEYS", public=page, folders=files, websocket_first_message=True
+    )
     app.add_middleware(
         BodyLimit,
         max_bytes=max(settings.max_voice_upload_bytes, settings.max_portrait_upload_bytes) + MULTIPART_OVERHEAD,
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         videos.router,
         uploads.router,
         sessions.router,
+        avatar_stream.router,
     ):
         app.include_router(router)
     if settings.web_dir:

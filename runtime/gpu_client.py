@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from common.errors import (
     BadGateway,
@@ -31,6 +33,7 @@ from common.errors import (
 from common.http import sse
 from common.http.observability import REQUEST_ID, REQUEST_ID_HEADER
 from common.storage.files import atomic_target
+from contracts.avatar_stream import PATH as AVATAR_STREAM_PATH
 from contracts.gpu_service import (
     SPEAK_ID_HEADER,
     AvatarRequest,
@@ -94,6 +97,7 @@ class GpuClient:
         self.base_url = base_url
         timeout = httpx.Timeout(timeout_s, connect=5.0)
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        self._auth = headers
         hooks = [_pass_request_id] if affinity_header is None else [_pass_request_id, _keep_together(affinity_header)]
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, headers=headers, event_hooks={"request": hooks}
@@ -159,6 +163,23 @@ class GpuClient:
 
     async def close_session(self, session_id: str) -> None:
         await self._send("DELETE", f"/api/v1/sessions/{quote(session_id, safe='')}")
+
+    @asynccontextmanager
+    async def avatar_stream(self) -> AsyncIterator[ClientConnection]:
+        """A connection to the gpu_service's avatar stream (the start message not yet sent); its refusal (503 when
+        its sessions are all taken) raised as the service gave it."""
+        url = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/")
+        try:
+            connection = await connect(url + AVATAR_STREAM_PATH, additional_headers=self._auth, max_size=None)
+        except InvalidStatus as exc:
+            answer = exc.response
+            body = bytes(answer.body or b"")
+            _raise_for_status(httpx.Response(answer.status_code, headers=dict(answer.headers), content=body))
+            raise BadGateway(f"gpu_service refused the avatar stream ({answer.status_code})") from None
+        except OSError as exc:
+            raise GpuUnreachable(f"gpu_service unreachable at {self.base_url}: {exc}") from exc
+        async with self._counted(), connection:
+            yield connection
 
     async def tts(self, request: TTSRequest) -> TTSResponse:
         return await self._call("POST", "/api/v1/tts", TTSResponse, request)

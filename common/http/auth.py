@@ -12,12 +12,16 @@ from collections.abc import Collection
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from common.http.websocket import deny
 
 OPEN_PATHS = frozenset({"/health"})
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     authorization = request.headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
@@ -25,14 +29,17 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def has_valid_key(request: Request, keys: Collection[str]) -> bool:
+def has_valid_key(request: HTTPConnection, keys: Collection[str]) -> bool:
     presented = presented_key(request)
     return presented is not None and key_matches(presented, keys)
 
 
-def owner_of(request: Request, keys: Collection[str]) -> str:
+def owner_of(request: HTTPConnection, keys: Collection[str]) -> str:
     """Whose work a request is: its API key, hashed (keys are never stored); "" when no keys are configured."""
-    key = presented_key(request) if keys else None
+    return owner_of_key(presented_key(request) if keys else None)
+
+
+def owner_of_key(key: str | None) -> str:
     return "" if key is None else "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -54,12 +61,17 @@ class KeyGuard:
         what: str,
         public: Collection[str] = (),
         folders: Collection[str] = (),
+        websocket_first_message: bool = False,
     ) -> None:
         self.app, self.keys, self.what = app, keys, what
+        self.websocket_first_message = websocket_first_message
         self.public = frozenset(public)  # paths anyone may read (a web page)
         self.folders = tuple(folder.rstrip("/") + "/" for folder in folders)  # ... and everything under these
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -86,14 +98,41 @@ class KeyGuard:
             return
         await self.app(scope, receive, send)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A key in the headers must be valid; without one, the route checks its first message when the app allows
+        that (browsers cannot set headers on a WebSocket), else the connection is refused."""
+        websocket = WebSocket(scope, receive, send)
+        presented = presented_key(websocket)
+        if presented is None and self.websocket_first_message:
+            await self.app(scope, receive, send)
+            return
+        if presented is None or not key_matches(presented, self.keys):
+            reason = "missing" if presented is None else "not valid"
+            await deny(websocket, 401, f"API key {reason}: send 'Authorization: Bearer <key>' ({self.what})")
+            return
+        await self.app(scope, receive, send)
+
     def _public(self, path: str) -> bool:
         return path in self.public or path.startswith(self.folders)
 
 
 def install_key_guard(
-    app: FastAPI, keys: Collection[str], what: str, public: Collection[str] = (), folders: Collection[str] = ()
+    app: FastAPI,
+    keys: Collection[str],
+    what: str,
+    public: Collection[str] = (),
+    folders: Collection[str] = (),
+    websocket_first_message: bool = False,
 ) -> None:
     """No keys: nothing is guarded. `what` names the setting, so a 401 says how to fix it. `public` paths and
-    everything under `folders` can be read (GET, HEAD) without a key."""
+    everything under `folders` can be read (GET, HEAD) without a key. `websocket_first_message`: a WebSocket
+    without a key in its headers is let through to a route that checks the key in its first message."""
     if keys:
-        app.add_middleware(KeyGuard, keys=keys, what=what, public=public, folders=folders)
+        app.add_middleware(
+            KeyGuard,
+            keys=keys,
+            what=what,
+            public=public,
+            folders=folders,
+            websocket_first_message=websocket_first_message,
+        )

@@ -15,10 +15,16 @@ from common.storage.files import atomic_target
 AUDIO_CHUNK = 1024  # AAC frame size
 
 
+def i420(image: np.ndarray) -> np.ndarray:
+    """An RGB image as I420 planes (Y, then U and V at half resolution), one (height * 3 / 2, width) array.
+    OpenCV's conversion gives the same BT.601 limited-range values as swscale's in a third of the time (~0.4 vs
+    ~1.4 ms at 512x512)."""
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420))
+
+
 def yuv420_frame(image: np.ndarray) -> av.VideoFrame:
-    """An RGB image as the encoder's yuv420p frame. OpenCV's conversion gives the same BT.601 limited-range values
-    as swscale's in a third of the time (~0.4 vs ~1.4 ms at 512x512)."""
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    """An RGB image as the encoder's yuv420p frame."""
+    return av.VideoFrame.from_ndarray(i420(image), format="yuv420p")
 
 
 def write_mp4(

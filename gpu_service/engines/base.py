@@ -27,6 +27,15 @@ class PhonemeEvent:
     phoneme: str  # IPA; "_" is a pause
 
 
+@dataclass(frozen=True)
+class AudioContext:
+    """The audio around a piece of streamed speech. A stream arrives a frame's worth at a time; the mouth of each
+    piece is computed over its neighbours too, so its edges move as the middle of one longer sound would."""
+
+    before: np.ndarray  # already shown
+    after: np.ndarray  # arrived, not yet shown
+
+
 def merge_pauses(events: list[PhonemeEvent]) -> list[PhonemeEvent]:
     """espeak reports a pause as several empty events in a row; keep the first of each run."""
     merged: list[PhonemeEvent] = []
@@ -131,7 +140,13 @@ class AvatarSession(Protocol):
     size: int
     photo: np.ndarray  # the framed portrait, (size, size, 3)
 
-    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
+    def speak(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        phonemes: list[PhonemeEvent] | None,
+        context: AudioContext | None = None,
+    ) -> Iterator[np.ndarray]:
         """One frame per 1/fps of `samples` (a whole number of frames' worth), the mouth following the speech."""
         ...
 

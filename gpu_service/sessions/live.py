@@ -48,6 +48,7 @@ from gpu_service.orders import OpenedAvatar, open_avatar, resolve_speech, start_
 from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
+from gpu_service.sessions.slots import SessionSlots
 from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
 from gpu_service.sessions.turn_clock import STAGES, Stage, TurnClock
 
@@ -104,8 +105,9 @@ class Turn:
 
 
 class LiveSessions:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, slots: SessionSlots) -> None:
         self._services = services
+        self._slots = slots
         self._turn_stages = Histogram(
             "gpu_service_live_turn_seconds",
             "A live turn's stages, from the end of the user's speech (spoken) or the message's arrival (chat, say)",
@@ -116,7 +118,6 @@ class LiveSessions:
         self._settings = services.settings.sessions
         self._sessions: dict[str, LiveSession] = {}
         self._watcher: asyncio.Task[None] | None = None
-        self._opening = 0
         restrict_media_to(media_addresses(self._settings.media_addresses, services.settings.host))
 
     def get(self, session_id: str) -> LiveSession:
@@ -126,32 +127,28 @@ class LiveSessions:
         return session
 
     async def open(self, offer: SessionOffer) -> SessionAnswer:
-        if len(self._sessions) + self._opening >= self._settings.max:
-            raise EngineUnavailable(
-                f"{len(self._sessions) + self._opening} live sessions already run, the most this service takes "
-                f"(GPU_SESSIONS__MAX={self._settings.max}); try again when one ends",
-                headers={"Retry-After": "30"},
-            )
         if not offer.sdp.startswith("v=0") or "\nm=" not in offer.sdp:
             raise Unprocessable("the offer's sdp is not an SDP offer (it starts with 'v=0' and has m= lines)")
-        self._opening += 1  # holds a place while engines load and the answer is made
+        give_back = self._slots.take()  # held while engines load and the answer is made, then by the session
         try:
-            return await self._open(offer)
-        finally:
-            self._opening -= 1
+            return await self._open(offer, give_back)
+        except BaseException:
+            give_back()
+            raise
 
     def _avatar(self, offer: SessionOffer) -> OpenedAvatar:
         """In a worker thread: engines may load, the portrait is analysed."""
         resolve_speech(offer, self._services, None).release()  # an unknown voice or engine: refused before media
         return open_avatar(offer, self._services, offer.portrait)  # held by the session from here
 
-    async def _open(self, offer: SessionOffer) -> SessionAnswer:
+    async def _open(self, offer: SessionOffer, give_back: Callable[[], None]) -> SessionAnswer:
         avatar = await asyncio.to_thread(self._avatar, offer)
         servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]  # none: never a public STUN server
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         performer = Performer(avatar.session)
         session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
         session.held.callback(avatar.release)
+        session.held.callback(give_back)
         try:
             self._wire(session)  # before the remote description: it announces the peer's microphone track
             await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))

@@ -25,7 +25,7 @@ from gpu_service.engines.avatar.drawn_mouth import DrawnMouth
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
 from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
-from gpu_service.engines.base import PhonemeEvent
+from gpu_service.engines.base import AudioContext, PhonemeEvent
 
 MAX_GAP_FACE_HEIGHTS = 0.12  # inner-lip gap at jaw_open = 1
 UPPER_LIP_SHARE = 0.15  # the upper lip rises by this share of the jaw's drop
@@ -371,8 +371,14 @@ class AnimatorSession:
         self._rig = rig
         self._planner = MotionPlanner(fps, seed)
 
-    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
-        return self._frames(self._planner.speech(samples, sample_rate, phonemes))
+    def speak(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        phonemes: list[PhonemeEvent] | None,
+        context: AudioContext | None = None,
+    ) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.speech(samples, sample_rate, phonemes, context))
 
     def idle(self, seconds: float) -> Iterator[np.ndarray]:
         return self._frames(self._planner.silence(round(seconds * self.fps)))

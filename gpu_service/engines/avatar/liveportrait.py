@@ -42,7 +42,7 @@ from gpu_service.engines.avatar.liveportrait_motion import (
 )
 from gpu_service.engines.avatar.liveportrait_settings import LivePortraitSettings
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
-from gpu_service.engines.base import EngineLoadError, PhonemeEvent
+from gpu_service.engines.base import AudioContext, EngineLoadError, PhonemeEvent
 
 log = logging.getLogger("gpu_service.liveportrait")
 
@@ -246,8 +246,14 @@ class LivePortraitSession:
         self._eyes_open = float(np.mean(source.eyes_open))
         self._frames_asked = 0  # over the whole session: a streamed reply is one render
 
-    def speak(self, samples: np.ndarray, sample_rate: int, phonemes: list[PhonemeEvent] | None) -> Iterator[np.ndarray]:
-        return self._frames(self._planner.speech(samples, sample_rate, phonemes))
+    def speak(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        phonemes: list[PhonemeEvent] | None,
+        context: AudioContext | None = None,
+    ) -> Iterator[np.ndarray]:
+        return self._frames(self._planner.speech(samples, sample_rate, phonemes, context))
 
     def idle(self, seconds: float) -> Iterator[np.ndarray]:
         return self._frames(self._planner.silence(round(seconds * self.fps)))

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from gpu_service.engines.avatar.visemes import visemes_for
-from gpu_service.engines.base import PhonemeEvent
+from gpu_service.engines.base import AudioContext, PhonemeEvent
 
 GRID_HZ = 200  # internal resolution of the curves (5 ms)
 COARTICULATION_S = 0.035  # Gaussian sigma: how far ahead the mouth prepares and how long it lingers
@@ -50,6 +50,10 @@ CONTINUITY_FRAMES = 4.0  # a segment's curves start from where the previous one 
 BREATH_HZ, BREATH_DEG = 0.22, 0.2  # a slow nod of breathing, always present
 NOD_DEG = 0.8  # head pitch from silence to loud speech (centred: ±0.4°)
 SOUND_ONSET = 0.1  # loudness (0..1) at which speech has begun
+SILENCE_DB = -60.0  # a piece whose loud parts are below this has no speech to measure loudness by
+TYPICAL_LOUD_DB = -25.0  # speech's loud parts, as most recordings and TTS engines have them (dBFS)
+PRIOR_HELD_S = 2.0  # a stream's own level replaces the typical one over its first seconds
+RECENT_LEVELS = 20 * GRID_HZ  # a stream's loud-speech level is taken over this much of its latest audio
 
 
 class MotionPlanner:
@@ -68,24 +72,42 @@ class MotionPlanner:
         # Per axis (yaw, pitch, roll): three incommensurate sines (frequency Hz, phase).
         self._drift = self._rng.uniform((0.05, 0.0), (0.35, 2 * np.pi), size=(3, 3, 2))
         self._reference_db: float | None = None  # loud speech level, fixed by the first segment that has speech
+        self._recent_levels = np.zeros(0)  # a stream's levels (dB per grid step), latest last
         self._last: np.ndarray | None = None  # jaw, width, round, nod, closure, speaking of the last planned frame
 
-    def speech(self, samples: np.ndarray, sample_rate: int, phonemes: Sequence[PhonemeEvent] | None) -> MouthTrack:
-        """The track for `samples`: one frame per 1/fps (the caller hands whole frames' worth)."""
+    def speech(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        phonemes: Sequence[PhonemeEvent] | None,
+        context: AudioContext | None = None,
+    ) -> MouthTrack:
+        """The track for `samples`: one frame per 1/fps (the caller hands whole frames' worth). With `context` (a
+        stream's piece), the curves are computed over the audio around it and cut to the piece, and loud speech is
+        the recent loudest level rather than the first segment's."""
         frames = max(1, round(len(samples) * self.fps / sample_rate))
-        grid_len = int(np.ceil(len(samples) / sample_rate * GRID_HZ)) + 1
-        level = level_db(samples, sample_rate, grid_len)
-        if self._reference_db is None and level.size and np.percentile(level, 95) > -60:
-            self._reference_db = float(np.percentile(level, 95))
+        before = context.before if context is not None else samples[:0]
+        after = context.after if context is not None else samples[:0]
+        audio = np.concatenate([before, samples, after]) if context is not None else samples
+        grid_len = int(np.ceil(len(audio) / sample_rate * GRID_HZ)) + 1
+        piece = slice(round(len(before) / sample_rate * GRID_HZ), None)
+        level = level_db(audio, sample_rate, grid_len)
+        self._follow_level(level, piece, streamed=context is not None)
         loudness = envelope_from_level(level, self._reference_db)
         closure = np.zeros(grid_len)
         if phonemes:
-            opening, width, rounding, closure = _from_phonemes(phonemes, grid_len)
+            lead_s = len(before) / sample_rate  # the phonemes' times count from the piece's start
+            opening, width, rounding, closure = _from_phonemes(
+                [PhonemeEvent(event.t + lead_s, event.phoneme) for event in phonemes], grid_len
+            )
             # Loudness sets how far the jaw opens, the viseme how much of that this sound allows (0 for /p b m/).
             # The square root keeps vowels' differences without letting a quiet /a/ out-open a loud /i/.
             opening = np.sqrt(np.clip(opening, 0, None)) * loudness
         else:
-            opening, width, rounding = _from_audio(samples, sample_rate, loudness)
+            opening, width, rounding = _from_audio(audio, sample_rate, loudness)
+        loudness, opening, width, rounding, closure = (
+            curve[piece] for curve in (loudness, opening, width, rounding, closure)
+        )
         nod = _to_frames(gaussian_filter1d(loudness, 0.15 * GRID_HZ), frames, self.fps)
         curves = np.stack(
             [
@@ -97,7 +119,22 @@ class MotionPlanner:
                 self._speaking(loudness, frames),
             ]
         )
-        return self._track(curves)
+        # A streamed piece's curves already run on from the audio before it; a segment's settle from the last frame.
+        return self._track(curves, settle=context is None)
+
+    def _follow_level(self, level: np.ndarray, piece: slice, streamed: bool) -> None:
+        """Loud speech: the first segment's 95th percentile, for whole segments. For a stream, the 95th percentile
+        of all it said lately: its first pieces alone (an onset, a single syllable) would set it far off."""
+        if streamed:
+            self._recent_levels = np.concatenate([self._recent_levels, level[piece]])[-RECENT_LEVELS:]
+            level = self._recent_levels
+        if not level.size or (loud := float(np.percentile(level, 95))) <= SILENCE_DB:
+            return
+        if streamed:  # until the stream has said enough to measure, a typical level weighs in
+            heard = min(1.0, len(level) / (PRIOR_HELD_S * GRID_HZ))
+            self._reference_db = heard * loud + (1 - heard) * TYPICAL_LOUD_DB
+        elif self._reference_db is None:
+            self._reference_db = loud
 
     def _speaking(self, loudness: np.ndarray, frames: int) -> np.ndarray:
         """1 over a segment of speech, its pauses included. Coming from rest, 0 until the first sound: the lips
@@ -113,11 +150,11 @@ class MotionPlanner:
         """Idle: mouth at rest, blinks, breathing and drift continue."""
         return self._track(np.zeros((6, max(1, frames))))
 
-    def _track(self, curves: np.ndarray) -> MouthTrack:
+    def _track(self, curves: np.ndarray, settle: bool = True) -> MouthTrack:
         frames = curves.shape[1]
-        if self._last is not None:  # a session's first segment starts as the speech does
-            settle = np.exp(-np.arange(frames) / CONTINUITY_FRAMES)
-            curves = curves + (self._last - curves[:, 0])[:, None] * settle[None, :]
+        if self._last is not None and settle:  # a session's first segment starts as the speech does
+            easing = np.exp(-np.arange(frames) / CONTINUITY_FRAMES)
+            curves = curves + (self._last - curves[:, 0])[:, None] * easing[None, :]
         self._last = curves[:, -1].copy()
         times = (self.frame + np.arange(frames)) / self.fps
         yaw, pitch, roll = (
