@@ -10,7 +10,7 @@ LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest browser bench evaluate load clean help
+.PHONY: demo test lint typecheck pytest browser integrations bench evaluate load clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
@@ -59,7 +59,17 @@ $(LIVEPORTRAIT_CODE): tests/gpu_service/mimic-head.txt | $(DEV_STAMP)
 browser:
 	@CHROMIUM=$(CHROMIUM) sh scripts/install_browser.sh
 
-pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser
+# Each integration (LiveKit Agents, Pipecat) in a venv of its own: pipecat needs protobuf 5, which mediapipe (in
+# .venv) cannot load with. Each holds this project without extras (the stream's client) and the integration.
+.venv-%/.installed: integrations/%/pyproject.toml pyproject.toml
+	$(PY) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -e . -e "integrations/$*[test]"
+	touch $@
+
+integrations: .venv-livekit/.installed .venv-pipecat/.installed
+
+pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser integrations
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -74,4 +84,4 @@ load: $(DEV_STAMP)
 	$(BIN)/python scripts/load.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-livekit .venv-pipecat .mypy_cache .ruff_cache .pytest_cache

@@ -39,6 +39,7 @@ class AvatarStreamClient:
     connection: ClientConnection
     start: StreamStart
     ready: StreamEvent
+    clearing: bool = False  # clear() sent, `cleared` not yet back: speech frames made before it are not yielded
 
     @classmethod
     @asynccontextmanager
@@ -79,6 +80,9 @@ class AvatarStreamClient:
         await self._command("end_of_speech")
 
     async def clear(self) -> None:
+        """Barge-in: the service drops what it has not shown and idles from the next frame; speech frames already
+        on their way are not yielded either (fMP4 bytes cannot be cut: a player seeks to `cleared`'s frame)."""
+        self.clearing = True
         await self._command("clear")
 
     async def close(self) -> None:
@@ -95,9 +99,14 @@ class AvatarStreamClient:
         try:
             async for message in self.connection:
                 if isinstance(message, str):
-                    yield EVENT.validate_json(message)
+                    event = EVENT.validate_json(message)
+                    if event.type == "cleared":
+                        self.clearing = False
+                    yield event
                 elif self.start.output == "frames":
-                    yield unpack_frame(message)
+                    frame = unpack_frame(message)
+                    if not (self.clearing and frame.speaking):
+                        yield frame
                 else:
                     yield message
         except ConnectionClosed:

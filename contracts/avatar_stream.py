@@ -81,8 +81,9 @@ START: TypeAdapter[StreamStart] = TypeAdapter(StreamStart)
 
 
 class StreamEvent(BaseModel):
-    """`ready` once (the stream's shape), `speaking` at an utterance's first frame, `idle` after its last,
-    `cleared` after a `clear`, `error` (in words) before the server closes."""
+    """`ready` once (the stream's shape), `speaking` at an utterance's first frame, `idle` at the first frame after
+    its last, `cleared` after a `clear` (every frame sent after it is idle until new audio comes), `error` (in
+    words: before the server closes, or alone when a command was not understood)."""
 
     type: Literal["ready", "speaking", "idle", "cleared", "error"]
     frame: int | None = Field(None, description="The frame (pts, counted from 0) the event happens at.")

@@ -99,6 +99,7 @@ class AvatarStream:
         )
         self._wake = asyncio.Event()  # audio or a command arrived
         self._room = asyncio.Event()  # frames were made: pending audio shrank
+        self._clear = False  # the client asked to clear
         self._closing = False  # the client asked to close: the stream ends once what it sent is shown
         self._t0 = time.monotonic()
 
@@ -139,6 +140,10 @@ class AvatarStream:
                 reader.result()  # the client went away (WebSocketDisconnect) or the reader failed
                 return
             self._wake.clear()
+            if self._clear:
+                self._clear = False
+                self.drive.clear(self._now())
+                await self._send_event(StreamEvent(type="cleared", frame=self.drive.pts))
             piece = self.drive.next_piece(self._now())
             if piece is None:
                 with contextlib.suppress(TimeoutError):
@@ -196,8 +201,7 @@ class AvatarStream:
         if isinstance(command, EndOfSpeech):
             self.drive.end_of_speech()
         elif isinstance(command, Clear):
-            self.drive.clear(self._now())
-            await self._send_event(StreamEvent(type="cleared", frame=self.drive.pts))
+            self._clear = True  # applied by the producer between two frames: all before `cleared` is older
         elif isinstance(command, Close):
             self.drive.end_of_speech()  # what was sent is still shown, then the stream ends
             self._closing = True
