@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 from playwright.sync_api import Browser
 
+from common.media.audio import load_audio
 from common.process.launch import RunningService, run_service
-from tests.web.conftest import Site, open_page, runtime_alone
+from tests.web.conftest import REPO, Site, open_page, runtime_alone
 from tests.web.test_page import PLAYED_THIS_CLIP, say
 
 KEY = "page-test-key"
@@ -79,3 +81,28 @@ def test_without_a_fallback_the_refusal_is_shown_as_the_service_words_it(browser
         assert page.locator("#state.error").is_visible()  # the catalog could not load: said in the player too
         opened.shot("refused")
         assert not opened.log.unexpected(allowed=("status of 503",))
+
+
+def test_your_audio_mode_streams_a_recording_and_plays_the_face_speaking_it(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    recording = tmp_path / "my-voice.wav"
+    samples, rate = load_audio(REPO / "assets" / "voices" / "synthetic_en_female.wav", 16000, 3.0)
+    sf.write(recording, samples, rate)  # a voice the avatar never synthesized: someone else's audio
+    opened = open_page(browser, site.runtime.url, "your-audio")
+    page = opened.page
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#tab-audio")
+    page.set_input_files("#audio-file", str(recording))
+    page.wait_for_function("() => window.avatarMetrics.streamEvents.includes('speaking')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player').currentTime > 1.0", timeout=30_000)
+    opened.shot("your-audio-playing")
+    page.wait_for_function("() => window.avatarMetrics.streamEvents.includes('idle')", timeout=30_000)
+    played = page.evaluate(
+        """() => { const video = document.getElementById("player");
+        return { duration: video.duration, audioBytes: video.webkitAudioDecodedByteCount,
+                 frames: video.getVideoPlaybackQuality().totalVideoFrames }; }"""
+    )
+    # The stream (idle frames, then the 3 s spoken, then it ends) played through MSE, sound and all.
+    assert played["duration"] >= 3.0 and played["audioBytes"] > 0 and played["frames"] >= 25, played
+    assert not opened.log.unexpected()

@@ -8,6 +8,7 @@ import { History } from "./history.js";
 import { LiveSession } from "./live.js";
 import { StreamPlayer } from "./player.js";
 import { holdToRecord } from "./recorder.js";
+import { YourAudio } from "./your_audio.js";
 
 const $ = (id) => document.getElementById(id);
 const player = new StreamPlayer($("player"));
@@ -36,7 +37,7 @@ const chat = new Chat(
 );
 
 // What tests and curious users can read: the latest click-to-first-frame time.
-window.avatarMetrics = { clicks: 0, firstFrameMs: [], liveEvents: [] };
+window.avatarMetrics = { clicks: 0, firstFrameMs: [], liveEvents: [], streamEvents: [] };
 
 function setState(text, isError = false) {
   const state = $("state");
@@ -117,7 +118,7 @@ $("new-chat").addEventListener("click", () => {
 });
 
 // Tabs: click, or arrow keys between them (the ARIA tabs pattern).
-const tabs = [$("tab-say"), $("tab-chat"), $("tab-live")];
+const tabs = [$("tab-say"), $("tab-chat"), $("tab-live"), $("tab-audio")];
 function selectTab(tab) {
   for (const other of tabs) {
     const selected = other === tab;
@@ -168,6 +169,22 @@ $("live-say").addEventListener("click", () => {
   $("live-text").value = "";
 });
 $("live-interrupt").addEventListener("click", () => live.send({ type: "interrupt" }));
+
+const yourAudio = new YourAudio(player, catalog);
+$("audio-file").addEventListener("change", () => {
+  const file = $("audio-file").files[0];
+  if (file) watch(async () => yourAudio.playFile(file));
+});
+$("audio-mic").addEventListener("click", () => {
+  const on = $("audio-mic").getAttribute("aria-pressed") !== "true";
+  $("audio-mic").setAttribute("aria-pressed", String(on));
+  $("audio-mic").textContent = on ? "Stop" : "Use my microphone";
+  if (on) {
+    watch(async () => yourAudio.playMicrophone());
+  } else {
+    yourAudio.stopMicrophone?.();
+  }
+});
 
 // The key dialog: asked once per browser session, when /health says the service needs one.
 onKeyNeeded(
