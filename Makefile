@@ -10,13 +10,14 @@ LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest browser integrations bench evaluate load clean help
+.PHONY: demo test lint typecheck pytest browser integrations fuzz bench evaluate load clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
 	@echo "make test   lint (ruff), types (mypy), tests (pytest)"
 	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
 	@echo "make lint   ruff only"
+	@echo "make fuzz   the API fuzzer (schemathesis) at five times make test's depth"
 	@echo "make evaluate ARGS='--suite gold'  start both services, run evaluator suites, write reports"
 	@echo "make load   a burst of 50 jobs against both services: queue bound, 429s, p50/p95, memory"
 
@@ -73,6 +74,10 @@ pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser 
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+# The API fuzzer at five times make test's depth (tests/hardening/test_fuzz.py).
+fuzz: $(DEV_STAMP) $(LLM_MODEL)
+	FUZZ_EXAMPLES=50 $(BIN)/python -m pytest tests/hardening/test_fuzz.py
 
 bench: $(DEV_STAMP) $(LLM_MODEL)
 	$(BIN)/python -m bench

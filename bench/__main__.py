@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from bench import asr, avatar, chat, e2e, live, page, ray_serve, tts, voice_matching, xtts
+from bench import asr, avatar, avatar_stream, chat, e2e, live, page, ray_serve, tts, voice_matching, xtts
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
         chat.run,
         asr.run,
         live.run,
+        avatar_stream.run,
         ray_serve.run,
         xtts.run,
     ):

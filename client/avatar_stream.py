@@ -52,7 +52,8 @@ class AvatarStreamClient:
         headers = {"Authorization": f"Bearer {key}"} if key and not in_message else None
         first = start.model_copy(update={"key": key}) if key and in_message else start
         try:
-            connection = await connect(url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES)
+            # No per-message deflate: video does not compress, and deflating each frame costs more than making it.
+            connection = await connect(url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES, compression=None)
         except InvalidStatus as exc:
             raise _refusal(exc) from None
         async with connection:

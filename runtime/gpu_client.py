@@ -170,7 +170,9 @@ class GpuClient:
         its sessions are all taken) raised as the service gave it."""
         url = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/")
         try:
-            connection = await connect(url + AVATAR_STREAM_PATH, additional_headers=self._auth, max_size=None)
+            connection = await connect(  # no per-message deflate: the stream is video
+                url + AVATAR_STREAM_PATH, additional_headers=self._auth, max_size=None, compression=None
+            )
         except InvalidStatus as exc:
             answer = exc.response
             body = bytes(answer.body or b"")

@@ -21,6 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 # The same server whatever else is installed: uvicorn[standard] (Ray Serve pulls it in) would switch to httptools,
 # which refuses unknown methods before the app sees them, and to uvloop.
 HTTP, LOOP = "h11", "asyncio"
+# The avatar stream's messages are video (raw frames or H.264) that deflate cannot shrink; compressing each one costs
+# more CPU than rendering it (at 512 px, two raw streams could not keep 25 fps with it, six do without).
+WS_DEFLATE = False
 
 
 def free_port() -> int:
@@ -64,7 +67,7 @@ def run_service(
     log = log_dir / f"{app_factory.split(':')[0].replace('.', '_')}-{port}.log"
     host = "127.0.0.1"
     command = [sys.executable, "-m", "uvicorn", "--factory", app_factory, "--host", host, "--port", str(port)]
-    command += ["--http", HTTP, "--loop", LOOP]
+    command += ["--http", HTTP, "--loop", LOOP, "--ws-per-message-deflate", str(WS_DEFLATE)]
     if wrap is not None:
         command = wrap(command)
     with log.open("ab") as sink:
