@@ -106,3 +106,19 @@ def test_your_audio_mode_streams_a_recording_and_plays_the_face_speaking_it(
     # The stream (idle frames, then the 3 s spoken, then it ends) played through MSE, sound and all.
     assert played["duration"] >= 3.0 and played["audioBytes"] > 0 and played["frames"] >= 25, played
     assert not opened.log.unexpected()
+
+
+def test_your_audio_mode_takes_the_microphone_too(site: Site, browser: Browser) -> None:
+    opened = open_page(browser, site.runtime.url, "your-microphone")  # Chromium's fake microphone says a sentence
+    page = opened.page
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#tab-audio")
+    page.click("#audio-mic")
+    page.wait_for_function("() => window.avatarMetrics.streamEvents.includes('speaking')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player').currentTime > 1.0", timeout=30_000)
+    opened.shot("microphone-playing")
+    page.click("#audio-mic")  # stop: what was said is shown, then the stream ends
+    page.wait_for_function("() => window.avatarMetrics.firstFrameMs.length === 1", timeout=30_000)
+    assert page.get_attribute("#audio-mic", "aria-pressed") == "false"
+    assert page.evaluate("() => document.getElementById('player').webkitAudioDecodedByteCount") > 0
+    assert not opened.log.unexpected()
