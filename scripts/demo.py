@@ -1,18 +1,25 @@
 """`make demo`: start the gpu_service and the runtime on loopback, generate a video per language through
-POST /api/v1/generate (as curl would), then ask the avatar a question in a conversation; print where the videos
-are and how long each step took, stop both.
+POST /api/v1/generate (as curl would), then ask the avatar a question in a conversation, then give it someone
+else's voice over the audio-in stream (as a voice agent would); print where the videos are and how long each step
+took, stop both.
 
 Runs entirely on the embedded engines (Kokoro-82M speech, the landmark animator, SmolLM2), offline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 
+from client.avatar_stream import AvatarStreamClient
+from common.media.audio import load_audio
+from contracts.avatar_stream import StreamEvent, StreamStart
 from contracts.runtime import GenerateResult, ReplyResult
 from gpu_service.config import Settings as GpuSettings
 from harness.stack import local_stack
@@ -48,6 +55,7 @@ def main() -> int:
             )
         if not chat(runtime.url, data_dir):
             return 1
+        asyncio.run(your_audio(runtime.url, data_dir / "demo" / "your-audio.mp4"))
     print("\ndone; both services are stopped. Play the files above with any video player.")
     return 0
 
@@ -72,6 +80,37 @@ def chat(url: str, data_dir: Path) -> bool:
     if timings is not None and timings.first_fragment_s is not None and timings.total_s is not None:
         print(f"    first video after {timings.first_fragment_s:.2f} s, all of it in {timings.total_s:.2f} s")
     return True
+
+
+RECORDING = Path(__file__).resolve().parent.parent / "assets" / "voices" / "librivox_en_reader.wav"
+
+
+async def your_audio(url: str, out: Path) -> None:
+    """A person's recording (LibriVox) streamed in real time over WS /api/v1/avatar/stream; the fMP4 kept."""
+    samples, _ = load_audio(RECORDING, 16000, 5.0)
+    print(f"\nsomeone else's voice: {RECORDING.name} (5 s) streamed to the avatar as a voice agent would")
+    start = StreamStart(type="start", sample_rate=16000, output="fmp4")
+    pieces: list[bytes] = []
+    async with AvatarStreamClient.connect(url, start) as avatar:
+        first: list[float] = []
+
+        async def read() -> None:
+            async for item in avatar:
+                if isinstance(item, bytes):
+                    pieces.append(item)
+                elif isinstance(item, StreamEvent) and item.type == "speaking":
+                    first.append(time.monotonic())
+
+        reader = asyncio.create_task(read())
+        began = time.monotonic()
+        await avatar.push_recording((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+        await avatar.close()
+        await asyncio.wait_for(reader, 60)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(b"".join(pieces))
+    print(f"    video: {out}")
+    if first:
+        print(f"    its first frame of speech {1000 * (first[0] - began):.0f} ms after the first audio was sent")
 
 
 if __name__ == "__main__":
