@@ -23,7 +23,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.engines.avatar import drawn_mouth
 from gpu_service.engines.avatar.drawn_mouth import DrawnMouth
 from gpu_service.engines.avatar.face import FaceAnalyzer, FaceGeometry
-from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp
+from gpu_service.engines.avatar.mesh_warp import PiecewiseAffineWarp, RasterMemory
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
 from gpu_service.engines.base import AudioContext, PhonemeEvent
 
@@ -299,10 +299,11 @@ def frame_vertices(rig: Rig, track: MouthTrack, index: int) -> np.ndarray:
     return np.asarray(moved + (swayed - moved) * rig.head[:, None])
 
 
-def render_frame(rig: Rig, track: MouthTrack, index: int, out: np.ndarray) -> None:
-    """Draw frame `index` into `out` (a copy of the photo; only the face region is rewritten)."""
+def render_frame(rig: Rig, track: MouthTrack, index: int, out: np.ndarray, memory: RasterMemory | None = None) -> None:
+    """Draw frame `index` into `out` (a copy of the photo; only the face region is rewritten). `memory`: the
+    session's, so that frames that barely move share a raster."""
     moved = rig.warp.unfold(frame_vertices(rig, track, index), rig.fixed)
-    rig.warp.apply(rig.image, moved, out)
+    rig.warp.apply(rig.image, moved, out, memory)
     beyond_rest = lip_gap(rig, track, index) - rig.source_gap
     if beyond_rest > 0:  # at rest and when the lips meet, the photo's own mouth shows
         _draw_mouth_interior(rig, moved, out, min(1.0, beyond_rest / INTERIOR_FADE_PX))
@@ -370,6 +371,7 @@ class AnimatorSession:
         self.fps, self.size, self.photo = fps, size, rig.image
         self._rig = rig
         self._planner = MotionPlanner(fps, seed)
+        self.raster_memory = RasterMemory()
 
     def speak(
         self,
@@ -386,7 +388,7 @@ class AnimatorSession:
     def _frames(self, track: MouthTrack) -> Iterator[np.ndarray]:
         for index in range(track.frames):
             canvas = self._rig.image.copy()
-            render_frame(self._rig, track, index, canvas)
+            render_frame(self._rig, track, index, canvas, self.raster_memory)
             yield canvas
 
 

@@ -8,12 +8,34 @@ thin triangles at the lips, leaving specks of teeth and cavity on closed lips.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
 _SUBPIXEL_BITS = 4
 _MIN_AREA = 1.0  # px^2 (twice the triangle's area): flatter triangles are not drawn
+# A raster (which triangle each pixel is in) serves the next frames while no vertex has moved this far from where it
+# was drawn and no triangle has gone flat or come back: idle motion moves vertices ~0.1 px a frame, so an idle face
+# is rasterized every few frames instead of every frame. The maps themselves are each frame's own, exact; a pixel
+# within this distance of an edge may take its neighbour's map, which agrees with its own on the shared edge.
+REUSE_WITHIN_PX = 0.25
+
+
+@dataclass(frozen=True)
+class Raster:
+    vertices: np.ndarray  # where the vertices were when it was drawn
+    visible: np.ndarray  # (T,) the triangles drawn (not squeezed flat)
+    index: np.ndarray  # the region's pixels: the triangle each falls in
+
+
+class RasterMemory:
+    """One session's latest raster (sessions share their portrait's warp, each keeps its own memory)."""
+
+    def __init__(self) -> None:
+        self.raster: Raster | None = None
+        self.drawn = 0  # rasters drawn, for the tests and the bench
 
 
 class PiecewiseAffineWarp:
@@ -46,25 +68,24 @@ class PiecewiseAffineWarp:
             moved[free] = self.source[free] + [displacement[self._neighbours[vertex]].mean(axis=0) for vertex in free]
         return moved
 
-    def maps(self, destination: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """remap() coordinates (absolute source pixels) for every pixel of the region."""
-        x0, y0, _, _ = self.region
+    def maps(self, destination: np.ndarray, memory: RasterMemory | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """remap() coordinates (absolute source pixels) for every pixel of the region; with `memory`, the last
+        raster is used again while it still holds (REUSE_WITHIN_PX)."""
         dst = np.asarray(destination, dtype=np.float64)
         affine = self._affines(dst).reshape(-1, 6)  # per triangle: destination pixel -> source pixel
-        # Its own index image per call: sessions sharing a portrait render it from several threads at once.
-        index = np.full(self._grid_x.shape, len(self.triangles), dtype=np.int32)
-        corners = np.round((dst[self.triangles] - (x0, y0)) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-        fill, outline = cv2.fillConvexPoly, cv2.polylines
         # A triangle squeezed flat (a closed eyelid, lips pressed together) covers no area; drawn, it would be a
         # line of pixels sampling the photo as it was there (specks of eye white along a closed lid).
         visible = np.abs(_signed_areas(dst, self.triangles)) >= _MIN_AREA
-        for number in np.flatnonzero(visible).tolist():
-            corner = corners[number]
-            # Edges first: two triangles' fills can leave the pixels of their shared edge to neither, and such a
-            # pixel kept the photo's own colour from elsewhere (dark specks in a line beside the mouth).
-            outline(index, [corner], True, number, 1, cv2.LINE_8, _SUBPIXEL_BITS)
-            fill(index, corner, number, cv2.LINE_8, _SUBPIXEL_BITS)
-        index = _close_gaps(index, len(self.triangles))
+        raster = memory.raster if memory is not None else None
+        if (
+            raster is None
+            or not np.array_equal(raster.visible, visible)
+            or np.abs(dst - raster.vertices).max() > REUSE_WITHIN_PX
+        ):
+            raster = Raster(dst, visible, self._rasterize(dst, visible))
+            if memory is not None:
+                memory.raster, memory.drawn = raster, memory.drawn + 1
+        index = raster.index
         table = np.concatenate([affine, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)  # last: identity
         # One gather per coefficient and plain multiply-adds: ~40 % faster than gathering (h, w, 2, 3) + einsum.
         a, b, c, d, e, f = (np.take(table[:, k], index) for k in range(6))
@@ -75,6 +96,20 @@ class PiecewiseAffineWarp:
         map_y += e * self._grid_y
         map_y += f
         return map_x, map_y
+
+    def _rasterize(self, dst: np.ndarray, visible: np.ndarray) -> np.ndarray:
+        x0, y0, _, _ = self.region
+        # Its own index image per call: sessions sharing a portrait render it from several threads at once.
+        index = np.full(self._grid_x.shape, len(self.triangles), dtype=np.int32)
+        corners = np.round((dst[self.triangles] - (x0, y0)) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        fill, outline = cv2.fillConvexPoly, cv2.polylines
+        for number in np.flatnonzero(visible).tolist():
+            corner = corners[number]
+            # Edges first: two triangles' fills can leave the pixels of their shared edge to neither, and such a
+            # pixel kept the photo's own colour from elsewhere (dark specks in a line beside the mouth).
+            outline(index, [corner], True, number, 1, cv2.LINE_8, _SUBPIXEL_BITS)
+            fill(index, corner, number, cv2.LINE_8, _SUBPIXEL_BITS)
+        return _close_gaps(index, len(self.triangles))
 
     def _affines(self, destination: np.ndarray) -> np.ndarray:
         """(T, 2, 3) affine maps, destination triangle -> source triangle, in closed form.
@@ -95,10 +130,12 @@ class PiecewiseAffineWarp:
         translation = src[:, 0] - np.einsum("tij,tj->ti", linear, dst[:, 0])
         return np.concatenate([linear, translation[:, :, None]], axis=2)
 
-    def apply(self, image: np.ndarray, destination: np.ndarray, out: np.ndarray) -> None:
+    def apply(
+        self, image: np.ndarray, destination: np.ndarray, out: np.ndarray, memory: RasterMemory | None = None
+    ) -> None:
         """Write the warped region of `image` into `out` (same shape); pixels outside the region are left alone."""
         x0, y0, x1, y1 = self.region
-        map_x, map_y = self.maps(destination)
+        map_x, map_y = self.maps(destination, memory)
         out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
