@@ -132,7 +132,7 @@ def serve_cluster(
         if serve is not None and serve.poll() is None:
             serve.send_signal(signal.SIGINT)  # serve run takes its applications down
             try:
-                serve.wait(timeout=30)
+                serve.wait(timeout=5)  # `ray stop --force` below ends what is left; a graceful stop took 30 s
             except subprocess.TimeoutExpired:
                 serve.kill()
         subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=60)

@@ -135,7 +135,7 @@ class AvatarStream:
                 await asyncio.to_thread(self.sink.abort)
 
     async def _produce(self, reader: asyncio.Task[None]) -> None:
-        while not (self._closing and not self.drive.speaking):
+        while not (self._closing and not self.drive.speaking and not self.drive.pending_s):
             if reader.done() and not self._closing:
                 reader.result()  # the client went away (WebSocketDisconnect) or the reader failed
                 return

@@ -219,3 +219,19 @@ def test_a_bad_command_mid_stream_is_answered_in_words_and_the_stream_goes_on(se
         assert len(samples_of([frame for _, frame in received.frames() if frame.speaking])) >= 8000
 
     asyncio.run(scenario())
+
+
+def test_audio_sent_just_before_close_is_all_shown(service: RunningService) -> None:
+    """close right after the last audio: the stream ends once that audio is shown, not before it starts."""
+
+    async def scenario() -> int:
+        start = StreamStart(type="start", size=128, output="frames")
+        async with AvatarStreamClient.connect(service.url, start) as client:
+            received, reader = receive(client)
+            await client.push_audio(pcm16(recording(READER, 16000, seconds=2.0)))
+            await client.close()
+            await asyncio.wait_for(reader, 20)
+        return len([frame for _, frame in received.frames() if frame.speaking])
+
+    for _ in range(3):
+        assert asyncio.run(scenario()) == 2 * FPS

@@ -26,7 +26,7 @@ def test_gpu_check_prints_the_table_from_a_real_service(tmp_path: Path) -> None:
         "--xtts-dir", str(xtts),
         "--liveportrait-dir", str(ADAPTER),
         "--liveportrait-weights", str(weights),
-        "--languages", "en,zh",
+        "--languages", "zh",  # the languages' loop is the script's own; a second row cost ~20 s more
         "--lengths", "short",
         "--fps", "5",
         "--size", "256",
@@ -38,7 +38,7 @@ def test_gpu_check_prints_the_table_from_a_real_service(tmp_path: Path) -> None:
     assert "device: cpu" in run.stdout and "xtts" in run.stdout and "liveportrait" in run.stdout
     assert "TTS RTF" in run.stdout and "1st frag" in run.stdout
     rows = json.loads(rows_file.read_text())
-    assert [(row["language"], row["length"]) for row in rows] == [("en", "short"), ("zh", "short")]
+    assert [(row["language"], row["length"]) for row in rows] == [("zh", "short")]
     for row in rows:
         assert row["tts_first_chunk_s"] > 0 and 0 < row["audio_s"] < 5 and row["tts_rtf"] > 0
         assert row["speak_first_fragment_s"] > 0 and row["frames"] >= 2 and row["render_fps"] > 0
