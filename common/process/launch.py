@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -24,6 +25,14 @@ HTTP, LOOP = "h11", "asyncio"
 # The avatar stream's messages are video (raw frames or H.264) that deflate cannot shrink; compressing each one costs
 # more CPU than rendering it (at 512 px, two raw streams could not keep 25 fps with it, six do without).
 WS_DEFLATE = False
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Run `app` in this process as `python -m gpu_service|runtime` do: the same server settings as run_service;
+    log_config=None keeps the logging the app set up (JSON lines) instead of uvicorn's plain text."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, http=HTTP, loop=LOOP, ws_per_message_deflate=WS_DEFLATE)
 
 
 def free_port() -> int:
