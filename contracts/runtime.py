@@ -242,7 +242,10 @@ class UploadedPortrait(BaseModel):
     source_name: str
     width: int
     height: int
-    faces: int = Field(1, description="Faces found; the largest is animated unless a request gives `face`.")
+    faces: int = Field(
+        1,
+        description="Faces found, each confirmed by the face mesh; the largest is animated unless `face` says.",
+    )
     notices: list[str] = Field(default_factory=list, description="What to know about how the photo is used.")
 
     @computed_field(description="A JPEG thumbnail (a path on this runtime).")  # type: ignore[prop-decorator]

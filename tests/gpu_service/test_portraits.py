@@ -1,5 +1,6 @@
-"""Portraits people actually have (tests/photos.py: public-domain and CC0 photos from scikit-image): a small face in
-a larger photo, two people, a grayscale photo, a very small photo, and a photo with no face."""
+"""Portraits people actually have (tests/photos.py: public-domain and CC0 photos from scikit-image and matplotlib): a
+small face in a larger photo, two people, a grayscale photo, a very small photo, a photo with no face, and people
+beside things a face detector takes for faces."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from common.media.audio import write_wav
 from common.process.launch import RunningService
 from contracts.gpu_service import AvatarResponse, PortraitCheckResponse
 from gpu_service.engines.avatar.face import NO_FACE_ADVICE, SMALL_FACE_PX
-from tests.photos import astronaut, cameraman, coffee, small_face, two_people
+from tests.photos import astronaut, cameraman, coffee, face_like_distractors, small_face, two_people
+
+DISTRACTORS = face_like_distractors()
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +109,20 @@ def test_a_photo_without_a_face_is_refused_with_what_to_do(
     response = check(gpu_service, photos["no_face"])
     assert response.status_code == 422
     assert response.json()["detail"] == f"no face found in {photos['no_face']}: {NO_FACE_ADVICE}"
+
+
+@pytest.mark.parametrize("name", DISTRACTORS)
+def test_only_faces_the_mesh_confirms_are_counted(
+    gpu_service: RunningService, gpu_output_root: Path, name: str
+) -> None:
+    photo, real_faces = DISTRACTORS[name]
+    path = gpu_output_root / "inputs" / "people" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), photo)
+    if real_faces == 0:
+        response = check(gpu_service, path)
+        assert response.status_code == 422 and "no face found" in response.json()["detail"]
+        return
+    result = accepted(gpu_service, path)
+    assert result.faces == real_faces and not any("faces found" in notice for notice in result.notices)
+    assert check(gpu_service, path, face=real_faces).status_code == 404
