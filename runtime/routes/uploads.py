@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from common.errors import documented
@@ -21,7 +21,6 @@ from contracts.runtime import (
 from runtime.dependencies import Owner, Services, get_services
 
 router = APIRouter(prefix="/api/v1")
-THUMBNAIL_SIDE = 256
 PREVIEW_CACHING = {"Cache-Control": "private, max-age=3600"}  # ids never change content
 
 
@@ -84,13 +83,16 @@ async def portraits(owner: Owner, services: Annotated[Services, Depends(get_serv
     responses={200: {"content": {"image/jpeg": {}}}, **documented(404, 503)},
 )
 async def portrait_preview(
-    portrait_id: str, owner: Owner, services: Annotated[Services, Depends(get_services)]
+    portrait_id: str,
+    owner: Owner,
+    services: Annotated[Services, Depends(get_services)],
+    side: Annotated[int, Query(ge=32, le=1024, description="Longest side wanted; a photo is never enlarged.")] = 256,
 ) -> Response:
-    """A JPEG thumbnail of the portrait, at most 256 pixels on a side."""
+    """A JPEG of the portrait, at most `side` pixels on a side (the page asks for 512 for its player's poster)."""
     if services.uploads.is_upload_id(portrait_id):
         image = await asyncio.to_thread(services.uploads.portrait_file(portrait_id, owner).read_bytes)
     else:
         backend = await services.gateway.backend()
         image, _ = await backend.client.bundled_file("portraits", portrait_id)
-    thumbnail = await asyncio.to_thread(thumbnail_jpeg, image, THUMBNAIL_SIDE)
+    thumbnail = await asyncio.to_thread(thumbnail_jpeg, image, side)
     return Response(thumbnail, media_type="image/jpeg", headers=PREVIEW_CACHING)

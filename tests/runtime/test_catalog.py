@@ -40,6 +40,13 @@ def test_bundled_voices_and_portraits_come_with_previews(stack: Stack) -> None:
         assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
         image = decode_image(thumbnail.content)
         assert max(image.shape[:2]) == 256 and image.std() > 20  # scaled down, and a picture, not a flat fill
+    full = next(portrait for portrait in portraits.bundled if portrait.id == "astronaut_full")  # 512 px
+    poster = decode_image(httpx.get(f"{stack.runtime.url}{full.preview_url}?side=512").content)
+    assert max(poster.shape[:2]) == 512  # the page's poster, at the frame's size
+    enlarged = decode_image(httpx.get(f"{stack.runtime.url}{full.preview_url}?side=1024").content)
+    assert max(enlarged.shape[:2]) == 512  # never enlarged
+    too_large = httpx.get(f"{stack.runtime.url}{full.preview_url}?side=5000")
+    assert too_large.status_code == 422 and "side" in too_large.text
 
 
 def test_uploads_are_listed_with_their_previews(stack: Stack) -> None:

@@ -59,6 +59,14 @@ def ready(site_url: str, browser: Browser, name: str) -> OpenPage:
     return opened
 
 
+POSTER_SIDE = """async () => {
+  const image = new Image();
+  image.src = document.querySelector('#player').poster;
+  await image.decode();
+  return Math.max(image.naturalWidth, image.naturalHeight);
+}"""
+
+
 def say(opened: OpenPage, text: str) -> dict[str, float]:
     """Type, click, wait until this clip's first frame was shown and it has played a little; the figures."""
     page = opened.page
@@ -74,6 +82,11 @@ def test_a_typed_sentence_streams_with_picture_and_sound(site: Site, browser: Br
     opened.shot("loaded")
     assert "embedded" in page.inner_text("#engines")
     assert page.locator("#portraits img").count() >= 2  # the bundled portraits, each with its thumbnail
+    page.wait_for_function("() => document.querySelector('#player').poster.startsWith('blob:')")
+    poster_side = page.evaluate(POSTER_SIDE)
+    # The default portrait at the frame's size (512) or its own if smaller (astronaut.png is 320 px), not the
+    # list's thumbnail enlarged.
+    assert poster_side == 320, poster_side
     frame_before = page.locator(".frame").bounding_box()
 
     played = say(opened, "Hello, I am glad you are here.")

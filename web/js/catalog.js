@@ -14,12 +14,14 @@ function remembered() {
   }
 }
 
+const THUMBNAIL_SIDE = 144; // the list's 72-px images on a 2x screen
+
 export class Catalog {
   constructor(elements, onPortrait) {
     this.el = elements;
-    this.onPortrait = onPortrait; // (preview URL) => shown while no video plays
+    this.onPortrait = onPortrait; // (preview URL) => the chosen portrait, shown while no video plays
     this.choice = remembered(); // {voice, portrait}
-    this.previews = new Map();
+    this.previewUrls = new Map();
   }
 
   get voice() {
@@ -33,7 +35,7 @@ export class Catalog {
   choose(kind, id) {
     this.choice[kind] = id;
     localStorage.setItem(CHOICE_STORE, JSON.stringify(this.choice));
-    if (kind === "portrait" && this.previews.has(id)) this.onPortrait(this.previews.get(id));
+    if (kind === "portrait" && this.previewUrls.has(id)) this.onPortrait(this.previewUrls.get(id));
   }
 
   async load() {
@@ -52,12 +54,10 @@ export class Catalog {
         image.alt = "";
         image.width = 72;
         image.height = 72;
-        blobUrl(entry.preview_url).then(
-          (url) => {
-            image.src = url;
-            this.previews.set(entry.id, url);
-            if (entry.id === this.portrait) this.onPortrait(url);
-          },
+        this.previewUrls.set(entry.id, entry.preview_url);
+        if (entry.id === this.portrait) this.onPortrait(entry.preview_url);
+        blobUrl(`${entry.preview_url}?side=${THUMBNAIL_SIDE}`).then(
+          (url) => (image.src = url),
           () => (image.alt = "no preview"),
         );
         label.prepend(image);

@@ -11,6 +11,17 @@ import { holdToRecord } from "./recorder.js";
 import { YourAudio } from "./your_audio.js";
 
 const $ = (id) => document.getElementById(id);
+// The chosen portrait fills the player until a video plays: fetched at the frame's size (512 px, more on a dense
+// screen), not as the list's thumbnail, which would be enlarged and soft.
+const FRAME_SIDE = 512;
+let posterRequest = 0;
+function showPortrait(previewUrl) {
+  const side = Math.min(1024, Math.max(FRAME_SIDE, Math.round($("player").clientWidth * window.devicePixelRatio)));
+  const request = ++posterRequest;
+  blobUrl(`${previewUrl}?side=${side}`).then((url) => {
+    if (request === posterRequest) $("player").poster = url; // the latest choice wins
+  }, () => {});
+}
 const player = new StreamPlayer($("player"));
 const healthView = new HealthView($("engines"), $("banner"));
 const catalog = new Catalog({
@@ -23,7 +34,7 @@ const catalog = new Catalog({
   portraitMessage: $("portrait-message"),
   voiceMessage: $("voice-message"),
   recordVoice: $("record-voice"),
-}, (url) => ($("player").poster = url));
+}, showPortrait);
 const history = new History($("history"), $("history-message"), (url) => watch(() => player.replay(url)));
 const chat = new Chat(
   {
