@@ -210,7 +210,7 @@ class ReplyRequest(VideoOptions):
         return [*system, *self.history, ChatTurn(role="user", content=self.text)]
 
 
-FinishReason = Literal["stop", "length", "sentences", "timeout", "error"]
+FinishReason = Literal["stop", "length", "sentences", "timeout", "error", "language"]
 
 
 class ReplyInfo(BaseModel):
@@ -221,7 +221,8 @@ class ReplyInfo(BaseModel):
     finish: FinishReason | None = Field(
         None,
         description="stop: the model ended it; length: max tokens; sentences: the sentence limit; timeout: the "
-        "overall limit; error: the model failed (text holds the part before).",
+        "overall limit; error: the model failed (text holds the part before); language: the model does not write "
+        "the reply's language, and a fixed sentence in it says so (GPU_LLM__SAY_UNSPOKEN_LANGUAGE).",
     )
     tokens: int = 0
     prompt_tokens: int = 0

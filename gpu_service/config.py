@@ -58,6 +58,15 @@ class LlmSettings(BaseModel):
     openai_window: int = Field(8192, ge=256, description="Context window of the openai engine's model, in tokens.")
     max_tokens: int = Field(160, ge=1, le=4096, description="Longest reply, in tokens, unless a request asks less.")
     max_sentences: int = Field(4, ge=0, description="Replies stop after this many sentences; 0: no limit.")
+    embedded_max_tokens: int = Field(
+        72, ge=1, le=4096, description="The same for the embedded model (SmolLM2-135M), whose long replies wander."
+    )
+    embedded_max_sentences: int = Field(3, ge=0, description="The same for the embedded model.")
+    say_unspoken_language: bool = Field(
+        True,
+        description="A reply asked in a language the model does not write (the embedded model writes English only) "
+        "is a fixed sentence saying so in that language, not the model's attempt; false: the model tries anyway.",
+    )
     timeout_s: float = Field(60, gt=0, description="Longest time a reply may take to write.")
     stall_s: float = Field(30, gt=0, description="Longest wait for the model's next token, once it writes.")
     queue_s: float = Field(

@@ -17,7 +17,7 @@ from contracts.gpu_service import Language, ReplyInfo, ReplyRequest, VideoOption
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import AvatarSession, SpeechSegment, TTSEngine
-from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply
+from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply, unspoken_language_reply
 from gpu_service.text import split_first_clause
 
 
@@ -96,11 +96,17 @@ def start_reply(
     request: ReplyRequest, speech: SpeechOrder, services: Services, started: float
 ) -> tuple[ReplySpeech, ReplyInfo]:
     """The model's reply to the request's conversation, spoken by `speech` as it is written; the model is held by
-    `speech` until it is released."""
+    `speech` until it is released. A language the model does not write gets a fixed sentence saying so."""
+    settings = services.settings.llm
+    spec = services.engines.llm.spec(request.llm_engine)
+    if settings.say_unspoken_language and spec.languages and speech.language not in spec.languages:
+        return unspoken_language_reply(
+            spec.name, speech.engine, speech.language, speech.voice, speech.match_voice, started
+        )
     llm = services.engines.llm.hold(request.llm_engine, speech.held)
     order = ReplyOrder(
         llm,
-        ReplyLimits.of(services.settings.llm, request.max_tokens),
+        ReplyLimits.of(settings, spec.embedded, request.max_tokens),
         speech.engine,
         speech.language,
         speech.voice,

@@ -17,6 +17,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.config import LlmSettings
 from gpu_service.engines.base import SpeechSegment, TTSEngine
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
+from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.text import SentenceChunker, join_sentences
 
 SENTENCES_AHEAD = 4  # sentences the model may write ahead of speech
@@ -43,8 +44,10 @@ class ReplyLimits:
     timeout_s: float  # writing, from the first token (waiting for the model and reading the prompt have their own)
 
     @classmethod
-    def of(cls, settings: LlmSettings, max_tokens: int | None = None) -> ReplyLimits:
-        """The service's limits; `max_tokens` when a request asks for fewer."""
+    def of(cls, settings: LlmSettings, embedded: bool, max_tokens: int | None = None) -> ReplyLimits:
+        """The service's limits (shorter for the embedded model); `max_tokens` when a request says."""
+        if embedded:
+            return cls(max_tokens or settings.embedded_max_tokens, settings.embedded_max_sentences, settings.timeout_s)
         return cls(max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
 
 
@@ -171,6 +174,16 @@ class ReplyOrder:
     language: Language
     voice: AssetReference | None
     match_voice: bool
+
+
+def unspoken_language_reply(
+    llm_name: str, tts: TTSEngine, language: Language, voice: AssetReference | None, match_voice: bool, started: float
+) -> tuple[ReplySpeech, ReplyInfo]:
+    """The fixed sentence that says, in `language`, that the model does not write it; the model is not asked."""
+    notice = UNSPOKEN_LANGUAGE[language]
+    info = ReplyInfo(llm_engine=llm_name, text=notice, finish="language")
+    info.first_sentence_s = time.perf_counter() - started
+    return ReplySpeech(iter([notice]), Generation(), tts, language, voice, match_voice), info
 
 
 def spoken_reply(order: ReplyOrder, turns: list[ChatTurn], started: float) -> tuple[ReplySpeech, ReplyInfo]:

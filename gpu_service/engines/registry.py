@@ -34,7 +34,7 @@ log = logging.getLogger("gpu_service.engines")
 class EngineSpec(Generic[EngineT]):
     name: str
     factory: Callable[[], EngineT]
-    languages: frozenset[str] = frozenset()  # what a TTS engine speaks (declared once, here)
+    languages: frozenset[str] = frozenset()  # what a TTS engine speaks or a language model writes (declared here)
     # Cheap check run by /health without loading anything: why the engine cannot load, or None.
     precheck: Callable[[], str | None] = lambda: None
     license: str | None = None

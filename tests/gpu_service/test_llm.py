@@ -12,12 +12,14 @@ import pytest
 
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
 from common.process.launch import RunningService, free_port, run_service
-from contracts.gpu_service import ChatTurn, ReplyInfo, SpeakResult
+from contracts.gpu_service import ChatTurn, Language, ReplyInfo, SpeakResult
+from evaluator.metrics.intelligibility import Listener
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation, fit_to_window
 from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.engines.tts.kokoro import KokoroEngine
 from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
@@ -212,3 +214,55 @@ def test_the_model_waits_while_the_first_clause_is_voiced(embedded: Transformers
         assert rest and speech.tokens > written
     finally:
         speech.close()
+
+
+def reply_over_http(gpu: RunningService, body: dict[str, object]) -> tuple[SpeakResult, bytes]:
+    """A /reply's record and its whole video."""
+    with httpx.stream("POST", f"{gpu.url}/api/v1/reply", json=body, timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        data = b"".join(response.iter_bytes())
+    record = httpx.get(f"{gpu.url}/api/v1/speak/{response.headers['x-speak-id']}").json()
+    return SpeakResult.model_validate(record), data
+
+
+@pytest.mark.parametrize("language", ["zh", "es"])
+def test_the_embedded_model_says_it_does_not_speak_a_language_in_that_language(
+    gpu_service: RunningService, listener: Listener, language: Language
+) -> None:
+    body = {"text": "你好，你是谁？" if language == "zh" else "Hola, ¿quién eres?", "language": language, "size": 128}
+    with httpx.stream("POST", f"{gpu_service.url}/api/v1/reply", json=body, timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        data = b"".join(response.iter_bytes())
+    result = SpeakResult.model_validate(
+        httpx.get(f"{gpu_service.url}/api/v1/speak/{response.headers['x-speak-id']}").json()
+    )
+    assert result.reply is not None and result.reply.llm_engine == "smollm2"
+    assert (result.reply.text, result.reply.finish) == (UNSPOKEN_LANGUAGE[language], "language")
+    video = decode(data)
+    heard = listener.hear(video.audio, video.sample_rate, language)
+    assert Listener.choice_among(heard) == language, heard  # said in the language asked, not in English
+    health = httpx.get(f"{gpu_service.url}/health").json()
+    llms = {engine["name"]: engine["languages"] for engine in health["engines"] if engine["kind"] == "llm"}
+    assert llms == {"smollm2": ["en"], "transformers": ["en", "es", "zh"], "openai": ["en", "es", "zh"]}
+
+
+def test_the_embedded_model_tries_a_language_when_the_operator_says_so(tmp_path: Path) -> None:
+    env = {"GPU_LLM__SAY_UNSPOKEN_LANGUAGE": "false", "GPU_OUTPUT_ROOT": str(tmp_path / "out")}
+    with run_service("gpu_service.app:create_app", env, tmp_path) as gpu:
+        body = {"text": "Hola, ¿quién eres?", "language": "es", "size": 128}
+        with httpx.stream("POST", f"{gpu.url}/api/v1/reply", json=body, timeout=120) as response:
+            assert response.status_code == 200, response.read()
+            b"".join(response.iter_bytes())
+        result = SpeakResult.model_validate(
+            httpx.get(f"{gpu.url}/api/v1/speak/{response.headers['x-speak-id']}").json()
+        )
+    assert result.reply is not None and result.reply.finish != "language"
+    assert result.reply.text and result.reply.text != UNSPOKEN_LANGUAGE["es"]
+
+
+def test_the_embedded_model_answers_in_a_few_short_sentences() -> None:
+    settings = Settings()
+    embedded_limits = ReplyLimits.of(settings.llm, embedded=True)
+    assert (embedded_limits.max_sentences, embedded_limits.max_tokens) == (3, 72)
+    assert ReplyLimits.of(settings.llm, embedded=False).max_tokens == 160
+    assert ReplyLimits.of(settings.llm, embedded=True, max_tokens=20).max_tokens == 20  # a request's own limit

@@ -81,6 +81,7 @@ def test_a_typed_sentence_streams_with_picture_and_sound(site: Site, browser: Br
     page = opened.page
     opened.shot("loaded")
     assert "embedded" in page.inner_text("#engines")
+    assert "replies in English only" in page.inner_text("#engines")  # the embedded chat model, said plainly
     assert page.locator("#portraits img").count() >= 2  # the bundled portraits, each with its thumbnail
     page.wait_for_function("() => document.querySelector('#player').poster.startsWith('blob:')")
     poster_side = page.evaluate(POSTER_SIDE)

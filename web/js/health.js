@@ -5,6 +5,18 @@ import { health } from "./api.js";
 
 const POLL_MS = 10000;
 const KINDS = { tts: "Voice", avatar: "Face", llm: "Chat", asr: "Listening" };
+const LANGUAGES = { en: "English", zh: "Mandarin", es: "Spanish" };
+
+// What a user should know of an engine: embedded or real, and for a chat model that does not speak every language
+// the page offers, which it does and where a real one is set up.
+function engineNote(engine) {
+  const kind = engine.embedded ? "embedded" : "real model";
+  const offered = Object.keys(LANGUAGES);
+  if (engine.kind !== "llm" || offered.every((code) => engine.languages.includes(code))) return kind;
+  const speaks = engine.languages.map((code) => LANGUAGES[code] || code).join(", ");
+  return `${kind}, replies in ${speaks} only: other languages get a sentence saying so; ` +
+    "a real model: GPU_LLM__OPENAI_BASE_URL, see the README";
+}
 
 export class HealthView {
   constructor(summary, banner) {
@@ -35,7 +47,7 @@ export class HealthView {
     } else if (gpu.reachable && gpu.engines.length) {
       const parts = gpu.engines
         .filter((engine) => engine.default)
-        .map((engine) => `${KINDS[engine.kind] || engine.kind}: ${engine.name} (${engine.embedded ? "embedded" : "real model"})`);
+        .map((engine) => `${KINDS[engine.kind] || engine.kind}: ${engine.name} (${engineNote(engine)})`);
       this.summary.textContent = `${parts.join(" · ")} · device ${gpu.device}`;
     } else if (gpu.reachable) {
       this.summary.textContent = "The gpu_service runs; its details are withheld.";

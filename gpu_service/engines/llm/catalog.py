@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.gpu_service import SUPPORTED_LANGUAGES
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import LLMEngine
 from gpu_service.engines.registry import EngineSpec
 
 SMOLLM2_LICENSE = "Apache-2.0 (SmolLM2-135M-Instruct, Hugging Face)"
+# SmolLM2-135M's own metadata lists English only; asked in Mandarin or Spanish it writes nonsense.
+SMOLLM2_LANGUAGES = frozenset({"en"})
+# A model the operator chose is taken to speak all three (the reply's language is asked of it in the prompt).
+OPERATOR_MODEL_LANGUAGES = frozenset(SUPPORTED_LANGUAGES)
 
 
 def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
@@ -50,17 +55,20 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
             "smollm2",
             lambda: local("smollm2", llm.smollm2_gguf),
             precheck=lambda: _missing(llm.smollm2_gguf, "GPU_LLM__SMOLLM2_GGUF", "run scripts/fetch_llm_model.py"),
+            languages=SMOLLM2_LANGUAGES,
             license=SMOLLM2_LICENSE,
             embedded=True,
         ),
         EngineSpec(
             "transformers",
             lambda: local("transformers", llm.model),
+            languages=OPERATOR_MODEL_LANGUAGES,
             precheck=lambda: _missing(llm.model, "GPU_LLM__MODEL", "point it at a model folder or .gguf file"),
         ),
         EngineSpec(
             "openai",
             openai,
+            languages=OPERATOR_MODEL_LANGUAGES,
             precheck=lambda: (
                 None
                 if llm.openai_base_url
