@@ -70,6 +70,48 @@ def face_like_distractors() -> dict[str, tuple[np.ndarray, int]]:
     }
 
 
+def with_glasses(photo: np.ndarray) -> np.ndarray:
+    """Composite: glasses drawn onto a photo's face where the face mesh puts its eyes: dark rims, a bridge, the
+    arms towards the ears, a faint tint, and two bright reflections on each lens, one above the eye (where a blink
+    that stretched the skin smeared them) and one beside it."""
+    from common.face import landmarks as lm
+    from common.face.mesh import FaceMesh
+
+    image = photo if photo.ndim == 3 else cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR)
+    points = FaceMesh(static_images=True).landmarks(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    assert points is not None, "no face to put glasses on"
+    eye_width = float(np.linalg.norm(points[lm.RIGHT_UPPER_LID[0]] - points[lm.RIGHT_UPPER_LID[-1]]))
+    rim, frame_colour = max(2, round(eye_width * 0.08)), (30, 25, 20)
+    axes = (round(eye_width * 0.95), round(eye_width * 0.7))
+    centres = []
+    for upper in (lm.RIGHT_UPPER_LID, lm.LEFT_UPPER_LID):
+        middle = points[[upper[0], upper[-1]]].mean(axis=0) + np.array([0.0, 0.1 * eye_width])
+        centres.append((round(float(middle[0])), round(float(middle[1]))))
+    lens = np.zeros(image.shape[:2], np.uint8)
+    for centre in centres:
+        cv2.ellipse(lens, centre, axes, 0, 0, 360, 255, -1)
+    out = image.astype(np.float32)
+    out[lens > 0] = out[lens > 0] * 0.9 + 12  # the tint
+    for x, y in centres:
+        for dx, dy, share in ((-0.45, -0.5, 0.22), (0.5, 0.25, 0.14)):
+            spot = np.zeros(image.shape[:2], np.float32)
+            where = (round(x + dx * axes[0]), round(y + dy * axes[1]))
+            spot_axes = (max(2, round(share * axes[0])), max(1, round(share * 0.45 * axes[0])))
+            cv2.ellipse(spot, where, spot_axes, -30, 0, 360, 1.0, -1)
+            spot = cv2.GaussianBlur(spot, (0, 0), max(1.0, share * axes[0] * 0.3)) * (lens > 0)
+            out += (250 - out) * spot[..., None] * 0.8
+    glasses = out.astype(np.uint8)
+    for centre in centres:
+        cv2.ellipse(glasses, centre, axes, 0, 0, 360, frame_colour, rim, cv2.LINE_AA)
+    (left_x, left_y), (right_x, right_y) = sorted(centres)
+    cv2.line(glasses, (left_x + axes[0], left_y), (right_x - axes[0], right_y), frame_colour, rim, cv2.LINE_AA)
+    for (x, y), outward in (((left_x, left_y), -1), ((right_x, right_y), 1)):
+        start = (x + outward * axes[0], y - axes[1] // 3)
+        end = (start[0] + outward * round(eye_width * 0.8), start[1] - rim)
+        cv2.line(glasses, start, end, frame_colour, rim, cv2.LINE_AA)
+    return glasses
+
+
 def two_people() -> np.ndarray:
     """Composite: the astronaut and the cameraman side by side (the astronaut's face is the larger)."""
     return np.concatenate([astronaut(), cv2.cvtColor(cameraman(), cv2.COLOR_GRAY2BGR)], axis=1)

@@ -4,13 +4,14 @@ on a photo that shows teeth and one that shows none (tests/photos.py):
 - in silence the mouth is the photo's: inner-lip gap within a pixel of the photo's;
 - no dark specks around the lips: the dark pixels in a ring around them are no more than in the photo;
 - a closed eyelid is skin, not eyelashes smeared over the eye;
+- behind glasses, a blink changes no pixel outside the eye openings (rims and reflections stay as in the photo);
 - an opened mouth on a photo without teeth shows teeth: bright pixels appear inside it;
 - blinks fall at different times in different clips, the same times for the same clip.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -20,13 +21,13 @@ import pytest
 from common.face import landmarks as lm
 from common.face.mesh import FaceMesh
 from gpu_service.assets import AssetReference
-from gpu_service.engines.avatar.animator import AnimatorEngine, Rig, frame_vertices, render_frame
+from gpu_service.engines.avatar.animator import AnimatorEngine, Rig, eye_lines, frame_vertices, render_frame
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.avatar.mouth import MotionPlanner, MouthTrack
 from gpu_service.engines.base import PhonemeEvent, Speech, synthesize
 from gpu_service.engines.tts.espeak import EspeakEngine
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
-from tests.photos import astronaut, cameraman
+from tests.photos import astronaut, cameraman, with_glasses
 
 FPS = 25
 SILENCE_S = 1.0
@@ -186,6 +187,30 @@ def test_a_closed_eyelid_is_skin_not_a_smear_of_lashes(clip: Clip) -> None:
             assert frame[eye].mean() >= 0.75 * photo[lid].mean(), (frame[eye].mean(), photo[lid].mean())
         checked += 1
     assert checked, "no eye measured"
+
+
+@pytest.mark.parametrize("width", [512, 150])  # as drawn, and as small as a photo people send (150 x 150 px)
+def test_a_blink_behind_glasses_changes_nothing_outside_the_eyes(tmp_path: Path, width: int) -> None:
+    photo = tmp_path / "glasses.png"
+    cv2.imwrite(str(photo), cv2.resize(with_glasses(astronaut()), (width, width), interpolation=cv2.INTER_AREA))
+    rig = AnimatorEngine(FaceAnalyzer(tmp_path)).rig(AssetReference("glasses", photo), 512)
+    track = MotionPlanner(FPS, seed=3).silence(6 * FPS)
+    open_eyed = replace(track, blink=np.zeros_like(track.blink))
+    blinking = np.flatnonzero(track.blink > 0)
+    assert blinking.size and track.blink.max() > 0.95, "the clip should blink"
+    for index in blinking:
+        closing, still = rig.image.copy(), rig.image.copy()
+        render_frame(rig, track, index, closing)
+        render_frame(rig, open_eyed, index, still)
+        eyes = np.zeros(rig.image.shape[:2], np.uint8)
+        for eye in eye_lines(rig, rig.warp.unfold(frame_vertices(rig, track, index), rig.fixed)):
+            cv2.fillPoly(eyes, [np.round(eye.opening * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        changed = np.any(closing != still, axis=2)
+        assert not (changed & ~eyes.astype(bool)).any(), (
+            f"frame {index}: {int((changed & ~eyes.astype(bool)).sum())} px"
+        )
+        if track.blink[index] > 0.95:
+            assert changed[eyes.astype(bool)].mean() > 0.5  # and the lid does cover the eye
 
 
 def test_an_opened_mouth_shows_teeth_even_when_the_photo_has_none(clip: Clip) -> None:

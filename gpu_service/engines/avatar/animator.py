@@ -1,10 +1,12 @@
 """The embedded avatar engine: animate one photo with a landmark mesh driven by the mouth track.
 
 Per frame: the lower lip, jaw and chin follow the jaw opening; the lip corners follow width and rounding; the
-upper eyelids close for blinks; the whole face sways slightly. A ring of fixed anchors around the face keeps
-everything outside it still. The open mouth's inside is drawn as a shaded cavity with the photo's own teeth (or, when
-the photo shows none, teeth and a tongue in colours taken from the face), the upper row riding on the upper lip and
-the lower row on the jaw. In silence every vertex is where the photo has it: the mouth at rest is the photo's.
+whole face sways slightly; for blinks the upper lids come down over the eyes, drawn inside each eye's opening only
+(glasses, their reflections and the skin around the eyes stay as the photo has them). A ring of fixed anchors around
+the face keeps everything outside it still. The open mouth's inside is drawn as a shaded cavity with the photo's own
+teeth (or, when the photo shows none, teeth and a tongue in colours taken from the face), the upper row riding on the
+upper lip and the lower row on the jaw. In silence every vertex is where the photo has it: the mouth at rest is the
+photo's.
 """
 
 from __future__ import annotations
@@ -33,16 +35,20 @@ WIDTH_SPREAD = 0.08  # lip corners move by this share of their distance from the
 ROUND_NARROW = 0.12
 HEAD_PX_PER_DEGREE = 0.005  # face widths per degree of yaw / pitch
 ANCHOR_RING = 1.3  # fixed anchors on an ellipse this much larger than the face
-LID_TRAVEL = (
-    1.0  # share of the eye opening the upper lid covers at blink = 1: all (a sliver left showed eye-white specks)
-)
+LID_TRAVEL = 1.0  # share of the eye opening the upper lid covers at blink = 1: all (a sliver showed eye-white specks)
+LASH_SHARE = 0.35  # the lash line above the upper lid margin, as a share of the eye's opening: the lid covers it too
+LASH_MIN_PX = 1.5
+LID_SKIN_SHARE = 0.5  # the band of lid skin above the lashes that a closed lid shows, as a share of the opening
 CAVITY_DEPTH_PX = 9.0  # distance from the lips at which the mouth's inside is at its darkest
-LASH_SHARE = 0.35  # the lash line above the lid margin, as a share of the eye's opening: it moves with the lid
 TEETH_SHOWN_GAP = 0.02  # face heights: a photo whose lips are parted less than this shows no teeth of its own
 TEETH_BRIGHTER = 1.2  # ... nor one whose mouth has no pixels this much brighter than its lips (a mesh can read
 # closed lips seen from the side as parted)
 INNER_CORNERS = (lm.UPPER_INNER_LIP[0], lm.UPPER_INNER_LIP[-1])  # seen from the side, the ring folds past these
 INTERIOR_FADE_PX = 2.0  # the drawn inside fades in over the first pixels the mouth opens beyond the photo's
+EYES = (
+    (lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID),
+    (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID),
+)  # lid margins, corner to corner
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,8 @@ class Rig:
     jaw: np.ndarray  # (N,) share of the jaw's displacement each vertex follows
     upper_lip: np.ndarray
     spread: np.ndarray  # (N,) horizontal pixels per unit of lip width
-    lid_travel: np.ndarray  # (N,) downward pixels at blink = 1
     head: np.ndarray  # (N,) 1 on the face, 0 on anchors
-    fixed: np.ndarray  # (N,) vertices placed exactly (lips, lids, lashes, anchors); the others may yield to unfold
+    fixed: np.ndarray  # (N,) vertices placed exactly (lips, lids, anchors); the others may yield to unfold
     pivot: np.ndarray  # head rotation centre (chin)
     source_gap: float
     max_gap: float
@@ -98,11 +103,10 @@ def build_rig(face: FaceGeometry) -> Rig:
     face_height = float(np.ptp(oval[:, 1]))
     center = oval.mean(axis=0)
     anchors, region = _anchors(center, face_width, face_height, size)
-    lashes, lash_travel = _lash_line(points)
-    vertices = np.concatenate([points[ids], lashes, anchors]).astype(np.float64)
+    vertices = np.concatenate([points[ids], anchors]).astype(np.float64)
     vertex_of = {landmark: index for index, landmark in enumerate(ids)}
     count = len(vertices)
-    on_face = len(ids) + len(lashes)
+    on_face = len(ids)
 
     mouth = points[list(lm.INNER_LIP_RING)].mean(axis=0)
     offset = vertices - mouth
@@ -119,10 +123,6 @@ def build_rig(face: FaceGeometry) -> Rig:
     near_mouth = np.exp(-((np.hypot(*offset.T) / (0.22 * face_width)) ** 2))
     spread = offset[:, 0] * near_mouth
 
-    lid_travel = np.zeros(count)
-    for (up, _), travel in zip(_lid_pairs(), lash_travel, strict=True):
-        lid_travel[vertex_of[up]] = travel
-    lid_travel[len(ids) : on_face] = lash_travel  # the lashes close with the lid: the skin above stretches
     head = np.zeros(count)
     head[:on_face] = 1.0
     fixed = np.zeros(count, dtype=bool)
@@ -143,7 +143,6 @@ def build_rig(face: FaceGeometry) -> Rig:
         jaw=jaw,
         upper_lip=upper_lip,
         spread=spread,
-        lid_travel=lid_travel,
         head=head,
         fixed=fixed,
         pivot=points[lm.CHIN_BOTTOM].astype(np.float64),
@@ -156,25 +155,7 @@ def build_rig(face: FaceGeometry) -> Rig:
 
 def _lid_pairs() -> list[tuple[int, int]]:
     """(upper, lower) lid-margin landmarks facing each other, both eyes, corners left out."""
-    return [
-        (up, low)
-        for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID))
-        for up, low in zip(upper[1:-1], lower[1:-1], strict=True)
-    ]
-
-
-def _lash_line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices just above the upper lid margins, and how far each lid travels in a blink.
-
-    The lashes lie above the margin; without vertices of their own they sat in the triangles that stretch when the
-    lid comes down, and a blink smeared them into a dark band. Moving with the lid, they stay a line.
-    """
-    pairs = _lid_pairs()
-    opening = np.array([max(0.0, float(points[low, 1] - points[up, 1])) for up, low in pairs])
-    lashes = points[[up for up, _ in pairs]].astype(np.float64) - np.stack(
-        [np.zeros(len(pairs)), np.maximum(1.5, LASH_SHARE * opening)], axis=1
-    )
-    return lashes, LID_TRAVEL * opening
+    return [(up, low) for upper, lower in EYES for up, low in zip(upper[1:-1], lower[1:-1], strict=True)]
 
 
 def _anchors(
@@ -255,7 +236,7 @@ def _mouth_interior(face: FaceGeometry, max_gap: float, source_gap: float, face_
 def _teeth_color(face: FaceGeometry, lip_color: np.ndarray) -> np.ndarray:
     """The whites of the eyes, a little warmed by the lips and shaded by the mouth; brightened skin without eyes."""
     eyes = np.zeros(face.image.shape[:2], np.uint8)
-    for upper, lower in ((lm.RIGHT_UPPER_LID, lm.RIGHT_LOWER_LID), (lm.LEFT_UPPER_LID, lm.LEFT_LOWER_LID)):
+    for upper, lower in EYES:
         ring = face.landmarks[list(upper) + list(lower[-2:0:-1])]
         cv2.fillPoly(eyes, [np.round(ring).astype(np.int32)], 1)
     pixels = face.image[eyes.astype(bool)].astype(np.float32)
@@ -288,7 +269,6 @@ def frame_vertices(rig: Rig, track: MouthTrack, index: int) -> np.ndarray:
     moved = rig.vertices.copy()
     moved[:, 1] += drop * rig.jaw - UPPER_LIP_SHARE * max(drop, 0.0) * rig.upper_lip
     moved[:, 0] += rig.spread * (WIDTH_SPREAD * track.lip_width[index] - ROUND_NARROW * track.lip_round[index])
-    moved[:, 1] += rig.lid_travel * track.blink[index]
     for upper, lower in zip(lm.UPPER_INNER_LIP[1:-1], lm.LOWER_INNER_LIP[1:-1], strict=True):
         top, bottom = rig.vertex_of[upper], rig.vertex_of[lower]
         moved[bottom, 1] = np.maximum(moved[bottom, 1], moved[top, 1])  # lips meet, never cross
@@ -304,9 +284,90 @@ def render_frame(rig: Rig, track: MouthTrack, index: int, out: np.ndarray, memor
     session's, so that frames that barely move share a raster."""
     moved = rig.warp.unfold(frame_vertices(rig, track, index), rig.fixed)
     rig.warp.apply(rig.image, moved, out, memory)
+    if track.blink[index] > 0:
+        close_lids(rig, moved, out, float(track.blink[index]))
     beyond_rest = lip_gap(rig, track, index) - rig.source_gap
     if beyond_rest > 0:  # at rest and when the lips meet, the photo's own mouth shows
         _draw_mouth_interior(rig, moved, out, min(1.0, beyond_rest / INTERIOR_FADE_PX))
+
+
+@dataclass(frozen=True)
+class EyeLines:
+    margin: np.ndarray  # the upper lid margin, corner to corner
+    lashes: np.ndarray  # the top of the lash line above it (corners shared)
+    lower: np.ndarray  # the lower lid margin, corner to corner
+
+    @property
+    def opening(self) -> np.ndarray:
+        """The polygon a blink may redraw: from the lower margin up to the top of the lashes."""
+        return np.concatenate([self.lashes, self.lower[-2:0:-1]])
+
+
+def eye_lines(rig: Rig, moved: np.ndarray) -> list[EyeLines]:
+    """Both eyes' lid lines where `moved` places them. The lash line (LASH_SHARE of the opening above the margin) is
+    inside what a blink redraws, so that the lashes come down with the lid rather than stay above it as a line."""
+    found = []
+    for upper, lower in EYES:
+        margin = moved[[rig.vertex_of[landmark] for landmark in upper]]
+        bottom = moved[[rig.vertex_of[landmark] for landmark in lower]]
+        lashes = margin.copy()
+        lashes[1:-1, 1] -= np.maximum(LASH_MIN_PX, LASH_SHARE * np.maximum(bottom[1:-1, 1] - margin[1:-1, 1], 0.0))
+        found.append(EyeLines(margin, lashes, bottom))
+    return found
+
+
+def close_lids(rig: Rig, moved: np.ndarray, out: np.ndarray, blink: float) -> None:
+    """Bring each upper lid down over its eye by `blink` (0..1) of the opening, in the pixels inside the opening only.
+
+    Per column, the lashes lead the lid down at their own size and a band of lid skin above them stretches from the
+    top of the opening to them: a dark line that descends, then the lid's skin over the eye with the lashes at its
+    lower edge. Nothing outside the opening is touched: stretching the mesh above the
+    eye instead smeared glasses' rims and reflections for the length of every blink.
+    """
+    height, width = out.shape[:2]
+    for eye in eye_lines(rig, moved):
+        opening = eye.opening
+        x0, y0 = np.floor(opening.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(opening.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 <= x0 or y1 <= y0 + 1:
+            continue
+        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(inside, [np.round((opening - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        columns = np.arange(x0, x1, dtype=np.float64)
+        top = _contour_y(eye.lashes, columns)  # where the lid's band starts, in the frame and in the source
+        margin = _contour_y(eye.margin, columns)
+        lower_edge = np.array([_bottom_of(inside[:, column]) for column in range(x1 - x0)], np.float64) + y0
+        opened = np.maximum(lower_edge - margin, 0.0)
+        travel = np.maximum(lower_edge - top, 0.0) * LID_TRAVEL * blink  # how far down each column's lid has come
+        skin_top = top - LID_SKIN_SHARE * opened  # the lid's skin: a band above the lashes, below the crease
+        rows = np.arange(y0, y1, dtype=np.float64)[:, None]
+        covered = (rows < top[None, :] + travel[None, :]) & inside.astype(bool)
+        if not covered.any():
+            continue
+        # Destination [top, top + travel): the lashes at their own size at the lid's edge (source [top, margin]),
+        # above them the band of skin [skin_top, top] stretched over the rest: skin stretches, lashes do not.
+        down = rows - top[None, :]
+        lash_rows = np.minimum(travel, margin - top)[None, :]
+        skin_rows = np.maximum(travel[None, :] - lash_rows, 1e-3)
+        in_lashes = down >= skin_rows
+        source_y = np.where(
+            in_lashes,
+            margin[None, :] - (travel[None, :] - down),
+            skin_top[None, :] + down / skin_rows * (top - skin_top)[None, :],
+        )
+        first = max(int(np.floor(skin_top.min())) - 1, 0)
+        map_x = np.broadcast_to(columns[None, :] - x0, covered.shape).astype(np.float32)
+        map_y = (source_y - first).astype(np.float32)
+        lid = cv2.remap(out[first:y1, x0:x1].copy(), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        region = out[y0:y1, x0:x1]
+        region[covered] = lid[covered]
+
+
+def _bottom_of(column: np.ndarray) -> float:
+    """The last row of an opening's column (its lower margin); -1 where the column is outside the opening."""
+    rows = np.flatnonzero(column)
+    return float(rows[-1]) + 1.0 if rows.size else -1.0
 
 
 def _cavity(mask: np.ndarray, polygon: np.ndarray, lip_color: np.ndarray) -> np.ndarray:
