@@ -488,8 +488,8 @@ class TurnTimings(BaseModel):
 
 class SessionEvent(BaseModel):
     """What the session says back on the data channel (JSON): listening (the user started speaking; the avatar
-    stops), heard (the transcript, then a reply follows), speaking, sentence (as each is said), done, interrupted
-    (stopped early: `text` is what was said), error."""
+    stops), heard (the transcript, then a reply follows), speaking, sentence (as its first frame goes out: a caption
+    shown on it is on screen with the sentence), done, interrupted (stopped early: `text` is what was said), error."""
 
     type: Literal["listening", "heard", "speaking", "sentence", "done", "interrupted", "error"]
     text: str | None = None

@@ -198,7 +198,16 @@ class ChatJob(BaseModel):
 
 
 MESSAGE_ID_HEADER = "X-Message-Id"  # a streamed reply names its message before the first byte
-EVENTS_URL_HEADER = "X-Events-Url"  # where the reply's text and timings arrive as server-sent events
+EVENTS_URL_HEADER = "X-Events-Url"  # where a stream's sentences and timings arrive as server-sent events
+
+
+class VideoEnded(BaseModel):
+    """The `done` event of a streamed video's events (GET /api/v1/videos/{id}/events): how its stream ended."""
+
+    status: Literal["done", "failed"]
+    video_url: str | None = Field(None, description="The stored video (done).")
+    captions_url: str | None = Field(None, description="Its captions as WebVTT (done).")
+    error: str | None = Field(None, description="Why it failed (failed): nothing is stored.")
 
 
 class Job(BaseModel):

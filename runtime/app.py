@@ -28,7 +28,7 @@ from runtime.live_sessions import LiveSessionRecords
 from runtime.pipelines import chat
 from runtime.pipelines import generate as pipeline
 from runtime.pipelines.dispatch import JobDispatch
-from runtime.progress import RunningReplies
+from runtime.progress import RunningStreams, event_listeners
 from runtime.rate_limit import RateLimiter
 from runtime.routes import avatar_stream, conversations, generate, health, jobs, sessions, uploads, videos
 from runtime.uploads import UploadStore
@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gateway = GpuGateway(settings)
     upload_store = UploadStore(settings)
     video_store = VideoStore(settings.videos_dir)
-    generating = pipeline.GenerateContext(settings, gateway, upload_store, video_store, metrics.stages)
+    listeners = event_listeners(settings.max_event_streams)  # one limit for replies' and videos' events
+    generating = pipeline.GenerateContext(
+        settings, gateway, upload_store, video_store, RunningStreams(listeners), metrics.stages
+    )
     job_store = JobStore(settings.jobs_db)
     for status in ("queued", "running"):
         Gauge(f"runtime_jobs_{status}", f"Jobs {status} now", registry=metrics.registry).set_function(
@@ -56,9 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     conversation_store = ConversationStore(settings.conversations_db)
     conversation_store.recover_interrupted()
-    chatting = chat.ChatContext(
-        generating, conversation_store, settings.chat_history_turns, RunningReplies(settings.max_event_streams)
-    )
+    chatting = chat.ChatContext(generating, conversation_store, settings.chat_history_turns, RunningStreams(listeners))
 
     runner = JobRunner(
         job_store,

@@ -1,14 +1,20 @@
 """Progress as events, not polls: a gpu_service stream's events followed while its video is relayed, and the
-replies being made in this process, whose sentences and stored message their listeners get as they happen."""
+streams being made in this process (replies, videos), whose sentences and end their listeners get as they happen."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+from starlette.responses import StreamingResponse
 
 from common.concurrency.event_log import EventLog
+from common.http import sse
 from contracts.gpu_service import SegmentTiming, SpeakResult
 from contracts.runtime import ChatMessage
 from runtime.gpu_client import GpuClient
@@ -56,37 +62,75 @@ class StreamFollower:
             await self._task
 
 
-ReplyEvent = SegmentTiming | ChatMessage  # a sentence said, then the reply as stored
+EndT = TypeVar("EndT")
 
 
-class RunningReplies:
-    """The replies being made in this process, by message id; each key listens to a bounded number at once."""
+class RunningStreams(Generic[EndT]):
+    """The streams being made in this process (replies, videos), by id: each one's sentences as they are said, then
+    how it ended. Only the key that started one may follow it; `listeners` bounds how many each key follows at once
+    (one limit shared by every kind of stream)."""
 
-    def __init__(self, max_listeners_per_key: int) -> None:
-        self._replies: dict[str, EventLog[ReplyEvent]] = {}
-        self._listeners = PerKeyLimit(
-            max_listeners_per_key,
-            lambda held: (
-                f"this key already follows {held} replies' events at once, the most one key may "
-                "(RUNTIME_MAX_EVENT_STREAMS); close one first"
-            ),
-            retry_after_s=5,
-        )
+    def __init__(self, listeners: PerKeyLimit) -> None:
+        self._streams: dict[str, tuple[str, EventLog[SegmentTiming | EndT]]] = {}
+        self._listeners = listeners
 
-    def start(self, message_id: str) -> EventLog[ReplyEvent]:
-        log = self._replies[message_id] = EventLog()
+    def start(self, stream_id: str, owner: str) -> EventLog[SegmentTiming | EndT]:
+        log: EventLog[SegmentTiming | EndT] = EventLog()
+        self._streams[stream_id] = (owner, log)
         return log
 
-    def get(self, message_id: str) -> EventLog[ReplyEvent] | None:
-        return self._replies.get(message_id)
+    def get(self, stream_id: str, owner: str) -> EventLog[SegmentTiming | EndT] | None:
+        found = self._streams.get(stream_id)
+        return found[1] if found is not None and found[0] == owner else None
 
-    def end(self, message_id: str, stored: ChatMessage) -> None:
-        """The reply is stored as it ended: its listeners get it, and it is no longer running here."""
-        log = self._replies.pop(message_id, None)
-        if log is not None:
-            log.append(stored)
-            log.close()
+    def end(self, stream_id: str, final: EndT) -> None:
+        """The stream has ended as `final` says: its listeners get it, and it is no longer running here."""
+        found = self._streams.pop(stream_id, None)
+        if found is not None:
+            found[1].append(final)
+            found[1].close()
 
     def listen(self, owner: str) -> Callable[[], None]:
         """A place for one more event stream of `owner`'s, or 429; call what it returns (once or more) to leave."""
         return self._listeners.take(owner)
+
+
+def event_listeners(max_per_key: int) -> PerKeyLimit:
+    """The limit on event streams one key follows at once, shared by replies' and videos' events."""
+    return PerKeyLimit(
+        max_per_key,
+        lambda held: (
+            f"this key already follows {held} event streams at once, the most one key may "
+            "(RUNTIME_MAX_EVENT_STREAMS); close one first"
+        ),
+        retry_after_s=5,
+    )
+
+
+ReplyEvent = SegmentTiming | ChatMessage  # a sentence said, then the reply as stored
+RunningReplies = RunningStreams[ChatMessage]
+
+
+def sentence_event_response(
+    events: AsyncIterator[SegmentTiming | EndT], done: Callable[[EndT], BaseModel], leave: Callable[[], None]
+) -> StreamingResponse:
+    """Server-sent events of a stream: `sentence` ({index, text, spoken, start_s, duration_s}: where it plays in the
+    video) for each sentence, then `done` with how it ended, as `done` renders it. `leave` gives the listener's
+    place back when the response ends, or when it is dropped unstarted (the client left first)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            index = 0
+            async for event in events:
+                if isinstance(event, SegmentTiming):
+                    yield sse.event({"index": index, **event.model_dump()}, "sentence")
+                    index += 1
+                else:
+                    yield sse.event(done(event).model_dump(mode="json"), "done")
+                    return
+        finally:
+            leave()
+
+    stream = body()
+    weakref.finalize(stream, leave)
+    return StreamingResponse(stream, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)

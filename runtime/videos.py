@@ -20,6 +20,11 @@ def captions_url(video_id: str) -> str:
     return f"{video_url(video_id)}/captions.vtt"
 
 
+def video_events_url(video_id: str) -> str:
+    """Where a streamed video's sentences arrive as server-sent events while it is made."""
+    return f"{video_url(video_id)}/events"
+
+
 class VideoStore:
     def __init__(self, folder: Path) -> None:
         self._folder = folder

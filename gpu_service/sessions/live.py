@@ -312,7 +312,8 @@ class LiveSessions:
             speech_order.release()
             raise
 
-        said: list[str] = []
+        said: list[str] = []  # sentences voiced
+        shown: list[str] = []  # ... and sent to the peer
         voiced = threading.Event()
 
         def on_segment(sentence: str) -> None:  # in the performer's thread: the segment's audio is ready
@@ -329,7 +330,10 @@ class LiveSessions:
                 clock.mark("first_audio")
             if sentence:
                 said.append(sentence)
-                send(SessionEvent(type="sentence", text=sentence, timings=clock.timings() if len(said) == 1 else None))
+
+        def on_sentence_sent(sentence: str) -> None:  # its first frame goes out now: the page captions it
+            shown.append(sentence)
+            send(SessionEvent(type="sentence", text=sentence, timings=clock.timings() if len(shown) == 1 else None))
 
         def on_end(completed: bool) -> None:
             speech_order.release()
@@ -348,6 +352,7 @@ class LiveSessions:
             on_segment=on_segment,
             on_end=on_end,
             on_first_sent=lambda: clock.mark("first_packet"),
+            on_sentence_sent=on_sentence_sent,
         )
 
     def _observe(self, turn: Turn, timings: TurnTimings) -> None:

@@ -8,6 +8,7 @@ At most AHEAD ticks wait: that bounds both the delay before new speech is seen a
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -49,6 +50,7 @@ class Order:
     on_segment: Callable[[str], None]  # a segment starts being made (its text; "" for a continuation)
     on_end: Callable[[bool], None]  # True: said to the end; False: interrupted or failed
     on_first_sent: Callable[[], None] = lambda: None  # its first tick of speech goes out to the peer
+    on_sentence_sent: Callable[[str], None] = lambda _: None  # a sentence's first tick goes out (its text)
 
 
 class Performer:
@@ -158,7 +160,9 @@ class Performer:
 
     def _speak(self, segments: Prefetch[SpeechSegment], order: Order, generation: int) -> bool:
         framer = AudioFramer(OUTPUT_RATE, self.fps)
-        first: Callable[[], None] | None = order.on_first_sent
+        # Called when the next tick of speech goes out: the order's first, then each sentence's (a segment too short
+        # for a frame of its own carries its sentence's call to the next one).
+        due: list[Callable[[], None]] = [order.on_first_sent]
         while True:
             if generation != self._generation or self._stopped.is_set():
                 return False
@@ -172,14 +176,16 @@ class Performer:
                 continue
             segment = ready[0]
             order.on_segment(segment.text)
+            if segment.text:
+                due.append(functools.partial(order.on_sentence_sent, segment.text))
             samples = soxr.resample(segment.samples, segment.sample_rate, OUTPUT_RATE).astype(np.float32)
             carried = framer.carried_s  # the previous segment's tail plays first
             self._drop_idle()  # speech plays next, not after the idle motion made ahead
             framed = framer.take(samples)
-            if not self._play(framed, shifted(segment.phonemes, carried), generation, first):
+            if not self._play(framed, shifted(segment.phonemes, carried), generation, _calling(due)):
                 return False
-            first = first if not framed.frames else None
-        return self._play(framer.flush(), None, generation) and generation == self._generation
+            due = due if not framed.frames else []
+        return self._play(framer.flush(), None, generation, _calling(due)) and generation == self._generation
 
     def _play(
         self,
@@ -207,3 +213,16 @@ class Performer:
             while self._ticks.queue and not self._ticks.queue[-1].speaking:
                 self._ticks.queue.pop()
             self._ticks.not_full.notify_all()
+
+
+def _calling(calls: list[Callable[[], None]]) -> Callable[[], None] | None:
+    """One callback that makes each of `calls` in order (None when there are none)."""
+    if not calls:
+        return None
+    waiting = list(calls)
+
+    def call_all() -> None:
+        for call in waiting:
+            call()
+
+    return call_all

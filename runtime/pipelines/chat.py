@@ -190,7 +190,7 @@ async def open_reply(
     )
     history = model_context(conversation, user, context.history_turns)
     store.save(conversation_id, reply)
-    events = context.running.start(reply.id)
+    events = context.running.start(reply.id, owner)
 
     async def on_segment(segment: SegmentTiming) -> None:
         events.append(segment)

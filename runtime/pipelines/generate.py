@@ -10,25 +10,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import anyio
 from prometheus_client import Histogram
 
+from common.concurrency.event_log import EventLog
 from common.errors import ServiceUnavailable
 from common.media.remux import remux_faststart
 from common.storage.files import atomic_target
 from contracts.gpu_service import Language, SegmentTiming, SpeakResult
-from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings
+from contracts.runtime import EnginesUsed, GenerateRequest, GenerateResult, StageTimings, VideoEnded
 from runtime.captions import webvtt
 from runtime.config import Settings
 from runtime.gpu_client import GpuUnreachable, SpeakStream
 from runtime.gpu_gateway import GpuBackend, GpuGateway
 from runtime.gpu_requests import check_text, speak_request, spoken_language
 from runtime.jobs import StageCallback
-from runtime.progress import SegmentCallback, StreamFollower
+from runtime.progress import RunningStreams, SegmentCallback, StreamFollower
 from runtime.uploads import UploadStore
 from runtime.videos import VideoStore, captions_url, video_url
 
@@ -43,6 +44,7 @@ class GenerateContext:
     gateway: GpuGateway
     uploads: UploadStore
     videos: VideoStore
+    running: RunningStreams[VideoEnded]  # the streamed videos being made here, followed by their event streams
     stages: Histogram | None = None  # time per stage, for /metrics
 
     def observe(self, stage: str, seconds: float) -> None:
@@ -68,7 +70,7 @@ class VideoStream:
     report: SpeakResult | None = None  # the gpu_service's account, once the stream has ended well
     ended_early: SpeakResult | None = None  # its account of a stream that broke off or was left, if it gave one
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The fragmented MP4, passed through and stored; raises GpuUnreachable if the stream breaks off."""
         videos = self.context.videos
         partial = videos.partial_path(self.video_id)
@@ -207,6 +209,65 @@ async def open_video(
         follower=follower,
         closer=closer,
     )
+
+
+async def open_followed_stream(request: GenerateRequest, context: GenerateContext, owner: str) -> FollowedVideo:
+    """A streamed video whose sentences its owner can follow as they are said (GET /api/v1/videos/{id}/events),
+    then how it ended."""
+    sentences: list[SegmentTiming] = []
+    log: EventLog[SegmentTiming | VideoEnded] | None = None
+
+    async def on_segment(segment: SegmentTiming) -> None:
+        if log is None:  # not registered yet: kept until it is
+            sentences.append(segment)
+        else:
+            log.append(segment)
+
+    stream = await open_stream(request, context, no_stage, owner, on_segment)
+    log = context.running.start(stream.video_id, owner)
+    for segment in sentences:
+        log.append(segment)
+    return FollowedVideo(stream, context.running)
+
+
+class FollowedVideo(AsyncIterator[bytes]):
+    """A streamed video's bytes; its listeners learn how it ended, however it did: finished, failed, or closed by
+    a client that left (before its first byte too, which a generator's own `finally` would not see)."""
+
+    def __init__(self, stream: VideoStream, running: RunningStreams[VideoEnded]) -> None:
+        self.stream = stream
+        self._running = running
+        self._chunks: AsyncGenerator[bytes, None] = stream.chunks()
+        self._started = False
+        self._ended = False
+
+    async def __anext__(self) -> bytes:
+        self._started = True
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            video_id = self.stream.video_id
+            self._end(VideoEnded(status="done", video_url=video_url(video_id), captions_url=captions_url(video_id)))
+            raise
+        except BaseException as exc:
+            self._end(VideoEnded(status="failed", error=str(exc) or type(exc).__name__))
+            raise
+
+    async def aclose(self) -> None:
+        self._end(VideoEnded(status="failed", error="the stream was closed before the video was complete"))
+        await self._chunks.aclose()
+        if not self._started:  # the generator never ran: its own cleanup would not either
+            await self.stream.closer.aclose()
+            await self.stream.follower.close()
+
+    def _end(self, final: VideoEnded) -> None:
+        if not self._ended:
+            self._ended = True
+            self._running.end(self.stream.video_id, final)
+
+
+async def no_stage(_: str) -> None:
+    return None
 
 
 async def generate(

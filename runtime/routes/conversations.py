@@ -3,7 +3,6 @@ as it is written; its video streams like /generate's, its text arrives as server
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Body, Depends, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from common.errors import documented
-from common.http import sse
 from common.http.streaming import ClosingStreamingResponse
 from common.http.uploads import receive_upload
 from contracts.runtime import (
@@ -39,7 +37,7 @@ from runtime.pipelines.chat import (
     open_reply,
     user_message,
 )
-from runtime.progress import ReplyEvent
+from runtime.progress import ReplyEvent, sentence_event_response
 from runtime.routes.urls import job_with_urls, message_with_urls, reply_with_urls
 from runtime.videos import video_url
 
@@ -175,7 +173,7 @@ async def events(
 
     async def replayed() -> AsyncIterator[ReplyEvent]:
         """The reply's events: followed while it is made here, else (it has ended) read from the store."""
-        events = running.get(message_id)
+        events = running.get(message_id, owner)
         if events is not None:
             async for event in events.follow():
                 yield event
@@ -185,21 +183,7 @@ async def events(
             yield segment
         yield message
 
-    async def stream() -> AsyncIterator[bytes]:
-        try:
-            index = 0
-            async for event in replayed():
-                if isinstance(event, ChatMessage):
-                    yield sse.event(message_with_urls(event, request).model_dump(mode="json"), "done")
-                    return
-                yield sse.event({"index": index, **event.model_dump()}, "sentence")
-                index += 1
-        finally:
-            leave()
-
-    events = stream()
-    weakref.finalize(events, leave)  # a stream never started (the client left first) leaves its place too
-    return StreamingResponse(events, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+    return sentence_event_response(replayed(), lambda message: message_with_urls(message, request), leave)
 
 
 @router.post(

@@ -157,7 +157,7 @@ async def _barge_in(url: str, listener: Listener) -> None:
     assert set(normalize_text(heard["text"], "en").split()) & set(normalize_text(expected, "en").split())
     await peer.wait_event("speaking", timeout_s=60)  # the reply (the language model loads the first time)
     first = await peer.wait_event("sentence", timeout_s=60)
-    print(f"end of utterance -> reply's first sentence being made: {time.monotonic() - ended_at:.2f} s")
+    print(f"end of utterance -> reply's first sentence sent: {time.monotonic() - ended_at:.2f} s")
     stages(first, "speech_end", ["turn_end", "transcript", "first_token", "first_clause", "first_audio"])
     done = await peer.wait_event("done", timeout_s=120)
     answered = stages(

@@ -21,8 +21,10 @@ import pytest
 from common.process.launch import RunningService, run_service
 from contracts.runtime import ChatMessage, Conversation, Job, ReplyResult
 from evaluator.metrics.intelligibility import Listener, normalize_text
+from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from harness.stack import local_stack
 from tests.media_stream import decode
+from tests.server_events import ServerEvents, read_events
 
 ALICE, BOB = {"X-API-Key": "alice-key"}, {"X-API-Key": "bob-key"}
 UNRELATED = {
@@ -62,29 +64,20 @@ class Heard:
 
     response: httpx.Response
     data: bytes
-    events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    events: ServerEvents = field(default_factory=list)
 
 
 def send_streamed(chat: Chat, conversation_id: str, text: str, headers: dict[str, str]) -> Heard:
     url = chat.url(f"/{conversation_id}/messages")
     with httpx.stream("POST", url, json={"text": text, "stream": True}, headers=headers, timeout=300) as response:
         assert response.status_code == 200, response.read()
-        events: list[tuple[str, dict[str, object]]] = []
-        listener = threading.Thread(target=read_events, args=(chat, response.headers["x-events-url"], headers, events))
+        events: ServerEvents = []
+        events_url = f"{chat.runtime.url}{response.headers['x-events-url']}"
+        listener = threading.Thread(target=read_events, args=(events_url, events, headers))
         listener.start()
         data = b"".join(response.iter_bytes())
     listener.join(60)
     return Heard(response, data, events)
-
-
-def read_events(chat: Chat, path: str, headers: dict[str, str], into: list[tuple[str, dict[str, object]]]) -> None:
-    with httpx.stream("GET", f"{chat.runtime.url}{path}", headers=headers, timeout=120) as events:
-        name = ""
-        for line in events.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                into.append((name, json.loads(line[6:])))
 
 
 def new_conversation(chat: Chat, headers: dict[str, str], **persona: object) -> Conversation:
@@ -108,7 +101,11 @@ def test_a_conversation_in_each_language_is_answered_streamed_and_spoken(
     sentences = [str(data["text"]) for name, data in heard.events if name == "sentence" and data["text"]]
     glue = "" if language == "zh" else " "
     assert glue.join(sentences).replace(" ", "") == reply.text.replace(" ", ""), "every sentence came as an event"
-    assert reply.timings is not None and reply.timings.first_fragment_s and reply.timings.tokens > 0
+    assert reply.timings is not None and reply.timings.first_fragment_s
+    if language == "en":
+        assert reply.timings.tokens > 0 and reply.finish != "language"
+    else:  # the embedded model writes English only: a fixed sentence in the language asked says so
+        assert (reply.timings.tokens, reply.finish, reply.text) == (0, "language", UNSPOKEN_LANGUAGE[language])
     video = decode(heard.data)
     assert video.video_s > 0.5 and video.synced_within(0.1)
     stored = httpx.get(f"{chat.runtime.url}/api/v1/videos/{reply.video_id}", headers=ALICE)
@@ -152,6 +149,19 @@ def test_conversations_belong_to_their_key(chat: Chat) -> None:
     assert events.status_code == 404
     assert httpx.get(chat.url(f"/{conversation.id}"), headers=ALICE).status_code == 200
     assert httpx.post(chat.url(""), json={}).status_code == 401
+
+
+def test_a_streamed_videos_events_belong_to_its_key(chat: Chat) -> None:
+    body = {"text": "Only my key follows this.", "language": "en", "stream": True}
+    with httpx.stream("POST", f"{chat.runtime.url}/api/v1/generate", json=body, headers=ALICE, timeout=300) as response:
+        assert response.status_code == 200
+        events_url = f"{chat.runtime.url}{response.headers['x-events-url']}"
+        assert httpx.get(events_url, headers=BOB).status_code == 404  # while it is made
+        b"".join(response.iter_bytes())
+    assert httpx.get(events_url, headers=BOB).status_code == 404  # and once stored
+    mine: ServerEvents = []
+    read_events(events_url, mine, ALICE)
+    assert [name for name, _ in mine] == ["done"]
 
 
 def test_a_chat_reply_job_is_polled_and_downloaded(chat: Chat) -> None:

@@ -3,19 +3,22 @@ progressively, compared with the stored video; motion measured on decoded frames
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from common.media.mp4_boxes import BoxReader
-from contracts.runtime import VIDEO_ID_HEADER, GenerateResult
+from contracts.runtime import EVENTS_URL_HEADER, VIDEO_ID_HEADER, GenerateResult, VideoEnded
 from evaluator.metrics.continuity import continuity, head_position
 from evaluator.metrics.face_tracks import count_blinks, track_faces
 from evaluator.metrics.lipsync import lip_sync, loudness_per_frame
 from gpu_service.speaking import TTS_LOOKAHEAD
 from tests.media_stream import decode
 from tests.runtime.conftest import Stack
+from tests.server_events import ServerEvents, read_events
 
 SENTENCES = [
     "Welcome to the evening news.",
@@ -88,3 +91,38 @@ def test_motion_continues_across_segment_boundaries(stack: Stack, tmp_path: Path
     for name, curve in (("mouth", faces.mouth_open), ("head x", x), ("head y", y)):
         measured = continuity(curve, boundaries)
         assert measured.smooth, f"{name}: step {measured.boundary_step:.4f} at a boundary > {measured.inside_step:.4f}"
+
+
+def test_a_streamed_videos_sentences_arrive_as_they_are_said(stack: Stack) -> None:
+    """X-Events-Url: each sentence as an event while the video streams (the page captions it as it plays), where it
+    plays in the video, then how the stream ended; followed again once stored, it answers `done` at once."""
+    body = {"text": " ".join(SENTENCES[:3]), "language": "en", "stream": True}
+    events: ServerEvents = []
+    with httpx.stream("POST", f"{stack.runtime.url}/api/v1/generate", json=body, timeout=300) as response:
+        assert response.status_code == 200
+        events_url = response.headers[EVENTS_URL_HEADER]
+        follower = threading.Thread(target=read_events, args=(f"{stack.runtime.url}{events_url}", events))
+        follower.start()
+        chunks = response.iter_bytes()
+        received = next(chunks)
+        deadline = time.monotonic() + 60
+        while not events and time.monotonic() < deadline:
+            received += next(chunks)  # the first sentence's event comes while the video is still arriving
+        assert events and events[0][0] == "sentence", "no sentence before the video's end"
+        received += b"".join(chunks)
+    follower.join(60)
+    names = [name for name, _ in events]
+    assert names == ["sentence"] * len(names[:-1]) + ["done"]
+    said = [data for name, data in events if name == "sentence"]
+    assert [data["text"] for data in said if data["text"]] == SENTENCES[:3]
+    starts = [float(str(data["start_s"])) for data in said]
+    assert starts == sorted(starts) and starts[0] < 0.2
+    ended = VideoEnded.model_validate(events[-1][1])
+    assert ended.status == "done" and ended.video_url == f"/api/v1/videos/{response.headers[VIDEO_ID_HEADER]}"
+    spoken = decode(received).audio_s
+    last = said[-1]
+    assert abs(float(str(last["start_s"])) + float(str(last["duration_s"])) - spoken) < 0.3, (last, spoken)
+    again: ServerEvents = []
+    read_events(f"{stack.runtime.url}{events_url}", again)
+    assert [name for name, _ in again] == ["done"]
+    assert httpx.get(f"{stack.runtime.url}/api/v1/videos/{'0' * 32}/events").status_code == 404

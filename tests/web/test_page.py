@@ -220,6 +220,9 @@ def test_chat_typed_and_spoken_replies_stream_beside_their_text(
     assert "What is your name?" in bubbles.nth(0).inner_text()
     reply_text = bubbles.nth(1).locator(".text").inner_text()
     assert len(reply_text.split()) >= 3
+    # The reply's first sentence was captioned as it played (from the same events as its bubble's text).
+    first_caption = page.evaluate("() => window.avatarMetrics.captions[0]?.text")
+    assert first_caption and reply_text.startswith(first_caption), (first_caption, reply_text)
 
     # Hold to talk: Chromium's fake microphone plays the WAV; the transcript becomes the user's turn.
     talk = page.locator("#talk")

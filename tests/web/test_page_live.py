@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Browser
 
 from evaluator.metrics.intelligibility import Listener
-from tests.web.conftest import Site
+from tests.web.conftest import OpenPage, Site
 from tests.web.test_page import assert_words_of, ready
 
 # Inbound video and audio as Chromium counts them.
@@ -29,14 +29,21 @@ INBOUND = """async () => {
 DONE = "() => window.avatarMetrics.liveEvents.some((event) => event.type === 'done')"
 
 
-def test_a_live_session_plays_idles_and_speaks(site: Site, browser: Browser) -> None:
-    opened = ready(site.runtime.url, browser, "live")
+def start_live(site: Site, browser: Browser, name: str) -> OpenPage:
+    """The page with a live session (no microphone) playing for a second."""
+    opened = ready(site.runtime.url, browser, name)
     page = opened.page
     page.click("#tab-live")
     page.uncheck("#live-mic")
     page.click("#live-start")
     page.wait_for_function("() => !document.getElementById('live-say').disabled")
     page.wait_for_function("() => document.getElementById('player').currentTime > 1")
+    return opened
+
+
+def test_a_live_session_plays_idles_and_speaks(site: Site, browser: Browser) -> None:
+    opened = start_live(site, browser, "live")
+    page = opened.page
     before = page.evaluate(INBOUND)
     page.wait_for_timeout(3000)
     after = page.evaluate(INBOUND)
@@ -77,5 +84,7 @@ def test_the_page_microphone_is_heard_in_a_live_session(
     heard = page.evaluate("() => window.avatarMetrics.liveEvents.find((event) => event.type === 'heard')")
     timings = heard["timings"]  # from the end of the speech Chromium sent: the silence heard out, then the words
     assert timings["start"] == "speech_end" and 0 <= timings["turn_end_s"] <= timings["transcript_s"], timings
+    captions = page.evaluate("() => window.avatarMetrics.captions")
+    assert [caption["text"] for caption in captions if caption.get("who") == "user"][:1] == [heard["text"]]
     page.click("#live-stop")
     assert not opened.log.unexpected()

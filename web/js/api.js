@@ -99,3 +99,24 @@ export async function blobUrl(path) {
   }
   return blobUrls.get(path);
 }
+
+// A stream of server-sent events ({name, data}), read through fetch so that the API key goes with it.
+export async function* serverEvents(url) {
+  const response = await fetch(url, { headers: keyHeaders() });
+  if (!response.ok) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    pending += value;
+    let end;
+    while ((end = pending.indexOf("\n\n")) >= 0) {
+      const block = pending.slice(0, end);
+      pending = pending.slice(end + 2);
+      const name = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (name && data) yield { name, data: JSON.parse(data) };
+    }
+  }
+}

@@ -1,33 +1,14 @@
 // Chat mode: a conversation with the persona; each reply's video streams into the player while its sentences
 // arrive as server-sent events (read through fetch, so the API key goes with them).
 
-import { call, getJson, keyHeaders, postJson } from "./api.js";
+import { call, getJson, postJson, serverEvents } from "./api.js";
 
 const CONVERSATION_STORE = "realtime-avatar.conversation";
 
-async function* serverEvents(url) {
-  const response = await fetch(url, { headers: keyHeaders() });
-  if (!response.ok) return;
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    pending += value;
-    let end;
-    while ((end = pending.indexOf("\n\n")) >= 0) {
-      const block = pending.slice(0, end);
-      pending = pending.slice(end + 2);
-      const name = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (name && data) yield { name, data: JSON.parse(data) };
-    }
-  }
-}
-
 export class Chat {
-  constructor(el, catalog, language) {
+  constructor(el, catalog, language, onSentence = () => {}) {
     this.el = el;
+    this.onSentence = onSentence; // each sentence event of a reply, as it is said (the player captions it)
     this.catalog = catalog;
     this.language = language; // () => "auto" | "en" | ...
     this.id = localStorage.getItem(CONVERSATION_STORE);
@@ -127,6 +108,7 @@ export class Chat {
     const url = response.headers.get("X-Events-Url");
     if (!url) return;
     for await (const event of serverEvents(url)) {
+      if (event.name === "sentence") this.onSentence(event.data);
       if (event.name === "sentence" && event.data.text) {
         sentences.push(event.data.text);
         text.textContent = sentences.join(" ");

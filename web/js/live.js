@@ -5,10 +5,14 @@
 import { call, postJson } from "./api.js";
 import { breakdown } from "./timings.js";
 
+const BUFFER_POLL_MS = 1000;
+
 export class LiveSession {
-  constructor(el, video, catalog, language) {
+  constructor(el, video, catalog, language, captions) {
     this.el = el;
     this.video = video;
+    this.captions = captions;
+    this.bufferMs = 0; // how long a received frame waits before it is shown (the receiver's jitter buffer)
     this.catalog = catalog;
     this.language = language;
     this.peer = null;
@@ -53,6 +57,7 @@ export class LiveSession {
     peer.addEventListener("connectionstatechange", () => {
       if (["failed", "closed", "disconnected"].includes(peer.connectionState)) this.ended("the connection ended");
     });
+    this.watchBuffer(peer);
     this.channel = peer.createDataChannel("commands");
     this.channel.addEventListener("open", () => this.setConnected(true));
     this.channel.addEventListener("message", (event) => this.onEvent(JSON.parse(event.data)));
@@ -68,11 +73,35 @@ export class LiveSession {
     await peer.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   }
 
+  // A sentence event leaves with its first frame; the frame and its sound wait in the receiver's buffers before
+  // they play, so its caption waits as long.
+  async watchBuffer(peer) {
+    while (this.peer === peer) {
+      const stats = await peer.getStats().catch(() => new Map());
+      let buffered = 0; // picture and sound are played in step: the longer of their buffers holds both
+      for (const report of stats.values()) {
+        if (report.type === "inbound-rtp" && report.jitterBufferEmittedCount) {
+          buffered = Math.max(buffered, (1000 * report.jitterBufferDelay) / report.jitterBufferEmittedCount);
+        }
+      }
+      this.bufferMs = buffered;
+      await new Promise((resolve) => setTimeout(resolve, BUFFER_POLL_MS));
+    }
+  }
+
   onEvent(event) {
     window.avatarMetrics.liveEvents.push(event);
-    if (event.type === "heard") this.log("heard", event.text);
-    else if (event.type === "sentence") this.log("sentence", event.text);
-    else if (event.type === "interrupted") this.log("interrupted", "(stopped)");
+    if (event.type === "heard") {
+      this.log("heard", event.text);
+      this.captions.showLive(event.text, "user");
+    } else if (event.type === "sentence") {
+      this.log("sentence", event.text);
+      this.captions.showLive(event.text, "avatar", this.bufferMs);
+    } else if (event.type === "listening") this.captions.hideLive();
+    else if (event.type === "interrupted") {
+      this.log("interrupted", "(stopped)");
+      this.captions.hideLive();
+    }
     else if (event.type === "error") this.log("error", event.detail);
     const answered = ["done", "interrupted"].includes(event.type) ? breakdown(event.timings) : null;
     if (answered) this.log("timing", answered);
@@ -94,6 +123,7 @@ export class LiveSession {
     this.peer.close();
     this.peer = this.channel = this.id = null;
     this.video.srcObject = null;
+    this.captions.hideLive();
     this.setConnected(false);
     this.log("ended", `Session ${why}.`);
   }

@@ -1,6 +1,7 @@
 // The page: say-this and chat modes over one player, voice and portrait choices, clip history, health.
 
-import { blobUrl, getJson, onKeyNeeded, postJson } from "./api.js";
+import { blobUrl, getJson, onKeyNeeded, postJson, serverEvents } from "./api.js";
+import { Captions } from "./captions.js";
 import { Catalog } from "./catalog.js";
 import { Chat } from "./chat.js";
 import { HealthView } from "./health.js";
@@ -22,7 +23,10 @@ function showPortrait(previewUrl) {
     if (request === posterRequest) $("player").poster = url; // the latest choice wins
   }, () => {});
 }
-const player = new StreamPlayer($("player"));
+// What tests and curious users can read: the latest click-to-first-frame time, events, captions shown.
+window.avatarMetrics = { clicks: 0, firstFrameMs: [], liveEvents: [], streamEvents: [] };
+const captions = new Captions($("player"), $("caption"));
+const player = new StreamPlayer($("player"), captions);
 const healthView = new HealthView($("engines"), $("banner"));
 const catalog = new Catalog({
   portraits: $("portraits"),
@@ -45,10 +49,8 @@ const chat = new Chat(
   },
   catalog,
   () => $("language").value,
+  (sentence) => captions.addCue(sentence),
 );
-
-// What tests and curious users can read: the latest click-to-first-frame time.
-window.avatarMetrics = { clicks: 0, firstFrameMs: [], liveEvents: [], streamEvents: [] };
 
 function setState(text, isError = false) {
   const state = $("state");
@@ -87,14 +89,26 @@ $("player").addEventListener("playing", () => setState(""));
 function fromStream(response, text) {
   healthView.noteFallback(response.headers.get("X-Fallback") === "true");
   const videoUrl = response.headers.get("X-Video-Url");
-  return player.play(response).then((played) => {
+  const playing = player.play(response); // a new clip: the last one's captions go
+  // Captions as it plays, from the sentences' events (a chat reply's are followed by the chat, which shows its text).
+  const eventsUrl = response.headers.get("X-Events-Url");
+  if (eventsUrl && !response.headers.has("X-Message-Id")) followCaptions(eventsUrl);
+  return playing.then((played) => {
     if (videoUrl) {
       history.add({ videoUrl, text, at: new Date().toISOString() });
-      // Stored with the video once its stream has ended; a clip without them simply plays without.
-      blobUrl(`${videoUrl}/captions.vtt`).then((url) => player.showCaptions(url), () => {});
+      // Stored with the video once its stream has ended: the clip's captions if its events brought none.
+      if (!captions.hasCues) blobUrl(`${videoUrl}/captions.vtt`).then((url) => player.showCaptions(url), () => {});
     }
     return played;
   });
+}
+
+async function followCaptions(url) {
+  try {
+    for await (const event of serverEvents(url)) if (event.name === "sentence") captions.addCue(event.data);
+  } catch {
+    // captions are an extra: the clip plays without them
+  }
 }
 
 $("say-form").addEventListener("submit", (event) => {
@@ -162,6 +176,7 @@ const live = new LiveSession(
   $("player"),
   catalog,
   () => $("language").value,
+  captions,
 );
 $("live-start").addEventListener("click", () =>
   live.start().catch((error) => {

@@ -51,8 +51,9 @@ function joined(chunks) {
 }
 
 export class StreamPlayer {
-  constructor(video) {
+  constructor(video, captions) {
     this.video = video;
+    this.captions = captions; // the clip's captions as it plays (Captions)
     this.url = null;
   }
 
@@ -62,6 +63,7 @@ export class StreamPlayer {
     if (this.url) URL.revokeObjectURL(this.url);
     this.url = url;
     this.showCaptions(null); // the last clip's captions do not belong to this one
+    this.captions.newClip();
     this.video.src = url;
     if (!this.video.requestVideoFrameCallback) return Promise.resolve(performance.now());
     return new Promise((resolve) => this.video.requestVideoFrameCallback((now) => resolve(now)));
@@ -109,10 +111,12 @@ export class StreamPlayer {
     return { firstFrame };
   }
 
-  // Captions (WebVTT, as a blob URL: they are behind the key like the video) shown over the clip; null removes them.
+  // A stored clip's captions (WebVTT, as a blob URL: they are behind the key like the video) shown over it; null
+  // removes them.
   showCaptions(url) {
     for (const old of this.video.querySelectorAll("track")) old.remove();
     if (!url) return;
+    this.captions.newClip(); // the file's cues replace those that came with the stream
     const track = document.createElement("track");
     Object.assign(track, { kind: "captions", label: "Captions", src: url, default: true });
     this.video.append(track);
