@@ -10,7 +10,7 @@ LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest browser integrations fuzz bench evaluate load clean help
+.PHONY: demo test lint typecheck pytest browser turn integrations fuzz bench evaluate load clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
@@ -56,9 +56,13 @@ $(LLM_MODEL): gpu_service/engines/llm/smollm2-model.txt | $(DEMO_STAMP)
 $(LIVEPORTRAIT_CODE): tests/gpu_service/mimic-head.txt | $(DEV_STAMP)
 	$(BIN)/python scripts/fetch_liveportrait_code.py
 
-# The web page's tests drive Debian's Chromium (Playwright cannot download its own browser offline).
+# The web page's tests drive Debian's Chromium (Playwright cannot download its own browser offline); the relay
+# tests run Debian's coturn on loopback.
 browser:
-	@CHROMIUM=$(CHROMIUM) sh scripts/install_browser.sh
+	@sh scripts/install_package.sh $(CHROMIUM) chromium "the web page's tests (or set CHROMIUM)"
+
+turn:
+	@sh scripts/install_package.sh turnserver coturn "the TURN relay tests"
 
 # Each integration (LiveKit Agents, Pipecat) in a venv of its own: pipecat needs protobuf 5, which mediapipe (in
 # .venv) cannot load with. Each holds this project without extras (the stream's client) and the integration.
@@ -70,7 +74,7 @@ browser:
 
 integrations: .venv-livekit/.installed .venv-pipecat/.installed
 
-pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser integrations
+pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser turn integrations
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test: lint typecheck pytest

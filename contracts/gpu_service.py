@@ -424,6 +424,17 @@ class PortraitsResponse(BaseModel):
 # --- live sessions (WebRTC) ------------------------------------------------------------------------------------------
 
 
+IceTransportPolicy = Literal["all", "relay"]
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server as RTCPeerConnection takes it (TURN with time-limited credentials)."""
+
+    urls: list[str] = Field(min_length=1, description="stun:host:port, turn:host:port?transport=udp|tcp, turns:...")
+    username: str | None = Field(None, description="TURN: '<unix expiry>:<user>' (the TURN REST API scheme).")
+    credential: str | None = Field(None, description="TURN: base64 HMAC-SHA1 of the username with the shared secret.")
+
+
 class SessionOffer(VideoOptions):
     """A WebRTC offer (as RTCSessionDescription has it) and how the avatar looks, speaks and answers."""
 
@@ -434,6 +445,15 @@ class SessionOffer(VideoOptions):
     )
     system: str | None = Field(None, min_length=1, max_length=8000, description="Persona for chat messages.")
     llm_engine: LlmEngineName | None = Field(None, description="Language model for chat messages.")
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        max_length=8,
+        description="STUN/TURN servers for this session's peer, besides GPU_SESSIONS__ICE_SERVERS (the runtime sends "
+        "the TURN credentials it hands the client).",
+    )
+    ice_transport_policy: IceTransportPolicy = Field(
+        "all", description="relay: only relayed (TURN) candidates, as when the client is told to use relay only."
+    )
 
 
 class SessionAnswer(BaseModel):

@@ -14,6 +14,8 @@ from contracts.gpu_service import (
     DiskUsage,
     EngineStatus,
     FinishReason,
+    IceServer,
+    IceTransportPolicy,
     Language,
     PortraitFace,
     PortraitInfo,
@@ -199,6 +201,14 @@ class ChatJob(BaseModel):
 
 MESSAGE_ID_HEADER = "X-Message-Id"  # a streamed reply names its message before the first byte
 EVENTS_URL_HEADER = "X-Events-Url"  # where a stream's sentences and timings arrive as server-sent events
+
+
+class IceServers(BaseModel):
+    """What a client's RTCPeerConnection is configured with for a live session: GET /api/v1/ice-servers."""
+
+    ice_servers: list[IceServer] = Field(description="As RTCConfiguration.iceServers takes them.")
+    ice_transport_policy: IceTransportPolicy = Field(description="As RTCConfiguration.iceTransportPolicy.")
+    expires_at: int | None = Field(None, description="Unix time the TURN credentials stop working (ask again).")
 
 
 class VideoEnded(BaseModel):

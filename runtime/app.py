@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         videos.router,
         uploads.router,
         sessions.router,
+        sessions.ice_router,
         avatar_stream.router,
     ):
         app.include_router(router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +80,28 @@ class Settings(BaseSettings):
     )
     live_sessions_per_key: int = Field(
         2, ge=1, description="Live sessions one API key may hold at once (offers not yet connected count too)."
+    )
+    stun_urls: list[str] = Field(
+        default_factory=list, description='STUN servers for live sessions (JSON list, e.g. ["stun:turn.example.org"]).'
+    )
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description="TURN servers for live sessions across NAT and firewalls (JSON list, e.g. "
+        '["turn:turn.example.org:3478?transport=udp", "turn:turn.example.org:3478?transport=tcp"]); each session\'s '
+        "peers get time-limited credentials made with RUNTIME_TURN_SECRET.",
+    )
+    turn_secret: SecretStr | None = Field(
+        None, description="The TURN server's shared secret (coturn: static-auth-secret with use-auth-secret)."
+    )
+    turn_credential_ttl_s: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="How long TURN credentials handed out work (a session outliving them "
+        "keeps its allocation only while the TURN server accepts its refreshes).",
+    )
+    ice_transport_policy: Literal["all", "relay"] = Field(
+        "all", description="relay: live sessions use TURN only (both the client's peer and the gpu_service's)."
     )
     max_event_streams: int = Field(
         16, ge=1, description="Server-sent event streams (a reply's sentences) one API key may follow at once."

@@ -10,6 +10,7 @@ from contracts.runtime import GenerateRequest, LiveSessionRequest, Persona, Requ
 from runtime.config import Settings
 from runtime.gpu_gateway import GpuBackend
 from runtime.language import resolve_language
+from runtime.turn import ice_servers
 from runtime.uploads import UploadStore
 
 
@@ -86,6 +87,12 @@ async def session_offer(
     persona = body.persona
     language, _ = spoken_language(persona.language, None)
     options = await video_options(persona.voice, persona.portrait, 0, language, backend, uploads, settings, owner)
+    ice = ice_servers(settings, owner)  # the gpu_service's peer gets TURN credentials of its own
     return SessionOffer(
-        **options.model_dump(exclude_none=True), sdp=body.sdp, type=body.type, system=persona.instructions
+        **options.model_dump(exclude_none=True),
+        sdp=body.sdp,
+        type=body.type,
+        system=persona.instructions,
+        ice_servers=ice.ice_servers,
+        ice_transport_policy=ice.ice_transport_policy,
     )

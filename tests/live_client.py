@@ -74,11 +74,16 @@ class Peer:
 
 
 async def connect(
-    url: str, microphone: MediaStreamTrack | None = None, video_codec: str | None = None, **options: Any
+    url: str,
+    microphone: MediaStreamTrack | None = None,
+    video_codec: str | None = None,
+    configuration: RTCConfiguration | None = None,
+    **options: Any,
 ) -> Peer:
     """Options go into the offer's body; the gpu_service's take a size (small frames cost less here).
-    `video_codec` ("video/H264"): the codec this peer prefers, as a browser's setCodecPreferences says it."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    `video_codec` ("video/H264"): the codec this peer prefers, as a browser's setCodecPreferences says it.
+    `configuration`: ICE servers and policy (none by default: loopback connects without)."""
+    pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
     video = pc.addTransceiver("video", direction="recvonly")
     if video_codec is not None:
         capabilities = RTCRtpReceiver.getCapabilities("video")

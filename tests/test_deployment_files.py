@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import shutil
+import socket
+import subprocess
+import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
@@ -15,9 +21,13 @@ from ray.serve import Application
 from ray.serve._private.constants import SERVE_SESSION_ID
 from ray.serve._private.request_router.request_router import RequestRouter
 
+from common.process.launch import free_port
 from evaluator.config import EvalSettings
 from gpu_service.config import Settings as GpuSettings
 from runtime.config import Settings as RuntimeSettings
+from runtime.turn import turn_credential
+from tests.live_client import run_session
+from tests.turn_server import allocate
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -129,3 +139,33 @@ def test_ray_service_asks_a_gpu_per_replica_and_scales_gpu_nodes_to_zero() -> No
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     dockerfile = (REPO / "deploy" / "ray" / "Dockerfile").read_text()
     assert f"FROM rayproject/ray:{version('ray')}-py311-gpu" in dockerfile and "COPY --chown=ray deploy" in dockerfile
+
+
+def test_the_turn_service_shares_its_secret_with_the_runtime() -> None:
+    turn, runtime = COMPOSE["services"]["turn"], COMPOSE["services"]["runtime"]
+    assert turn["profiles"] == ["turn"] and turn["network_mode"] == "host"
+    assert turn["environment"]["TURN_SECRET"] == runtime["environment"]["RUNTIME_TURN_SECRET"] == "${TURN_SECRET:-}"
+
+
+def test_the_turn_services_command_runs_coturn_as_the_relay_tests_do(tmp_path: Path) -> None:
+    """The service's own command (as compose would run it, `$$` unescaped) with Debian's turnserver: it refuses to
+    start without a secret, and with one it accepts the credentials the runtime makes."""
+    if shutil.which("turnserver") is None:
+        pytest.skip("no turnserver (make test installs Debian's coturn)")
+    script = COMPOSE["services"]["turn"]["command"][0].replace("$$", "$")
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "TURN_PORT": str(port), "TURN_MIN_PORT": "49900", "TURN_MAX_PORT": "49950"}
+    refused = subprocess.run(["sh", "-c", script], env={**env, "TURN_SECRET": ""}, capture_output=True, text=True)
+    assert refused.returncode == 1 and "set TURN_SECRET" in refused.stderr
+    extra = f" --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --pidfile={tmp_path / 'pid'} --userdb={tmp_path / 'db'}"
+    process = subprocess.Popen(["sh", "-c", script + extra], env={**env, "TURN_SECRET": "s3cret", "TURN_REALM": "t"})
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert process.poll() is None and time.monotonic() < deadline, "the turn service did not start"
+            time.sleep(0.05)
+        username, password = turn_credential("s3cret", "guest", int(time.time()) + 60)
+        run_session(allocate(port, username, password))
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 from prometheus_client import Histogram
@@ -143,8 +143,14 @@ class LiveSessions:
 
     async def _open(self, offer: SessionOffer, give_back: Callable[[], None]) -> SessionAnswer:
         avatar = await asyncio.to_thread(self._avatar, offer)
-        servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]  # none: never a public STUN server
-        peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        # The configured servers (none by default: never a public STUN server), then the offer's (the runtime's TURN
+        # with this session's credentials).
+        servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers] + [
+            RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+            for server in offer.ice_servers
+        ]
+        policy = RTCIceTransportPolicy.RELAY if offer.ice_transport_policy == "relay" else RTCIceTransportPolicy.ALL
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         performer = Performer(avatar.session)
         session = LiveSession(uuid.uuid4().hex, offer, peer, performer, Timeline(performer))
         session.held.callback(avatar.release)

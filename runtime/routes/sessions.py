@@ -10,12 +10,22 @@ from fastapi import APIRouter, Depends, Response
 
 from common.errors import NotFound, documented
 from contracts.gpu_service import SessionInfo
-from contracts.runtime import LiveSessionAnswer, LiveSessionRequest
+from contracts.runtime import IceServers, LiveSessionAnswer, LiveSessionRequest
 from runtime.dependencies import Owner, Services, get_services, rate_limited
 from runtime.gpu_requests import session_offer
 from runtime.live_sessions import LiveRecord
+from runtime.turn import ice_servers
 
 router = APIRouter(prefix="/api/v1/sessions")
+ice_router = APIRouter(prefix="/api/v1")
+
+
+@ice_router.get("/ice-servers", response_model=IceServers, responses=documented(401))
+async def ice_servers_for_a_session(owner: Owner, services: Annotated[Services, Depends(get_services)]) -> IceServers:
+    """STUN and TURN servers for the client's RTCPeerConnection, the TURN ones with credentials made for this key
+    that work for RUNTIME_TURN_CREDENTIAL_TTL_S (ask again for each session); empty without RUNTIME_STUN_URLS /
+    RUNTIME_TURN_URLS (loopback and LAN connect without)."""
+    return ice_servers(services.settings, owner)
 
 
 @router.post(
@@ -32,7 +42,7 @@ async def open_session(
     offer's data channel takes JSON commands (`{"type": "say" | "chat", "text": ...}`, `{"type": "interrupt"}`)
     and gets events back; the offer's microphone track, if any, is listened to (speaking stops the avatar, the
     utterance is answered). The session's chat turns are kept in a new conversation (`conversation_id`), a reply
-    cut short stored as partial. ICE servers are the gpu_service's setting (none by default: loopback and LAN only).
+    cut short stored as partial. Configure the peer with GET /api/v1/ice-servers first (TURN across NAT).
     503 when the gpu_service runs as many sessions as it takes."""
     give_back = services.live_sessions.reserve(owner)  # 429 for a key that holds its share already
     try:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser
 
+from common.process.launch import RunningService, run_service
 from evaluator.metrics.intelligibility import Listener
+from tests.turn_server import turn_server
 from tests.web.conftest import OpenPage, Site
 from tests.web.test_page import assert_words_of, ready
 
@@ -86,5 +91,49 @@ def test_the_page_microphone_is_heard_in_a_live_session(
     assert timings["start"] == "speech_end" and 0 <= timings["turn_end_s"] <= timings["transcript_s"], timings
     captions = page.evaluate("() => window.avatarMetrics.captions")
     assert [caption["text"] for caption in captions if caption.get("who") == "user"][:1] == [heard["text"]]
+    page.click("#live-stop")
+    assert not opened.log.unexpected()
+
+
+# The candidate pair Chromium's peer uses, as getStats() says.
+SELECTED_PAIR = """async () => {
+  const stats = await window.avatarMetrics.livePeer.getStats();
+  let pair = null;
+  stats.forEach((report) => {
+    if (report.type === "transport" && report.selectedCandidatePairId) pair = stats.get(report.selectedCandidatePairId);
+  });
+  if (!pair) return null;
+  const type = (id) => stats.get(id).candidateType;
+  return { local: type(pair.localCandidateId), remote: type(pair.remoteCandidateId) };
+}"""
+
+
+@pytest.fixture
+def relay_only_runtime(site: Site, tmp_path: Path) -> Iterator[RunningService]:
+    """A runtime that hands out TURN credentials for coturn on loopback and tells both peers to relay only."""
+    assert site.gpu is not None
+    with turn_server(tmp_path) as turn:
+        env = {
+            "RUNTIME_GPU_SERVICE_URL": site.gpu.url,
+            "RUNTIME_DATA_DIR": str(tmp_path / "runtime"),
+            "RUNTIME_TURN_URLS": json.dumps(turn.urls),
+            "RUNTIME_TURN_SECRET": turn.secret,
+            "RUNTIME_ICE_TRANSPORT_POLICY": "relay",
+        }
+        with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+            yield runtime
+
+
+def test_a_live_session_connects_through_turn_when_only_relays_may_be_used(
+    relay_only_runtime: RunningService, browser: Browser
+) -> None:
+    opened = ready(relay_only_runtime.url, browser, "live-relay")
+    page = opened.page
+    page.click("#tab-live")
+    page.uncheck("#live-mic")
+    page.click("#live-start")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    page.wait_for_function(f"async () => ({SELECTED_PAIR})() !== null")
+    assert page.evaluate(SELECTED_PAIR) == {"local": "relay", "remote": "relay"}
     page.click("#live-stop")
     assert not opened.log.unexpected()

@@ -2,7 +2,7 @@
 // commands go on a data channel (say, chat, interrupt), and the microphone, when used, is listened to (speaking
 // over the avatar stops it; what you said is answered).
 
-import { call, postJson } from "./api.js";
+import { call, getJson, postJson } from "./api.js";
 import { breakdown } from "./timings.js";
 
 const BUFFER_POLL_MS = 1000;
@@ -38,7 +38,7 @@ export class LiveSession {
 
   async start() {
     this.el.start.disabled = true;
-    const peer = new RTCPeerConnection({ iceServers: [] });
+    const peer = new RTCPeerConnection(await iceConfiguration());
     this.peer = peer;
     window.avatarMetrics.livePeer = peer; // its getStats() says what arrives
     peer.addTransceiver("video", { direction: "recvonly" });
@@ -127,6 +127,15 @@ export class LiveSession {
     this.setConnected(false);
     this.log("ended", `Session ${why}.`);
   }
+}
+
+// STUN and TURN (with credentials made for this session) as the runtime is configured; none on a LAN.
+async function iceConfiguration() {
+  const ice = await getJson("/api/v1/ice-servers");
+  const iceServers = ice.ice_servers.map(({ urls, username, credential }) =>
+    username ? { urls, username, credential } : { urls },
+  );
+  return { iceServers, iceTransportPolicy: ice.ice_transport_policy };
 }
 
 // Non-trickle ICE: the offer goes with its candidates (host candidates on loopback and the LAN appear at once).
