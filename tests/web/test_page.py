@@ -47,12 +47,6 @@ DROPPED_FILE = """async (path) => {
 }"""
 
 
-CAPTIONS_LOADED = """() => { const tracks = document.querySelector('#player').textTracks;
-    return tracks.length === 1 && tracks[0].mode === 'showing' && tracks[0].cues && tracks[0].cues.length > 0; }"""
-CUES = """() => Array.from(document.querySelector('#player').textTracks[0].cues,
-    (cue) => ({ text: cue.text, start: cue.startTime, end: cue.endTime }))"""
-
-
 def ready(site_url: str, browser: Browser, name: str) -> OpenPage:
     opened = open_page(browser, site_url, name)
     opened.page.wait_for_selector("body[data-ready=true]")
@@ -100,10 +94,12 @@ def test_a_typed_sentence_streams_with_picture_and_sound(site: Site, browser: Br
     print(f"click to first frame: {played['firstFrameMs']} ms")
     assert page.locator(".frame").bounding_box() == frame_before  # no layout jump when the video starts
     assert page.locator("#history li").count() == 1
-    # Captions: the sentence as written, shown over the clip, timed to the speech.
-    page.wait_for_function(CAPTIONS_LOADED, timeout=10_000)
+    # Captions: the sentence as written, shown over the clip as it plays, timed to the speech.
+    page.wait_for_function("() => !document.getElementById('caption').hidden")
     opened.shot("captions")
-    cues = page.evaluate(CUES)
+    assert page.inner_text("#caption") == "Hello, I am glad you are here."
+    page.wait_for_function("() => document.querySelector('#player').ended", timeout=20_000)
+    cues = page.evaluate("() => window.avatarMetrics.captionCues")
     assert [cue["text"] for cue in cues] == ["Hello, I am glad you are here."], cues
     duration = page.evaluate("() => document.querySelector('#player').duration")
     assert cues[0]["start"] < 0.2 and abs(cues[0]["end"] - duration) < 0.2, (cues, duration)

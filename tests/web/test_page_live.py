@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
-from common.process.launch import RunningService, run_service
+from common.process.launch import RunningService, free_port, run_service
 from evaluator.metrics.intelligibility import Listener
 from tests.turn_server import turn_server
 from tests.web.conftest import OpenPage, Site
-from tests.web.test_page import assert_words_of, ready
+from tests.web.test_page import PLAYED_THIS_CLIP, assert_words_of, ready
 
 # Inbound video and audio as Chromium counts them.
 INBOUND = """async () => {
@@ -34,15 +35,20 @@ INBOUND = """async () => {
 DONE = "() => window.avatarMetrics.liveEvents.some((event) => event.type === 'done')"
 
 
+def begin_live(url: str, browser: Browser, name: str) -> OpenPage:
+    """The page at `url`, its Live tab asked to start a session without the microphone."""
+    opened = ready(url, browser, name)
+    opened.page.click("#tab-live")
+    opened.page.uncheck("#live-mic")
+    opened.page.click("#live-start")
+    return opened
+
+
 def start_live(site: Site, browser: Browser, name: str) -> OpenPage:
     """The page with a live session (no microphone) playing for a second."""
-    opened = ready(site.runtime.url, browser, name)
-    page = opened.page
-    page.click("#tab-live")
-    page.uncheck("#live-mic")
-    page.click("#live-start")
-    page.wait_for_function("() => !document.getElementById('live-say').disabled")
-    page.wait_for_function("() => document.getElementById('player').currentTime > 1")
+    opened = begin_live(site.runtime.url, browser, name)
+    opened.page.wait_for_function("() => !document.getElementById('live-say').disabled")
+    opened.page.wait_for_function("() => document.getElementById('player').currentTime > 1")
     return opened
 
 
@@ -108,32 +114,68 @@ SELECTED_PAIR = """async () => {
 }"""
 
 
+@contextmanager
+def relay_only(site: Site, tmp_path: Path, turn_urls: list[str], secret: str) -> Iterator[RunningService]:
+    """A runtime (beside the site's gpu_service) that tells both peers of its sessions to relay through
+    `turn_urls` only, with credentials signed with `secret`."""
+    assert site.gpu is not None
+    env = {
+        "RUNTIME_GPU_SERVICE_URL": site.gpu.url,
+        "RUNTIME_DATA_DIR": str(tmp_path / "runtime"),
+        "RUNTIME_RATE_LIMIT_PER_MINUTE": "0",
+        "RUNTIME_TURN_URLS": json.dumps(turn_urls),
+        "RUNTIME_TURN_SECRET": secret,
+        "RUNTIME_ICE_TRANSPORT_POLICY": "relay",
+    }
+    with run_service("runtime.app:create_app", env, tmp_path) as runtime:
+        yield runtime
+
+
 @pytest.fixture
 def relay_only_runtime(site: Site, tmp_path: Path) -> Iterator[RunningService]:
-    """A runtime that hands out TURN credentials for coturn on loopback and tells both peers to relay only."""
-    assert site.gpu is not None
-    with turn_server(tmp_path) as turn:
-        env = {
-            "RUNTIME_GPU_SERVICE_URL": site.gpu.url,
-            "RUNTIME_DATA_DIR": str(tmp_path / "runtime"),
-            "RUNTIME_TURN_URLS": json.dumps(turn.urls),
-            "RUNTIME_TURN_SECRET": turn.secret,
-            "RUNTIME_ICE_TRANSPORT_POLICY": "relay",
-        }
-        with run_service("runtime.app:create_app", env, tmp_path) as runtime:
-            yield runtime
+    """Relay only, through coturn on loopback."""
+    with turn_server(tmp_path) as turn, relay_only(site, tmp_path, turn.urls, turn.secret) as runtime:
+        yield runtime
 
 
 def test_a_live_session_connects_through_turn_when_only_relays_may_be_used(
     relay_only_runtime: RunningService, browser: Browser
 ) -> None:
-    opened = ready(relay_only_runtime.url, browser, "live-relay")
+    opened = begin_live(relay_only_runtime.url, browser, "live-relay")
     page = opened.page
-    page.click("#tab-live")
-    page.uncheck("#live-mic")
-    page.click("#live-start")
     page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
     page.wait_for_function(f"async () => ({SELECTED_PAIR})() !== null")
     assert page.evaluate(SELECTED_PAIR) == {"local": "relay", "remote": "relay"}
     page.click("#live-stop")
+    assert not opened.log.unexpected()
+
+
+@pytest.fixture
+def unreachable_relay_runtime(site: Site, tmp_path: Path) -> Iterator[RunningService]:
+    """Relay only, through a TURN server nobody answers at: WebRTC cannot connect, as behind a firewall that drops
+    UDP with no reachable relay."""
+    closed = f"turn:127.0.0.1:{free_port()}"
+    with relay_only(site, tmp_path, [f"{closed}?transport=udp", f"{closed}?transport=tcp"], "unused") as runtime:
+        yield runtime
+
+
+def test_without_a_webrtc_connection_the_live_tab_goes_on_over_http(
+    unreachable_relay_runtime: RunningService, browser: Browser
+) -> None:
+    opened = begin_live(unreachable_relay_runtime.url, browser, "live-fallback")
+    page = opened.page
+    page.wait_for_selector("#live-log [data-event=fallback]", timeout=30_000)
+    assert "goes on over HTTP streaming" in page.inner_text("#live-log [data-event=fallback]")
+    opened.shot("fell-back")
+    page.fill("#live-text", "Hello over plain HTTP.")
+    page.click("#live-say")
+    page.wait_for_function(PLAYED_THIS_CLIP)
+    page.fill("#live-text", "What is your name?")
+    page.click("#live-ask")
+    page.wait_for_selector("#live-log [data-event=sentence]", timeout=60_000)  # the reply, said as it was written
+    page.wait_for_function(PLAYED_THIS_CLIP)
+    opened.shot("answered-over-http")
+    assert page.locator("#history li").count() == 2
+    page.click("#live-stop")
+    page.wait_for_selector("#live-log [data-event=ended]")
     assert not opened.log.unexpected()

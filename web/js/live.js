@@ -1,17 +1,22 @@
 // Live mode: a WebRTC session with the avatar. The runtime relays the offer; video and audio arrive as tracks,
 // commands go on a data channel (say, chat, interrupt), and the microphone, when used, is listened to (speaking
-// over the avatar stops it; what you said is answered).
+// over the avatar stops it; what you said is answered). When WebRTC cannot connect, the conversation goes on over
+// HTTP streaming instead (StreamedLive).
 
 import { call, getJson, postJson } from "./api.js";
+import { StreamedLive } from "./streamed_live.js";
 import { breakdown } from "./timings.js";
 
 const BUFFER_POLL_MS = 1000;
+const CONNECT_WAIT_MS = 6000; // a peer not connected by then (UDP blocked, no TURN reachable) is given up for HTTP
 
 export class LiveSession {
-  constructor(el, video, catalog, language, captions) {
+  constructor(el, video, catalog, language, captions, play) {
     this.el = el;
     this.video = video;
     this.captions = captions;
+    this.play = play; // (start, text): a streamed video in the page's player, for the fallback
+    this.streamed = null;
     this.bufferMs = 0; // how long a received frame waits before it is shown (the receiver's jitter buffer)
     this.catalog = catalog;
     this.language = language;
@@ -38,6 +43,16 @@ export class LiveSession {
 
   async start() {
     this.el.start.disabled = true;
+    this.captions.newClip(); // the last clip's captions do not belong to the session
+    if (!window.RTCPeerConnection) return this.fallBack("this browser has no WebRTC");
+    try {
+      await this.connect();
+    } catch (error) {
+      await this.fallBack(error.message);
+    }
+  }
+
+  async connect() {
     const peer = new RTCPeerConnection(await iceConfiguration());
     this.peer = peer;
     window.avatarMetrics.livePeer = peer; // its getStats() says what arrives
@@ -54,23 +69,47 @@ export class LiveSession {
       this.video.srcObject = remote;
       this.video.play().catch(() => (this.video.controls = true));
     });
-    peer.addEventListener("connectionstatechange", () => {
-      if (["failed", "closed", "disconnected"].includes(peer.connectionState)) this.ended("the connection ended");
-    });
     this.watchBuffer(peer);
     this.channel = peer.createDataChannel("commands");
     this.channel.addEventListener("open", () => this.setConnected(true));
     this.channel.addEventListener("message", (event) => this.onEvent(JSON.parse(event.data)));
     await peer.setLocalDescription(await peer.createOffer());
     await gathered(peer);
-    const persona = { language: this.language() === "auto" ? "auto" : this.language() };
-    if (this.catalog.voice) persona.voice = this.catalog.voice;
-    if (this.catalog.portrait) persona.portrait = this.catalog.portrait;
+    const persona = this.persona();
     const answer = await (
       await postJson("/api/v1/sessions", { sdp: peer.localDescription.sdp, type: "offer", persona })
     ).json();
     this.id = answer.id;
+    this.conversationId = answer.conversation_id;
     await peer.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    await connected(peer, CONNECT_WAIT_MS);
+    peer.addEventListener("connectionstatechange", () => {
+      if (["failed", "closed", "disconnected"].includes(peer.connectionState)) this.ended("the connection ended");
+    });
+  }
+
+  persona() {
+    const persona = { language: this.language() === "auto" ? "auto" : this.language() };
+    if (this.catalog.voice) persona.voice = this.catalog.voice;
+    if (this.catalog.portrait) persona.portrait = this.catalog.portrait;
+    return persona;
+  }
+
+  // WebRTC did not connect: the session's peer goes, the conversation goes on over HTTP streaming.
+  async fallBack(why) {
+    const conversationId = this.conversationId;
+    await this.closePeer();
+    this.streamed = new StreamedLive({
+      play: this.play,
+      log: (kind, text) => this.log(kind, text),
+      persona: this.persona(),
+      conversationId,
+    });
+    this.log("fallback", `WebRTC could not connect (${why}): the conversation goes on over HTTP streaming.`);
+    this.setConnected(true);
+    if (this.el.mic.checked) {
+      await this.streamed.listen().catch((error) => this.log("error", `The microphone could not be used: ${error.message}`));
+    }
   }
 
   // A sentence event leaves with its first frame; the frame and its sound wait in the receiver's buffers before
@@ -97,10 +136,10 @@ export class LiveSession {
     } else if (event.type === "sentence") {
       this.log("sentence", event.text);
       this.captions.showLive(event.text, "avatar", this.bufferMs);
-    } else if (event.type === "listening") this.captions.hideLive();
+    } else if (event.type === "listening") this.captions.hide();
     else if (event.type === "interrupted") {
       this.log("interrupted", "(stopped)");
-      this.captions.hideLive();
+      this.captions.hide();
     }
     else if (event.type === "error") this.log("error", event.detail);
     const answered = ["done", "interrupted"].includes(event.type) ? breakdown(event.timings) : null;
@@ -108,12 +147,32 @@ export class LiveSession {
   }
 
   send(command) {
-    if (this.channel?.readyState === "open") this.channel.send(JSON.stringify(command));
+    if (this.streamed) this.streamed.send(command);
+    else if (this.channel?.readyState === "open") this.channel.send(JSON.stringify(command));
   }
 
   async stop() {
+    if (this.streamed) {
+      this.streamed.stop();
+      this.streamed = null;
+      this.setConnected(false);
+      this.log("ended", "Session ended.");
+      return;
+    }
     const id = this.id;
     this.ended("ended");
+    if (id) await call(`/api/v1/sessions/${id}`, { method: "DELETE" }).catch(() => {});
+  }
+
+  // The peer and its session go quietly (the fallback takes over).
+  async closePeer() {
+    const id = this.id;
+    if (this.peer) {
+      this.peer.getSenders().forEach((sender) => sender.track?.stop());
+      this.peer.close();
+    }
+    this.peer = this.channel = this.id = null;
+    this.video.srcObject = null;
     if (id) await call(`/api/v1/sessions/${id}`, { method: "DELETE" }).catch(() => {});
   }
 
@@ -123,10 +182,26 @@ export class LiveSession {
     this.peer.close();
     this.peer = this.channel = this.id = null;
     this.video.srcObject = null;
-    this.captions.hideLive();
+    this.captions.hide();
     this.setConnected(false);
     this.log("ended", `Session ${why}.`);
   }
+}
+
+// Resolves once the peer has connected; rejects when it fails or has not connected within `waitMs`.
+function connected(peer, waitMs) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (peer.connectionState === "connected") resolve();
+      else if (peer.connectionState === "failed") reject(new Error("the connection failed"));
+    };
+    peer.addEventListener("connectionstatechange", check);
+    check();
+    setTimeout(
+      () => reject(new Error(`no connection within ${waitMs / 1000} s: UDP blocked, or no TURN server reachable`)),
+      waitMs,
+    );
+  });
 }
 
 // STUN and TURN (with credentials made for this session) as the runtime is configured; none on a LAN.

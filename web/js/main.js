@@ -15,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 // The chosen portrait fills the player until a video plays: fetched at the frame's size (512 px, more on a dense
 // screen), not as the list's thumbnail, which would be enlarged and soft.
 const FRAME_SIDE = 512;
+const CAPTION_WAIT_MS = 150;
 let posterRequest = 0;
 function showPortrait(previewUrl) {
   const side = Math.min(1024, Math.max(FRAME_SIDE, Math.round($("player").clientWidth * window.devicePixelRatio)));
@@ -89,9 +90,10 @@ $("player").addEventListener("playing", () => setState(""));
 function fromStream(response, text) {
   healthView.noteFallback(response.headers.get("X-Fallback") === "true");
   const videoUrl = response.headers.get("X-Video-Url");
-  const playing = player.play(response); // a new clip: the last one's captions go
-  // Captions as it plays, from the sentences' events (a chat reply's are followed by the chat, which shows its text).
+  // Captions as it plays, from the sentences' events (a chat reply's are followed by the chat, which shows its text);
+  // its first frame waits for its first caption (at most CAPTION_WAIT_MS).
   const eventsUrl = response.headers.get("X-Events-Url");
+  const playing = player.play(response, eventsUrl ? captions.firstCue(CAPTION_WAIT_MS) : undefined);
   if (eventsUrl && !response.headers.has("X-Message-Id")) followCaptions(eventsUrl);
   return playing.then((played) => {
     if (videoUrl) {
@@ -177,6 +179,7 @@ const live = new LiveSession(
   catalog,
   () => $("language").value,
   captions,
+  (start, text) => watch(async () => fromStream(await start(), text)),
 );
 $("live-start").addEventListener("click", () =>
   live.start().catch((error) => {

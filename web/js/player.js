@@ -70,7 +70,9 @@ export class StreamPlayer {
   }
 
   // Resolves once the whole stream has arrived, with a promise of the time (performance.now()) of the first frame.
-  async play(response) {
+  // `ready`: what playback waits for once it could start (the first caption, for a clip whose captions come
+  // beside it: a first frame shown before its caption would leave the caption late).
+  async play(response, ready = Promise.resolve()) {
     if (!window.MediaSource) {
       const firstFrame = this.show(URL.createObjectURL(await response.blob()));
       await this.start();
@@ -99,7 +101,7 @@ export class StreamPlayer {
         }
         if (!started && this.video.readyState >= 2) {
           started = true;
-          this.start();
+          ready.then(() => this.start());
         }
       }
     } catch (error) {
@@ -107,7 +109,7 @@ export class StreamPlayer {
       throw new Error(`the video stream broke off: ${error.message}`);
     }
     if (source.readyState === "open") source.endOfStream();
-    if (!started) await this.start();
+    if (!started) await ready.then(() => this.start());
     return { firstFrame };
   }
 
@@ -116,7 +118,6 @@ export class StreamPlayer {
   showCaptions(url) {
     for (const old of this.video.querySelectorAll("track")) old.remove();
     if (!url) return;
-    this.captions.newClip(); // the file's cues replace those that came with the stream
     const track = document.createElement("track");
     Object.assign(track, { kind: "captions", label: "Captions", src: url, default: true });
     this.video.append(track);
