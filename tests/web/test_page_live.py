@@ -179,3 +179,22 @@ def test_without_a_webrtc_connection_the_live_tab_goes_on_over_http(
     page.click("#live-stop")
     page.wait_for_selector("#live-log [data-event=ended]")
     assert not opened.log.unexpected()
+
+
+def test_without_a_webrtc_connection_the_microphone_is_still_heard_and_answered(
+    unreachable_relay_runtime: RunningService, browser: Browser, speech_wav: Path, listener: Listener
+) -> None:
+    """Chromium's fake microphone plays the WAV: over HTTP, its utterances are cut by loudness, sent, transcribed
+    and answered."""
+    opened = ready(unreachable_relay_runtime.url, browser, "live-fallback-mic")
+    page = opened.page
+    page.click("#tab-live")
+    page.click("#live-start")  # the microphone is on by default
+    page.wait_for_selector("#live-log [data-event=fallback]", timeout=30_000)
+    page.wait_for_selector("#live-log [data-event=heard]", timeout=90_000)
+    assert_words_of(page.inner_text("#live-log [data-event=heard] >> nth=0"), listener, speech_wav, at_least=3)
+    # The answer starts playing (the fake microphone talks on without a pause, so it is soon spoken over).
+    page.wait_for_function("() => window.avatarMetrics.firstFrameMs.length >= 1", timeout=120_000)
+    opened.shot("heard-over-http")
+    page.click("#live-stop")
+    assert not opened.log.unexpected()

@@ -59,6 +59,7 @@ export class LiveSession {
     peer.addTransceiver("video", { direction: "recvonly" });
     if (this.el.mic.checked) {
       const microphone = await navigator.mediaDevices.getUserMedia({ audio: true });
+      this.microphone = microphone; // kept for the fallback, should WebRTC not connect
       for (const track of microphone.getTracks()) peer.addTrack(track, microphone);
     } else {
       peer.addTransceiver("audio", { direction: "recvonly" });
@@ -104,11 +105,15 @@ export class LiveSession {
       log: (kind, text) => this.log(kind, text),
       persona: this.persona(),
       conversationId,
+      video: this.video,
     });
     this.log("fallback", `WebRTC could not connect (${why}): the conversation goes on over HTTP streaming.`);
     this.setConnected(true);
     if (this.el.mic.checked) {
-      await this.streamed.listen().catch((error) => this.log("error", `The microphone could not be used: ${error.message}`));
+      const microphone = this.microphone ?? (await navigator.mediaDevices.getUserMedia({ audio: true }).catch(() => null));
+      this.microphone = null; // the fallback's now
+      if (microphone) this.streamed.listen(microphone);
+      else this.log("error", "The microphone could not be used.");
     }
   }
 
@@ -164,13 +169,10 @@ export class LiveSession {
     if (id) await call(`/api/v1/sessions/${id}`, { method: "DELETE" }).catch(() => {});
   }
 
-  // The peer and its session go quietly (the fallback takes over).
+  // The peer and its session go quietly (the fallback takes over, with the microphone already granted).
   async closePeer() {
     const id = this.id;
-    if (this.peer) {
-      this.peer.getSenders().forEach((sender) => sender.track?.stop());
-      this.peer.close();
-    }
+    this.peer?.close();
     this.peer = this.channel = this.id = null;
     this.video.srcObject = null;
     if (id) await call(`/api/v1/sessions/${id}`, { method: "DELETE" }).catch(() => {});
@@ -178,6 +180,7 @@ export class LiveSession {
 
   ended(why) {
     if (!this.peer) return;
+    this.microphone = null;
     this.peer.getSenders().forEach((sender) => sender.track?.stop());
     this.peer.close();
     this.peer = this.channel = this.id = null;

@@ -78,7 +78,7 @@ async function watch(start, clickedAt = performance.now()) {
     $("timing").textContent = `First frame after ${(ms / 1000).toFixed(2)} s`;
     healthView.clearRefusal();
   } catch (error) {
-    setState(error.message, true);
+    setState(error.name === "AbortError" ? "" : error.message, error.name !== "AbortError");
     return;
   } finally {
     busy(false);

@@ -106,6 +106,7 @@ export class StreamPlayer {
       }
     } catch (error) {
       if (source.readyState === "open") source.endOfStream("network");
+      if (error.name === "AbortError") throw error; // stopped on purpose (Stop speaking, or spoken over)
       throw new Error(`the video stream broke off: ${error.message}`);
     }
     if (source.readyState === "open") source.endOfStream();
