@@ -1,5 +1,6 @@
 """Chat: the language models on their own (time to first token, tokens/s), then end to end through the runtime:
-from the message sent to the reply's first playable video fragment (embedded SmolLM2 + espeak + animator)."""
+from the message sent to the reply's first playable video fragment (the embedded voice and animator), with SmolLM2
+in the gpu_service and through the openai engine to a loopback OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from common.media.mp4_boxes import BoxReader
-from common.process.launch import run_service
+from common.process.launch import RunningService, run_service
 from contracts.gpu_service import ChatTurn
 from contracts.runtime import Conversation
 from gpu_service.config import Settings
@@ -81,16 +82,29 @@ def run() -> list[str]:
     )
     gpu_env = {**env, "GPU_LLM__PRELOAD": "true"}
     with local_stack(scratch / "gpu", scratch / "runtime", scratch, gpu_env=gpu_env) as (_, runtime):
-        first_fragment(runtime.url, "Hello!")  # warm: model, voice profile, face
-        runs = [first_fragment(runtime.url, question) for question in QUESTIONS + QUESTIONS[:1]]
-    firsts = [first for first, _ in runs]
-    replies = [conversation.messages[-1] for _, conversation in runs]
-    tokens = statistics.median(r.timings.first_token_s or 0 for r in replies if r.timings)
-    sentence = statistics.median(r.timings.first_sentence_s or 0 for r in replies if r.timings)
-    lines.append(
-        f"message -> first playable fragment of the reply: {statistics.median(firsts) * 1000:.0f} ms median of "
-        f"{len(firsts)} (min {min(firsts) * 1000:.0f}, max {max(firsts) * 1000:.0f}; target <= 1000 ms), "
-        f"of which first token {tokens * 1000:.0f} ms and first sentence {sentence * 1000:.0f} ms (gpu_service "
-        "clock); espeak + animator"
-    )
+        lines.append(f"message -> first playable fragment of the reply, smollm2 in the gpu_service: {replies(runtime)}")
+    with run_service("tests.llm_server:create_app", env, scratch) as server:
+        openai_env = {**env, "GPU_LLM_ENGINE": "openai", "GPU_LLM__OPENAI_BASE_URL": f"{server.url}/ok/v1"}
+        stack = local_stack(scratch / "gpu-openai", scratch / "runtime-openai", scratch, gpu_env=openai_env)
+        with stack as (_, runtime):
+            lines.append(
+                "the same through the openai engine and a loopback OpenAI-compatible server (the same model behind "
+                f"HTTP + SSE, as Ollama or llama.cpp's server would serve a real one): {replies(runtime)}"
+            )
     return lines
+
+
+def replies(runtime: RunningService) -> str:
+    """Message -> first playable fragment over QUESTIONS, after a warm-up, and where the time went."""
+    url = runtime.url
+    first_fragment(url, "Hello!")  # warm: model, voice profile, face
+    runs = [first_fragment(url, question) for question in QUESTIONS + QUESTIONS[:1]]
+    firsts = [first for first, _ in runs]
+    said = [conversation.messages[-1] for _, conversation in runs]
+    tokens = statistics.median(r.timings.first_token_s or 0 for r in said if r.timings)
+    sentence = statistics.median(r.timings.first_sentence_s or 0 for r in said if r.timings)
+    return (
+        f"{statistics.median(firsts) * 1000:.0f} ms median of {len(firsts)} (min {min(firsts) * 1000:.0f}, max "
+        f"{max(firsts) * 1000:.0f}; target <= 1000 ms), of which first token {tokens * 1000:.0f} ms and first "
+        f"sentence {sentence * 1000:.0f} ms (gpu_service clock); the default voice and the animator"
+    )

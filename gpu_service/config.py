@@ -59,9 +59,9 @@ class LlmSettings(BaseModel):
     max_tokens: int = Field(160, ge=1, le=4096, description="Longest reply, in tokens, unless a request asks less.")
     max_sentences: int = Field(4, ge=0, description="Replies stop after this many sentences; 0: no limit.")
     embedded_max_tokens: int = Field(
-        72, ge=1, le=4096, description="The same for the embedded model (SmolLM2-135M), whose long replies wander."
+        72, ge=1, le=4096, description="The embedded model (SmolLM2-135M), whose long replies wander, stops sooner."
     )
-    embedded_max_sentences: int = Field(3, ge=0, description="The same for the embedded model.")
+    embedded_max_sentences: int = Field(3, ge=0, description="... and after fewer sentences (0: no limit of its own).")
     say_unspoken_language: bool = Field(
         True,
         description="A reply asked in a language the model does not write (the embedded model writes English only) "

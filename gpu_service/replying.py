@@ -45,10 +45,13 @@ class ReplyLimits:
 
     @classmethod
     def of(cls, settings: LlmSettings, embedded: bool, max_tokens: int | None = None) -> ReplyLimits:
-        """The service's limits (shorter for the embedded model); `max_tokens` when a request says."""
+        """The service's limits, the embedded model's tighter (its own limits cap the general ones; 0 sentences:
+        no limit); `max_tokens` when a request says."""
+        tokens, sentences = settings.max_tokens, settings.max_sentences
         if embedded:
-            return cls(max_tokens or settings.embedded_max_tokens, settings.embedded_max_sentences, settings.timeout_s)
-        return cls(max_tokens or settings.max_tokens, settings.max_sentences, settings.timeout_s)
+            tokens = min(tokens, settings.embedded_max_tokens)
+            sentences = min((limit for limit in (sentences, settings.embedded_max_sentences) if limit), default=0)
+        return cls(max_tokens or tokens, sentences, settings.timeout_s)
 
 
 def reply_sentences(

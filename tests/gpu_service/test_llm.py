@@ -266,3 +266,11 @@ def test_the_embedded_model_answers_in_a_few_short_sentences() -> None:
     assert (embedded_limits.max_sentences, embedded_limits.max_tokens) == (3, 72)
     assert ReplyLimits.of(settings.llm, embedded=False).max_tokens == 160
     assert ReplyLimits.of(settings.llm, embedded=True, max_tokens=20).max_tokens == 20  # a request's own limit
+    # The embedded limits tighten the general ones, never loosen them.
+    tighter = settings.llm.model_copy(update={"max_tokens": 8, "max_sentences": 1})
+    assert (
+        ReplyLimits.of(tighter, embedded=True).max_tokens,
+        ReplyLimits.of(tighter, embedded=True).max_sentences,
+    ) == (8, 1)
+    unlimited = settings.llm.model_copy(update={"max_sentences": 0, "embedded_max_sentences": 0})
+    assert ReplyLimits.of(unlimited, embedded=True).max_sentences == 0

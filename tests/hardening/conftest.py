@@ -23,6 +23,7 @@ def round_three_gpu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         "GPU_SESSIONS__CONNECT_TIMEOUT_S": "3",
         "GPU_LLM__STALL_S": "3",
         "GPU_LLM__MAX_SENTENCES": "0",
+        "GPU_LLM__EMBEDDED_MAX_SENTENCES": "0",
         "GPU_LLM__MAX_TOKENS": "24",
     }
     with run_service("gpu_service.app:create_app", env, root) as service:
