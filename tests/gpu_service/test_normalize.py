@@ -107,7 +107,9 @@ def test_the_embedded_engine_says_a_price_a_date_and_an_address_as_words(
     answer = TTSResponse.model_validate(response.json())
     assert answer.spoken_text == speakable(text[: text.index(" Visit")], "en") + " Visit example dot com today."
     samples, rate = load_audio(Path(answer.audio_path))
-    heard = normalize_text(listener.hear(samples, rate, "en").transcript, "en")
+    # Whisper writes what it hears as text again ("$3.5 million"): put that in words the way the comparison of
+    # texts does, so the check is on the speech, not on Whisper's typography.
+    heard = normalize_text(speakable(listener.hear(samples, rate, "en").transcript, "en"), "en")
     assert "million dollars" in heard and "december" in heard and "com" in heard.split(), heard
     assert not {"slash", "http", "https", "www", "id", "shop"} & set(heard.split()), heard
     assert "dollar three" not in heard, heard
