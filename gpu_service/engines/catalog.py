@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, get_args
 
+from common.storage.whisper_model import missing_whisper_files
 from contracts.gpu_service import SUPPORTED_LANGUAGES, AsrEngineName, AvatarEngineName, LlmEngineName, TtsEngineName
 from gpu_service.config import Settings
 from gpu_service.engines.asr.transcriber import Transcriber
@@ -99,9 +100,7 @@ def build_registry(
         return Transcriber(settings.asr.model_dir, device, settings.asr.beam_size)
 
     def whisper_missing() -> str | None:
-        from gpu_service.engines.asr.transcriber import missing_files
-
-        missing = missing_files(settings.asr.model_dir)
+        missing = missing_whisper_files(settings.asr.model_dir)
         return (
             f"no Whisper model in GPU_ASR__MODEL_DIR (lacks {', '.join(missing)}): run scripts/fetch_whisper_model.py"
             if missing

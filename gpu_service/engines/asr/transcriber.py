@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from common.storage.whisper_model import missing_whisper_files
 from contracts.gpu_service import SUPPORTED_LANGUAGES, Language
 from gpu_service.engines.base import EngineLoadError
 
 RATE = 16_000  # what Whisper listens at
-MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 WHISPER_CODE: dict[Language, str] = {"en": "en", "zh": "zh", "es": "es"}
 
 
@@ -31,13 +31,9 @@ class Transcript:
     speech_s: float = 0.0  # what voice activity detection kept
 
 
-def missing_files(model_dir: Path) -> list[str]:
-    return [name for name in MODEL_FILES if not (model_dir / name).is_file()]
-
-
 class Transcriber:
     def __init__(self, model_dir: Path, device: str, beam_size: int) -> None:
-        if missing := missing_files(model_dir):
+        if missing := missing_whisper_files(model_dir):
             raise EngineLoadError(f"the Whisper model folder lacks {', '.join(missing)}")
         from faster_whisper import WhisperModel
 
