@@ -10,7 +10,7 @@ LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest browser turn integrations fuzz bench evaluate load clean help
+.PHONY: demo test lint typecheck pytest browser turn integrations fuzz bench evaluate load images base-image clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz   the API fuzzer (schemathesis) at five times make test's depth"
 	@echo "make evaluate ARGS='--suite gold'  start both services, run evaluator suites, write reports"
 	@echo "make load   a burst of 50 jobs against both services: queue bound, 429s, p50/p95, memory"
+	@echo "make images build the runtime, gpu_service (CPU) and evaluator images, start each and check them"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -91,6 +92,17 @@ evaluate: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL)
 
 load: $(DEV_STAMP)
 	$(BIN)/python scripts/load.py $(ARGS)
+
+# The images with docker, else podman (scripts/container_engine.sh); then each started and checked. Settings:
+# BASE_IMAGE, TORCH_INDEX_URL, WHEELS_DIR, CA_BUNDLE (scripts/build_images.sh), e.g. with no registry reachable:
+#   make base-image && make images BASE_IMAGE=localhost/realtime-avatar-base:bookworm
+images: $(DEV_STAMP)
+	bash scripts/build_images.sh
+	$(BIN)/python scripts/check_images.py
+
+# Debian bookworm with its Python 3.11, from Debian's packages (debootstrap, root): a base no registry is needed for.
+base-image:
+	bash scripts/make_base_image.sh
 
 clean:
 	rm -rf $(VENV) .venv-livekit .venv-pipecat .mypy_cache .ruff_cache .pytest_cache

@@ -31,6 +31,19 @@ from tests.turn_server import allocate
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+STAGES = {
+    name: (parent, body)
+    for parent, name, body in re.findall(r"^FROM (\S+) AS (\S+)\n(.*?)(?=^FROM |\Z)", DOCKERFILE, re.M | re.S)
+}
+
+
+def stage(name: str) -> str:
+    """A build target's instructions, with those of the stages it is built on."""
+    parent, body = STAGES[name]
+    return (stage(parent) if parent in STAGES else "") + str(body)
 
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
@@ -55,8 +68,10 @@ def test_runtime_service_ports_volume_and_environment() -> None:
     mounts = dict(volume.rsplit(":", 1) for volume in runtime["volumes"])
     host_side = {source for source, target in mounts.items() if target == environment["RUNTIME_GPU_OUTPUT_LOCAL_ROOT"]}
     assert host_side == {environment["RUNTIME_GPU_OUTPUT_HOST_ROOT"]}, "the shared volume must join the two roots"
-    assert environment["RUNTIME_GPU_SERVICE_URL"].startswith("http://host.docker.internal:")
-    assert environment["RUNTIME_GPU_SERVICE_URL"].endswith(f":{GpuSettings.model_fields['port'].default}")
+    # The native gpu_service on the host by default; GPU_SERVICE_URL names the CPU image's service instead.
+    default_url = re.fullmatch(r"\$\{GPU_SERVICE_URL:-(\S+)\}", environment["RUNTIME_GPU_SERVICE_URL"])
+    assert default_url is not None and default_url.group(1).startswith("http://host.docker.internal:")
+    assert default_url.group(1).endswith(f":{GpuSettings.model_fields['port'].default}")
     assert "host.docker.internal:host-gateway" in runtime["extra_hosts"]
 
 
@@ -65,23 +80,48 @@ def test_evaluator_is_behind_its_profile() -> None:
     assert evaluator["profiles"] == ["evaluator"]
     assert evaluator["environment"]["EVAL_RUNTIME_URL"] == "http://runtime:8000"
     assert set(evaluator["environment"]) <= env_names(EvalSettings)
-    dockerfile = (REPO / "evaluator" / "Dockerfile").read_text()
+    dockerfile = stage("evaluator")
     assert set(re.findall(r"\b(EVAL_[A-Z_]+)=", dockerfile)) <= env_names(EvalSettings)
     outputs = re.search(r"EVAL_OUTPUTS_DIR=(\S+)", dockerfile)
     assert outputs is not None
     assert any(volume.endswith(f":{outputs.group(1)}") for volume in evaluator["volumes"]), "reports must leave the box"
 
 
-def test_each_dockerfile_installs_only_its_own_extra() -> None:
-    for service, extra in (("runtime", "runtime"), ("evaluator", "evaluator")):
+def test_each_image_installs_only_its_own_extra_on_a_base_given_as_an_argument() -> None:
+    assert (
+        DOCKERFILE.startswith("#") and "ARG BASE_IMAGE=python:3.11-slim\n\nFROM ${BASE_IMAGE} AS python\n" in DOCKERFILE
+    )
+    for service, extra in (("runtime", "runtime"), ("gpu-service", "gpu,llm"), ("evaluator", "evaluator")):
         build = COMPOSE["services"][service]["build"]
-        dockerfile = (REPO / build["context"] / build["dockerfile"]).read_text()
+        assert build == {"context": ".", "target": service.replace("-", "_")}
+        dockerfile = stage(build["target"])
         assert re.findall(r'pip install "\.\[([a-z,]+)\]"', dockerfile) == [extra]
-        assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+        # Every pip of the build may be given a CA bundle (secret) and local wheels, through one helper.
+        for command in re.findall(r"^RUN (?:[^\n]*\\\n)*[^\n]*", dockerfile, re.MULTILINE):
+            if "pip" in command or "fetch_" in command:
+                assert "--mount=type=secret,id=ca_bundle" in command and "target=/wheels" in command, command
+                assert all(
+                    "build_env" in line for line in command.splitlines()[1:] if "pip" in line or "fetch_" in line
+                )
+
+
+def test_the_cpu_gpu_service_shares_the_output_folder_by_the_hosts_path() -> None:
+    gpu, runtime = COMPOSE["services"]["gpu-service"], COMPOSE["services"]["runtime"]
+    assert gpu["profiles"] == ["cpu"] and gpu["image"] == "realtime-avatar-gpu-service:latest"
+    assert set(gpu["environment"]) <= env_names(GpuSettings)
+    port = GpuSettings.model_fields["port"].default
+    assert gpu["ports"] == [f"{port}:{port}"]
+    # It names its files as a native gpu_service would: the runtime's one mapping serves both.
+    root = gpu["environment"]["GPU_OUTPUT_ROOT"]
+    assert root == runtime["environment"]["RUNTIME_GPU_OUTPUT_HOST_ROOT"]
+    assert gpu["volumes"] == [f"{root}:{root}"]
+    dockerfile = stage("gpu_service")
+    assert set(re.findall(r"\b(GPU_[A-Z_]+)=", dockerfile)) <= env_names(GpuSettings)
+    assert f"EXPOSE {port}" in dockerfile
 
 
 def test_runtime_image_defaults_are_real_settings() -> None:
-    dockerfile = (REPO / "runtime" / "Dockerfile").read_text()
+    dockerfile = stage("runtime")
     names = set(re.findall(r"\b(RUNTIME_[A-Z_]+)=", dockerfile))
     assert names and names <= env_names(RuntimeSettings)
     # The page's default folder is web/ beside the runtime package: the image must hold it there.

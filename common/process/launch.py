@@ -84,21 +84,22 @@ def run_service(
         process = subprocess.Popen(command, env={**inherited, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
     service = RunningService(process, f"http://{host}:{port}", log)
     try:
-        _wait_until_healthy(service, timeout_s)
+        wait_until_healthy(service.process, service.url, service.log, timeout_s)
         yield service
     finally:
         service.stop()
 
 
-def _wait_until_healthy(service: RunningService, timeout_s: float) -> None:
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> None:
+    """Until GET {url}/health answers 200; the log's text in the error if the process ends first or time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(f"service exited with {service.process.returncode}:\n{service.log.read_text()}")
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{service.url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"service at {service.url} not healthy after {timeout_s} s:\n{service.log.read_text()}")
+    raise TimeoutError(f"service at {url} not healthy after {timeout_s} s:\n{log.read_text(errors='replace')}")
