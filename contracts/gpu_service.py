@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 Language = Literal["en", "zh", "es"]
 SUPPORTED_LANGUAGES: tuple[Language, ...] = ("en", "zh", "es")
-EngineState = Literal["ready", "not_loaded", "unavailable"]
+EngineState = Literal["ready", "loading", "not_loaded", "unavailable"]  # loading: the engine is being loaded now
 EngineKind = Literal["tts", "avatar", "llm", "asr"]
 # Every engine the service knows, available here or not (the registry checks that it matches these).
 TtsEngineName = Literal["kokoro", "espeak", "xtts"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from common.errors import EngineUnavailable, Unprocessable
-from contracts.gpu_service import EngineKind, EngineStatus
+from contracts.gpu_service import EngineKind, EngineState, EngineStatus
 from gpu_service.engines.base import AvatarEngine, EngineLoadError, TTSEngine
 from gpu_service.engines.llm.base import LLMEngine
 
@@ -115,10 +115,14 @@ class EngineSlot(Generic[EngineT]):
         return True
 
     def status(self, default: bool) -> EngineStatus:
-        with self._lock:
-            loaded, error, holders = self._engine is not None, self._error, self._holders
-        reason = None if loaded else (error or self.spec.precheck())
-        state = "ready" if loaded else ("unavailable" if reason else "not_loaded")
+        # Never waits for a load in progress (the lock is held through it: a GGUF converted, XTTS onto a GPU): /health
+        # must answer within a health check's timeout, and it says the engine is loading.
+        loading = not self._lock.acquire(blocking=False)
+        loaded, error, holders = self._engine is not None, self._error, self._holders
+        if not loading:
+            self._lock.release()
+        reason = None if loaded or loading else (error or self.spec.precheck())
+        state: EngineState = "ready" if loaded else "loading" if loading else "unavailable" if reason else "not_loaded"
         return EngineStatus(
             name=self.spec.name,
             kind=self.kind,

@@ -13,6 +13,7 @@ import pytest
 
 from common.process.launch import RunningService, run_service
 from contracts.gpu_service import EngineStatus, HealthResponse
+from gpu_service.engines.registry import EngineSlot, EngineSpec
 
 IDLE_S = 3.0
 LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog near the quiet river bank."] * 6)
@@ -102,3 +103,26 @@ def test_an_engine_held_by_a_stream_is_not_unloaded(unloading_service: RunningSe
     assert any(status.in_use >= 1 for status in seen)
     released = wait_for_state(unloading_service, "not_loaded", IDLE_S + 10)
     assert kokoro(released).in_use == 0 and kokoro(released).state == "not_loaded"
+
+
+def test_health_does_not_wait_for_an_engine_being_loaded() -> None:
+    """An engine's status while it loads (the lock is held through a load: a GGUF converted on a first start took
+    ~30 s, and /health waited all that time): answered at once, as `loading`."""
+    release = threading.Event()
+
+    def slow_load() -> str:
+        release.wait(30)
+        return "engine"
+
+    slot = EngineSlot(EngineSpec(name="slow", factory=slow_load), "llm", on_loaded=None)
+    loader = threading.Thread(target=slot.get)
+    loader.start()
+    try:
+        time.sleep(0.2)  # the load has begun
+        started = time.monotonic()
+        status = slot.status(default=True)
+        assert time.monotonic() - started < 0.5 and status.state == "loading" and status.reason is None
+    finally:
+        release.set()
+        loader.join()
+    assert slot.status(default=True).state == "ready"
