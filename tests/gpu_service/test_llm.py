@@ -59,6 +59,26 @@ def test_conversion_is_cached_and_reloads_fast(embedded: TransformersEngine) -> 
     assert embedded.window == 8192
 
 
+def test_a_conversations_next_turn_reads_only_its_new_tokens(embedded: TransformersEngine) -> None:
+    """The turns before are not read again (the kept keys and values), and the reply is the one a model reading the
+    whole prompt writes."""
+    first = Generation()
+    reply = "".join(embedded.stream(QUESTION, 24, first)).strip()
+    answer, follow_up = ChatTurn(role="assistant", content=reply), ChatTurn(role="user", content="And the moon?")
+    conversation = [*QUESTION, answer, follow_up]
+    resumed = Generation()
+    text = "".join(embedded.stream(conversation, 24, resumed))
+    assert first.reused_tokens == 0
+    assert resumed.reused_tokens >= embedded.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
+    settings = Settings()
+    assert settings.llm.converted_dir is not None
+    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
+    reading_all = TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30), prefix_cache_bytes=0)
+    whole = Generation()
+    assert "".join(reading_all.stream(conversation, 24, whole)) == text
+    assert whole.reused_tokens == 0
+
+
 def test_embedded_model_streams_and_stops_at_max_tokens(embedded: TransformersEngine) -> None:
     generation = Generation()
     pieces = list(embedded.stream(QUESTION, 12, generation))

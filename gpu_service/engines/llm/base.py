@@ -17,6 +17,7 @@ class Generation:
     token (the listener has gone: the model is free for the next reply at once, not after its sentence)."""
 
     tokens: int = 0
+    reused_tokens: int = 0  # of the prompt, read for an earlier reply and not read again (a local model's cache)
     finish: Literal["stop", "length"] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     # Cleared while the reply's first clause is being voiced (when the reply is spoken as it is written): a local

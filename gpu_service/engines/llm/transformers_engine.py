@@ -23,10 +23,12 @@ from common.storage.wheels import sha256_of
 from contracts.gpu_service import ChatTurn
 from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation
+from gpu_service.engines.llm.prefix_cache import PrefixCache
 
 log = logging.getLogger("gpu_service.llm")
 CONVERTED_MARKER = ".converted"
 POLL_S = 0.2  # how often the reader looks at its limits while no text comes
+PREFIX_CACHE_BYTES = 256 * 2**20  # a few conversations' keys and values, so each turn reads only its new tokens
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,18 @@ def _convert_gguf(source: Path, folder: Path) -> None:
 
 
 class TransformersEngine:
-    def __init__(self, name: str, folder: Path, device: str, decoding: Decoding, window: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        device: str,
+        decoding: Decoding,
+        window: int | None = None,
+        prefix_cache_bytes: int = PREFIX_CACHE_BYTES,
+    ) -> None:
         """`window`: the most tokens (prompt and reply) the model is given, at most its own context: what it reads
-        in time on this device (a longer prompt loses its oldest turns)."""
+        in time on this device (a longer prompt loses its oldest turns). `prefix_cache_bytes`: 0 reads every prompt
+        whole."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -95,6 +106,7 @@ class TransformersEngine:
         context = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self.window = context if window is None else min(window, context)
         self._lock = threading.Lock()  # one reply at a time: a second would only halve the speed of both
+        self._prefixes = PrefixCache(prefix_cache_bytes)
         self._waiting = 0  # replies waiting for the model (the lock)
         self._counting = threading.Lock()
 
@@ -126,6 +138,7 @@ class TransformersEngine:
         sampling = self.decoding.temperature > 0
         options: dict[str, Any] = {
             **inputs,
+            "return_dict_in_generate": True,
             "streamer": streamer,
             "max_new_tokens": max_tokens,
             "do_sample": sampling,
@@ -146,7 +159,10 @@ class TransformersEngine:
                     self._queue(-1)
                     began.append(time.monotonic())
                     if not (stop.is_set() or generation.stop.is_set()):  # the reader may have left meanwhile
-                        self.model.generate(**options)
+                        resumed = self._prefixes.resume(inputs["input_ids"][0])
+                        generation.reused_tokens = resumed.tokens
+                        written = self.model.generate(**options, past_key_values=resumed.cache)
+                        self._prefixes.keep(written.sequences[0], written.past_key_values)
             except BaseException as exc:  # reported to the reader, which would otherwise wait for its limit
                 failure.append(exc)
             finally:
