@@ -90,6 +90,7 @@ class AsrSettings(BaseModel):
         "(scripts/fetch_whisper_model.py); large-v3 or turbo on GPU hosts.",
     )
     beam_size: int = Field(1, ge=1, le=10, description="1 is fastest (live use); 5 is what the evaluator uses.")
+    threads: int | None = Field(None, ge=1, description="CPU threads per transcription; default: one per core.")
     max_seconds: float = Field(120, gt=0, description="Longest recording accepted, in seconds.")
     max_bytes: int = Field(25_000_000, gt=0, description="Largest recording accepted, in bytes.")
     min_speech_s: float = Field(0.2, ge=0, description="Less speech than this (after silence removal) is refused.")

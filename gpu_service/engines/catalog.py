@@ -97,7 +97,7 @@ def build_registry(
     _check_declared(language_models, get_args(LlmEngineName))
 
     def whisper() -> Transcriber:
-        return Transcriber(settings.asr.model_dir, device, settings.asr.beam_size)
+        return Transcriber(settings.asr.model_dir, device, settings.asr.beam_size, settings.asr.threads)
 
     def whisper_missing() -> str | None:
         missing = missing_whisper_files(settings.asr.model_dir)

@@ -6,6 +6,7 @@ reported beside it. Silero VAD (its ONNX file ships inside faster-whisper) drops
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,20 @@ class Transcript:
 
 
 class Transcriber:
-    def __init__(self, model_dir: Path, device: str, beam_size: int) -> None:
+    def __init__(self, model_dir: Path, device: str, beam_size: int, threads: int | None = None) -> None:
+        """`threads`: CPU threads per transcription; default: one per core (CTranslate2's own default, 4, made two
+        cores take turns: 0.79 s for 3 s of speech against 0.66 s on two threads)."""
         if missing := missing_whisper_files(model_dir):
             raise EngineLoadError(f"the Whisper model folder lacks {', '.join(missing)}")
         from faster_whisper import WhisperModel
 
         compute = "float16" if device == "cuda" else "int8"
         self.model: Any = WhisperModel(
-            str(model_dir), device="cuda" if device == "cuda" else "cpu", compute_type=compute, local_files_only=True
+            str(model_dir),
+            device="cuda" if device == "cuda" else "cpu",
+            compute_type=compute,
+            cpu_threads=threads or os.cpu_count() or 1,
+            local_files_only=True,
         )
         self.name = "whisper"
         self.model_name = model_dir.name
