@@ -10,6 +10,13 @@ _LATIN_END = re.compile(r"[.!?…]+[\"')\]”’»]*(?=\s)")
 _CJK_END = re.compile(r"[。！？；]+[”’」』）]*")
 # Where a long first sentence may be cut early, so speech starts sooner (clause punctuation).
 _CLAUSE = re.compile(r"[,;:]+(?=\s)|[，、；：]")
+# Where a phrase starts inside a first sentence without punctuation (en, es): before a conjunction, a relative word or
+# a preposition that opens a phrase of its own, so the first piece ends where a speaker could pause.
+_PHRASE_START = re.compile(
+    r"\s(?=(?:and|but|or|so|because|which|who|where|when|while|with|for|in|on|at|from"
+    r"|y|pero|porque|donde|cuando|mientras|con|para|en)\s)",
+    re.IGNORECASE,
+)
 _CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s*")
 _SPACE = re.compile(r"\s+")
 # Words whose "." ends an abbreviation, not a sentence (en, es); compared in lower case.
@@ -45,6 +52,7 @@ ABBREVIATIONS = frozenset(
 )
 FIRST_CLAUSE_MIN_WORDS = 2  # an early cut of the first sentence at a comma needs at least this many words
 FIRST_CLAUSE_MIN_CJK = 4  # or this many Chinese characters
+FIRST_PHRASE_MIN_WORDS = 4  # a first piece cut where a phrase starts has at least this many words
 FIRST_CHUNK_MAX_WORDS = 8  # without any punctuation by then, the first chunk ends at a word boundary
 FIRST_CHUNK_MAX_CJK = 12
 
@@ -88,6 +96,11 @@ class SentenceChunker:
         ends += [m.end() for m in _CJK_END.finditer(text)]
         if self.first_clause and not self.emitted:
             ends += [m.end() for m in _CLAUSE.finditer(text) if _long_enough(text[: m.start()])]
+            ends += [
+                m.start()
+                for m in _PHRASE_START.finditer(text)
+                if len(text[: m.start()].split()) >= FIRST_PHRASE_MIN_WORDS
+            ]
             if not ends and (cut := _first_chunk_limit(text)) is not None:
                 ends.append(cut)
         if ends:
@@ -188,3 +201,4 @@ def split_first_clause(text: str) -> tuple[str, str]:
     chunker = SentenceChunker(first_clause=True)
     pieces = chunker.feed(text) + chunker.flush()
     return (pieces[0], join_sentences(pieces[1:])) if pieces else ("", "")
+

@@ -100,10 +100,24 @@ def test_number_at_the_end_of_the_stream_is_kept_whole() -> None:
 
 
 def test_first_chunk_without_punctuation_ends_after_a_few_words() -> None:
-    text = "I am a guide with an adventurous spirit who loves exploring new lands. Ask me anything."
+    text = "Lovely sunny weather makes everybody feel happy today my friends. Ask me anything."
     sentences, when = chunk(text, first_clause=True)
-    assert sentences[0] == "I am a guide with an adventurous spirit"
-    assert sentences[1:] == ["who loves exploring new lands.", "Ask me anything."]
+    assert sentences[0] == "Lovely sunny weather makes everybody feel happy today"
+    assert sentences[1:] == ["my friends.", "Ask me anything."]
     assert when[0] == 9  # as soon as the ninth word began
     zh, _ = chunk("我是一个喜欢探索新地方的导游也喜欢交朋友。你好。", first_clause=True)
     assert zh[0] == "我是一个喜欢探索新地方的" and zh[1:] == ["导游也喜欢交朋友。", "你好。"]
+
+
+def test_first_chunk_ends_where_a_phrase_starts() -> None:
+    """Before a conjunction, relative word or preposition once a few words came: a short first piece to voice,
+    ending where a speaker could pause."""
+    sentences, when = chunk("I am a guide with an adventurous spirit who loves new lands. Ask me.", first_clause=True)
+    assert sentences == ["I am a guide", "with an adventurous spirit who loves new lands.", "Ask me."]
+    assert when[0] == 6  # once "with" is a whole word (not "within")
+    spanish, _ = chunk("París es una ciudad preciosa con muchos museos. Ven.", first_clause=True)
+    assert spanish[:2] == ["París es una ciudad preciosa", "con muchos museos."]
+    short, _ = chunk("It is in the north and very cold.", first_clause=True)
+    assert short == ["It is in the north", "and very cold."]  # "in" after two words: too soon to cut
+    within, _ = chunk("Walk within the old walls of the city today. Go.", first_clause=True)
+    assert within[0] == "Walk within the old walls of the city"
