@@ -96,7 +96,16 @@ class AsrSettings(BaseModel):
     min_speech_s: float = Field(0.2, ge=0, description="Less speech than this (after silence removal) is refused.")
     end_silence_s: float = Field(0.5, gt=0, description="Live audio: silence that ends an utterance.")
     pause_s: float = Field(
-        0.2, gt=0, description="Live audio: a pause this long starts transcribing early (kept if the utterance ends)."
+        0.2,
+        gt=0,
+        description="Live audio: a pause this long starts transcribing early (kept if the utterance ends); a finished "
+        "sentence ends the turn as soon as its transcript is back.",
+    )
+    continue_s: float = Field(
+        1.5,
+        gt=0,
+        description="Live audio: silence waited for after words that leave a sentence open ('and', 'because', a "
+        "cut-off word) before the turn ends; if the user goes on, both parts are one turn.",
     )
     decode_timeout_s: float = Field(60, gt=0, description="Longest time decoding one file may take.")
     decode_memory_mb: int = Field(

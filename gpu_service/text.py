@@ -202,3 +202,90 @@ def split_first_clause(text: str) -> tuple[str, str]:
     pieces = chunker.feed(text) + chunker.flush()
     return (pieces[0], join_sentences(pieces[1:])) if pieces else ("", "")
 
+
+# Where a speaker who stops is not done (en, es, zh): after these the live turn waits longer for the rest. Whisper
+# often puts a full stop after a trailing "and", so these count whatever follows them...
+_ALWAYS_OPEN = frozenset(
+    [
+        "and",
+        "but",
+        "or",
+        "because",
+        "the",
+        "an",
+        "um",
+        "uh",
+        "er",
+        "y",
+        "pero",
+        "o",
+        "porque",
+        "el",
+        "la",
+        "los",
+        "las",
+        "un",
+        "una",
+        "和",
+        "但是",
+        "因为",
+        "所以",
+        "还有",
+        "然后",
+        "或者",
+    ]
+)
+# ... and these only without a full stop after them ("I think so." is finished).
+_OPEN_UNLESS_ENDED = frozenset(
+    [
+        "so",
+        "that",
+        "which",
+        "who",
+        "when",
+        "while",
+        "with",
+        "to",
+        "of",
+        "for",
+        "if",
+        "my",
+        "your",
+        "like",
+        "a",
+        "que",
+        "si",
+        "cuando",
+        "con",
+        "de",
+        "del",
+        "para",
+        "mi",
+        "tu",
+    ]
+)
+_OPEN_PUNCTUATION = ("-", "—", ",", "，", "、", "...", "…")
+_FINAL_PUNCTUATION = (".", "?", "!", "。", "？", "！")
+_LAST_WORD = re.compile(r"(\w+)\W*$")
+
+
+def sounds_unfinished(text: str) -> bool:
+    """What was heard stops on an open word ("and", "because", "the"), a comma or a cut-off word ("to-")."""
+    said = text.strip()
+    if not said:
+        return False
+    if said.endswith(_OPEN_PUNCTUATION):
+        return True
+    last = _LAST_WORD.search(said)
+    if last is None:
+        return False
+    word = last.group(1).lower()
+    if is_cjk(word[-1]):
+        return any(word.endswith(open_word) for open_word in _ALWAYS_OPEN if is_cjk(open_word[0]))
+    return word in _ALWAYS_OPEN or (word in _OPEN_UNLESS_ENDED and not said.endswith(_FINAL_PUNCTUATION))
+
+
+def sounds_finished(text: str) -> bool:
+    """What was heard ends a sentence (a full stop, a question or exclamation mark) on a word that closes it."""
+    said = text.strip()
+    return said.endswith(_FINAL_PUNCTUATION) and not said.endswith("...") and not sounds_unfinished(said)

@@ -1,15 +1,21 @@
 """A live session's microphone: the peer's audio track, resampled to 16 kHz, cut into utterances by Silero VAD.
 
 The first voiced frame silences the avatar (held, in case it is a cough); once it is speech (~100 ms of voice)
-the avatar stops (barge-in), otherwise it carries on; when the utterance ends (after
-GPU_ASR__END_SILENCE_S of silence) it is transcribed in a worker thread and handed over as the user's turn.
-Transcription starts early, at the first pause of GPU_ASR__PAUSE_S: if nothing more is said before the utterance
-ends, that transcript is the turn's, and the wait for the end of speech overlaps with Whisper's work.
+the avatar stops (barge-in), otherwise it carries on. Transcription starts early, at the first pause of
+GPU_ASR__PAUSE_S, and what was said decides when the turn ends:
+- a finished sentence ("... in Paris?") ends it as soon as its transcript is back, if the user is still silent;
+- otherwise the utterance ends after GPU_ASR__END_SILENCE_S of silence (the early transcript is its own if nothing
+  was said since the pause);
+- words that leave the sentence open ("... and", "because", a cut-off word) wait up to GPU_ASR__CONTINUE_S of
+  silence: if the user goes on, both parts are one turn.
+Turns are handed over in the order they were said.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -20,7 +26,9 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from contracts.gpu_service import Language
+from gpu_service.config import AsrSettings
 from gpu_service.engines.asr.streaming import (
+    Event,
     SileroStream,
     SpeechPaused,
     SpeechStarted,
@@ -31,6 +39,7 @@ from gpu_service.engines.asr.streaming import (
 )
 from gpu_service.engines.asr.transcriber import RATE, Transcriber, Transcript
 from gpu_service.sessions.turn_clock import TurnClock
+from gpu_service.text import sounds_finished, sounds_unfinished
 
 log = logging.getLogger("gpu_service.sessions")
 
@@ -39,9 +48,7 @@ async def listen(
     track: MediaStreamTrack,
     transcriber: Callable[[], Transcriber],
     language: Language,
-    end_silence_s: float,
-    pause_s: float,
-    min_speech_s: float,
+    settings: AsrSettings,
     on_voice: Callable[[bool], None],
     on_speech: Callable[[], None],
     on_heard: Callable[[Transcript, TurnClock], None],
@@ -50,11 +57,16 @@ async def listen(
     Speech is heard in the session's `language`: Whisper's language identification would double its time."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
     vad = await asyncio.to_thread(SileroStream)
-    detector = UtteranceDetector(vad, end_silence_s=end_silence_s, pause_s=pause_s)
-    pending: set[asyncio.Task[Transcript | None]] = set()
+    detector = UtteranceDetector(vad, end_silence_s=settings.end_silence_s, pause_s=settings.pause_s)
+    pending: set[asyncio.Task[Any]] = set()
     early: tuple[float, asyncio.Task[Transcript | None]] | None = None  # (where the voice paused, its transcript)
+    carried: list[np.ndarray] = []  # utterances that stopped on an open word, joined to the user's next one
+    spoke_again = asyncio.Event()  # a new one at each utterance's end: set when speech starts again
+    last_turn: asyncio.Task[None] | None = None
+    heard_s = 0.0  # stream time of the audio fed to the detector so far
+    received_at = time.perf_counter()  # when stream time heard_s arrived
 
-    def start(work: Coroutine[Any, Any, Transcript | None]) -> asyncio.Task[Transcript | None]:
+    def start(work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -73,15 +85,66 @@ async def listen(
         except Exception:
             log.exception("the speech recognizer could not be loaded for a live session")
 
-    async def hand_over(ended: UtteranceEnded, ahead: asyncio.Task[Transcript | None] | None, clock: TurnClock) -> None:
-        transcript = await (ahead if ahead is not None else transcribe(ended.audio))
+    async def hand_over(
+        ended: UtteranceEnded,
+        ahead: asyncio.Task[Transcript | None] | None,
+        clock: TurnClock,
+        again: asyncio.Event,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        ended_at = time.perf_counter()
+        if before is not None:
+            await asyncio.wait({before})  # it may have left its words to be joined to these
+        audio, joined = ended.audio, bool(carried)
+        if joined:
+            audio, ahead = np.concatenate([*carried, ended.audio]), None
+            carried.clear()
+        transcript = await (ahead if ahead is not None else transcribe(audio))
+        if transcript is not None and sounds_unfinished(transcript.text):  # the user may go on
+            remaining = settings.continue_s - clock.since_start(time.perf_counter())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(again.wait(), max(remaining, 0.001))
+            if again.is_set():
+                carried.append(audio)
+                return
+            ended_at = time.perf_counter()
+        clock.mark("turn_end", ended_at)
         clock.mark("transcript")
-        if transcript is not None and transcript.text and ended.end_s - ended.start_s >= min_speech_s:
+        if (
+            transcript is not None
+            and transcript.text
+            and (joined or ended.end_s - ended.start_s >= settings.min_speech_s)
+        ):
             on_heard(transcript, clock)
-        return None
+
+    def on_event(event: Event) -> None:
+        nonlocal early, spoke_again, last_turn
+        if isinstance(event, VoiceHeard | VoiceFaded):
+            on_voice(isinstance(event, VoiceHeard))
+        elif isinstance(event, SpeechStarted):
+            spoke_again.set()
+            on_speech()
+        elif isinstance(event, SpeechPaused):
+            task = start(transcribe(event.audio))
+            early = (event.end_s, task)
+            task.add_done_callback(functools.partial(finished_early, event.end_s))
+        else:  # the early transcript holds if the voice has not come back since the pause
+            ahead = early[1] if early is not None and early[0] == event.end_s else None
+            early = None
+            # The turn's clock starts where the voice stopped, on this process's clock.
+            clock = TurnClock("speech_end", started_at=received_at - (heard_s - event.end_s))
+            spoke_again = asyncio.Event()
+            last_turn = start(hand_over(event, ahead, clock, spoke_again, last_turn))
+
+    def finished_early(paused_s: float, task: asyncio.Task[Transcript | None]) -> None:
+        """The pause's transcript is back and the user is still silent in that pause: a finished sentence ends the
+        turn now, before the silence that would end it."""
+        if task.cancelled() or (transcript := task.result()) is None or not sounds_finished(transcript.text):
+            return
+        if detector.pause_end_s == paused_s and not carried and (ended := detector.end_now()) is not None:
+            on_event(ended)
 
     loading = asyncio.create_task(load())
-    heard_s = 0.0  # stream time of the audio fed to the detector so far
     try:
         while True:
             frame = await track.recv()
@@ -89,21 +152,9 @@ async def listen(
             for resampled in resampler.resample(frame):
                 samples = resampled.to_ndarray().reshape(-1)
                 heard_s += len(samples) / RATE
-                received_at = time.perf_counter()  # stream time heard_s arrived now
+                received_at = time.perf_counter()
                 for event in detector.feed(samples):
-                    if isinstance(event, VoiceHeard | VoiceFaded):
-                        on_voice(isinstance(event, VoiceHeard))
-                    elif isinstance(event, SpeechStarted):
-                        on_speech()
-                    elif isinstance(event, SpeechPaused):
-                        early = (event.end_s, start(transcribe(event.audio)))
-                    else:  # the early transcript holds if the voice has not come back since the pause
-                        ahead = early[1] if early is not None and early[0] == event.end_s else None
-                        early = None
-                        # The turn's clock starts where the voice stopped, on this process's clock.
-                        clock = TurnClock("speech_end", started_at=received_at - (heard_s - event.end_s))
-                        clock.mark("turn_end")
-                        start(hand_over(event, ahead, clock))
+                    on_event(event)
     except MediaStreamError:
         return  # the peer stopped sending
     finally:

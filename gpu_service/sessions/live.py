@@ -247,17 +247,7 @@ class LiveSessions:
                 transcribers.append(self._services.engines.asr.hold(None, session.held))
             return transcribers[0]
 
-        await listen(
-            track,
-            transcriber,
-            session.offer.language,
-            asr.end_silence_s,
-            asr.pause_s,
-            asr.min_speech_s,
-            on_voice,
-            on_speech,
-            on_heard,
-        )
+        await listen(track, transcriber, session.offer.language, asr, on_voice, on_speech, on_heard)
 
     def _command(
         self,

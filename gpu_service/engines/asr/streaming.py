@@ -153,6 +153,20 @@ class UtteranceDetector:
             return SpeechPaused(self._start_frame * WINDOW / RATE, end_s, np.concatenate(self._frames))
         return None
 
+    @property
+    def pause_end_s(self) -> float | None:
+        """Where the voice stopped, while an utterance is under way and silent; None otherwise."""
+        if not self._speaking or not self._silent_run:
+            return None
+        return (self._frame_index - self._silent_run) * WINDOW / RATE
+
+    def end_now(self) -> UtteranceEnded | None:
+        """End the utterance in its pause, before the silence that would end it (what was said is known to be a
+        finished sentence); None when no utterance is under way or the voice is back."""
+        if self.pause_end_s is None:
+            return None
+        return self._end(self._frame_index - self._silent_run)
+
     def _end(self, end_frame: int) -> UtteranceEnded:
         audio = np.concatenate(self._frames)
         event = UtteranceEnded(self._start_frame * WINDOW / RATE, end_frame * WINDOW / RATE, audio)
