@@ -23,6 +23,8 @@ from typing import Any
 
 import av
 import numpy as np
+from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from contracts.gpu_service import Language
@@ -42,6 +44,21 @@ from gpu_service.sessions.turn_clock import TurnClock
 from gpu_service.text import sounds_finished, sounds_unfinished
 
 log = logging.getLogger("gpu_service.sessions")
+# aiortc holds 4 packets of incoming audio (80 ms) before passing one on, smoothing playback; a listener that only
+# detects and transcribes speech takes each packet once the next has come (20 ms): barge-in and the end of a turn
+# are heard 60 ms sooner. A packet arriving after its successor was passed on is dropped: 20 ms of silence to the VAD.
+PREFETCHED_PACKETS = 1
+
+
+def hear_promptly(receiver: RTCRtpReceiver) -> None:
+    """Before media flows: the receiver of the user's microphone passes packets on with the least delay. Its jitter
+    buffer is aiortc's private attribute (aiortc is pinned); without it the session listens 60 ms later."""
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    buffer = getattr(receiver, attribute, None)
+    if isinstance(buffer, JitterBuffer):
+        setattr(receiver, attribute, JitterBuffer(capacity=buffer.capacity, prefetch=PREFETCHED_PACKETS))
+    else:
+        log.warning("aiortc's receiver has no jitter buffer where expected: incoming audio is heard 60 ms later")
 
 
 async def listen(

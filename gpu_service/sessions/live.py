@@ -46,7 +46,7 @@ from gpu_service.engines.asr.transcriber import Transcriber, Transcript
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.orders import OpenedAvatar, open_avatar, resolve_speech, start_reply
 from gpu_service.sessions.addresses import media_addresses, restrict_media_to
-from gpu_service.sessions.listening import listen
+from gpu_service.sessions.listening import hear_promptly, listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
 from gpu_service.sessions.slots import SessionSlots
 from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
@@ -204,6 +204,9 @@ class LiveSessions:
         @session.peer.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio":  # the user's microphone
+                for receiver in session.peer.getReceivers():
+                    if receiver.track is track:
+                        hear_promptly(receiver)
                 session.listener = asyncio.create_task(self._listen(session, track, _sender(session, loop)))
 
         @session.peer.on("datachannel")
