@@ -37,6 +37,8 @@ class Peer:
     session_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
+    video_arrivals: list[float] = field(default_factory=list)  # every frame's, kept or not
+    pictures: bool = True  # keep each frame in `video` (False: a light client, counting frames)
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
     channel: Any = None
     answer: dict[str, Any] = field(default_factory=dict)
@@ -78,9 +80,12 @@ async def connect(
     microphone: MediaStreamTrack | None = None,
     video_codec: str | None = None,
     configuration: RTCConfiguration | None = None,
+    pictures: bool = True,
     **options: Any,
 ) -> Peer:
     """Options go into the offer's body; the gpu_service's take a size (small frames cost less here).
+    `pictures`: False keeps only when each frame came (many sessions measured from one process: converting and
+    keeping 512 px frames took more of the cores than the service it measured).
     `video_codec` ("video/H264"): the codec this peer prefers, as a browser's setCodecPreferences says it.
     `configuration`: ICE servers and policy (none by default: loopback connects without)."""
     pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
@@ -100,7 +105,7 @@ async def connect(
         response = await client.post(f"{url}/api/v1/sessions", json=body)
     assert response.status_code == 201, response.text
     answer = response.json()
-    peer = Peer(pc, answer["id"], channel=channel, answer=answer)
+    peer = Peer(pc, answer["id"], channel=channel, answer=answer, pictures=pictures)
     channel.on("message", lambda message: peer.events.append(json.loads(message)))
 
     @pc.on("track")
@@ -123,7 +128,9 @@ async def receive(track: MediaStreamTrack, peer: Peer) -> None:
         while True:
             frame = await track.recv()
             if isinstance(frame, av.VideoFrame):
-                peer.video.append((time.monotonic(), frame.to_ndarray(format="rgb24")))
+                peer.video_arrivals.append(time.monotonic())
+                if peer.pictures:
+                    peer.video.append((peer.video_arrivals[-1], frame.to_ndarray(format="rgb24")))
                 peer.stamps["video"].append(int(frame.pts or 0))
             elif isinstance(frame, av.AudioFrame):
                 peer.audio.append((time.monotonic(), frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]))
