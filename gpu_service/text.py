@@ -124,10 +124,12 @@ class SentenceChunker:
 
 
 def _first_chunk_limit(text: str) -> int | None:
-    """Where a first chunk without punctuation ends: after FIRST_CHUNK_MAX_WORDS confirmed words (or CJK characters)."""
+    """Where a first chunk without punctuation ends: after FIRST_CHUNK_MAX_WORDS confirmed words (or CJK characters),
+    or one word sooner when the last would leave its phrase open ("to see the" / "main sights")."""
     words = list(re.finditer(r"\S+(?=\s)", text))
     if len(words) >= FIRST_CHUNK_MAX_WORDS:
-        return words[FIRST_CHUNK_MAX_WORDS - 1].end()
+        last = words[FIRST_CHUNK_MAX_WORDS - 1]
+        return words[FIRST_CHUNK_MAX_WORDS - 2].end() if sounds_unfinished(last.group()) else last.end()
     cjk = [index for index, char in enumerate(text) if is_cjk(char)]
     return cjk[FIRST_CHUNK_MAX_CJK - 1] + 1 if len(cjk) >= FIRST_CHUNK_MAX_CJK else None
 

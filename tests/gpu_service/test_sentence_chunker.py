@@ -121,3 +121,5 @@ def test_first_chunk_ends_where_a_phrase_starts() -> None:
     assert short == ["It is in the north", "and very cold."]  # "in" after two words: too soon to cut
     within, _ = chunk("Walk within the old walls of the city today. Go.", first_clause=True)
     assert within[0] == "Walk within the old walls of the city"
+    article, _ = chunk("Most people need three days to see the main sights.", first_clause=True)
+    assert article[0] == "Most people need three days to see"  # not "... to see the"
