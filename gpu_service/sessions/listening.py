@@ -48,6 +48,7 @@ log = logging.getLogger("gpu_service.sessions")
 # detects and transcribes speech takes each packet once the next has come (20 ms): barge-in and the end of a turn
 # are heard 60 ms sooner. A packet arriving after its successor was passed on is dropped: 20 ms of silence to the VAD.
 PREFETCHED_PACKETS = 1
+JOINED_MAX_S = 30.0  # a turn joined from open-ended parts is handed over at this length, however it ends
 
 
 def hear_promptly(receiver: RTCRtpReceiver) -> None:
@@ -80,6 +81,8 @@ async def listen(
     carried: list[np.ndarray] = []  # utterances that stopped on an open word, joined to the user's next one
     spoke_again = asyncio.Event()  # a new one at each utterance's end: set when speech starts again
     last_turn: asyncio.Task[None] | None = None
+    last_end_s: float | None = None  # where the last utterance ended (stream time)
+    decoding = asyncio.Lock()  # this session's speech is decoded one piece at a time
     heard_s = 0.0  # stream time of the audio fed to the detector so far
     received_at = time.perf_counter()  # when stream time heard_s arrived
 
@@ -89,12 +92,18 @@ async def listen(
         task.add_done_callback(pending.discard)
         return task
 
-    async def transcribe(audio: np.ndarray) -> Transcript | None:
-        try:
-            return await asyncio.to_thread(transcriber().transcribe, audio, language, False)
-        except Exception:
-            log.exception("a live session's utterance could not be transcribed")
-            return None
+    async def transcribe(audio: np.ndarray, paused_s: float | None = None) -> Transcript | None:
+        """`paused_s`: the audio up to a pause, transcribed ahead of the end; skipped (None) if, when its turn comes,
+        the voice is back and that utterance did not end there: one stale decode left queued per short pause would
+        hold the real one up."""
+        async with decoding:
+            if paused_s is not None and paused_s not in (detector.pause_end_s, last_end_s):
+                return None
+            try:
+                return await asyncio.to_thread(transcriber().transcribe, audio, language, False)
+            except Exception:
+                log.exception("a live session's utterance could not be transcribed")
+                return None
 
     async def load() -> None:  # Whisper loads while the user has not spoken yet
         try:
@@ -117,7 +126,7 @@ async def listen(
             audio, ahead = np.concatenate([*carried, ended.audio]), None
             carried.clear()
         transcript = await (ahead if ahead is not None else transcribe(audio))
-        if transcript is not None and sounds_unfinished(transcript.text):  # the user may go on
+        if transcript is not None and sounds_unfinished(transcript.text) and len(audio) < JOINED_MAX_S * RATE:
             remaining = settings.continue_s - clock.since_start(time.perf_counter())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(again.wait(), max(remaining, 0.001))
@@ -135,17 +144,18 @@ async def listen(
             on_heard(transcript, clock)
 
     def on_event(event: Event) -> None:
-        nonlocal early, spoke_again, last_turn
+        nonlocal early, spoke_again, last_turn, last_end_s
         if isinstance(event, VoiceHeard | VoiceFaded):
             on_voice(isinstance(event, VoiceHeard))
         elif isinstance(event, SpeechStarted):
             spoke_again.set()
             on_speech()
         elif isinstance(event, SpeechPaused):
-            task = start(transcribe(event.audio))
+            task = start(transcribe(event.audio, event.end_s))
             early = (event.end_s, task)
             task.add_done_callback(functools.partial(finished_early, event.end_s))
         else:  # the early transcript holds if the voice has not come back since the pause
+            last_end_s = event.end_s
             ahead = early[1] if early is not None and early[0] == event.end_s else None
             early = None
             # The turn's clock starts where the voice stopped, on this process's clock.

@@ -20,7 +20,7 @@ from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
 from gpu_service.sessions.listening import listen
 from gpu_service.sessions.turn_clock import TurnClock
-from tests.live_client import Microphone
+from tests.live_client import Microphone, run_session
 
 RATE = 24_000
 
@@ -72,7 +72,7 @@ def turns_heard(
         listener.cancel()
         return heard
 
-    return asyncio.run(run())
+    return run_session(run())
 
 
 def words(text: str) -> set[str]:
