@@ -182,7 +182,9 @@ async def listen(
                 received_at = time.perf_counter()
                 for event in detector.feed(samples):
                     on_event(event)
-    except MediaStreamError:
-        return  # the peer stopped sending
-    finally:
+    except MediaStreamError:  # the peer stopped sending: what it said is still handed over
+        await asyncio.gather(*pending, return_exceptions=True)
+    finally:  # or the session closed (this task cancelled): none of its turns is handed over any more
         loading.cancel()
+        for task in pending:
+            task.cancel()
