@@ -188,3 +188,6 @@ async def listen(
         loading.cancel()
         for task in pending:
             task.cancel()
+        # PyAV's resampler is a filter graph with a thread per core: freed now, not when the garbage collector
+        # reaches this frame (kept by the cancelled task's traceback: one thread per ended session piled up).
+        del resampler

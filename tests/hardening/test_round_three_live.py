@@ -11,11 +11,14 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from common.media.audio import load_audio
 from common.process.launch import RunningService, run_service
-from tests.live_client import connect, run_session
+from gpu_service.config import DEFAULT_ASSETS
+from tests.live_client import Microphone, connect, run_session
 from tests.runtime.conftest import runtime_env
 
 
@@ -126,6 +129,29 @@ def test_one_key_cannot_hold_every_live_slot(gpu: RunningService, tmp_path: Path
             time.sleep(1)
         assert again.status_code == 201, again.text
     assert settles_to(gpu.process.pid, before, within_s=20) <= before, "sessions never connected left threads"
+
+
+async def _speak_and_leave(url: str, audio: np.ndarray, rate: int) -> None:
+    microphone = Microphone()
+    peer = await connect(url, microphone=microphone, size=128, pictures=False)
+    microphone.speak(audio, rate)
+    await asyncio.sleep(2.5)  # heard, and its turn waiting for the rest ("... leisure to-")
+    async with httpx.AsyncClient() as client:
+        await client.delete(f"{url}/api/v1/sessions/{peer.session_id}")
+    await peer.pc.close()
+
+
+def test_sessions_that_heard_a_microphone_leave_no_threads_behind(gpu: RunningService) -> None:
+    """Before: each session's listener kept PyAV's resampler (a filter graph with a thread per core) until the
+    garbage collector's rare full pass reached it: +1 thread per ended session (80 sessions: 28 -> 88 threads)."""
+    audio, rate = load_audio(DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
+    audio = audio[: 2 * rate]
+    run_session(_speak_and_leave(gpu.url, audio, rate))  # what the first loads (Whisper, the VAD) is not a leak
+    before = threads(gpu.process.pid)
+    for _ in range(5):
+        run_session(_speak_and_leave(gpu.url, audio, rate))
+    after = settles_to(gpu.process.pid, before + 1, within_s=20)
+    assert after <= before + 1, f"{after - before} threads left by 5 sessions that heard a microphone"
 
 
 def test_a_restarted_runtime_keeps_its_live_sessions(gpu: RunningService, tmp_path: Path) -> None:
