@@ -126,11 +126,10 @@ def test_a_conversation_in_each_language_is_answered_streamed_and_spoken(
 
 def test_replies_follow_the_conversation_and_each_message_language(chat: Chat) -> None:
     conversation = new_conversation(chat, ALICE, name="Leo", system_prompt="You are {name}, a chef.")
-    first = httpx.post(chat.url(f"/{conversation.id}/messages"), json={"text": "Hi, who are you?"}, headers=ALICE)
+    message = chat.url(f"/{conversation.id}/messages")  # a whole reply is answered at its end: ~8 s on a busy machine
+    first = httpx.post(message, json={"text": "Hi, who are you?"}, headers=ALICE, timeout=120)
     assert first.status_code == 200, first.text
-    second = httpx.post(
-        chat.url(f"/{conversation.id}/messages"), json={"text": "¿Cuál es tu plato favorito?"}, headers=ALICE
-    )
+    second = httpx.post(message, json={"text": "¿Cuál es tu plato favorito?"}, headers=ALICE, timeout=120)
     result = ReplyResult.model_validate(second.json())
     assert result.user.language == "es" and result.reply.language == "es" and result.reply.video_url
     assert httpx.get(result.reply.video_url, headers=ALICE).status_code == 200
