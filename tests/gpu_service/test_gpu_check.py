@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.gpu_service.liveportrait_weights import ADAPTER, build_random_weights
 from tests.gpu_service.tiny_xtts import build_tiny_xtts
+
+pytestmark = pytest.mark.deep  # make test-deep
 
 REPO = Path(__file__).resolve().parents[2]
 

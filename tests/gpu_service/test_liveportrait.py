@@ -51,6 +51,8 @@ from gpu_service.media.encoding import render_clip, whole_frames
 from tests.gpu_service.liveportrait_weights import ADAPTER, build_random_weights
 from tests.media_stream import decode
 
+pytestmark = pytest.mark.deep  # make test-deep
+
 STAND_IN = Path(__file__).resolve().parent / "liveportrait_stand_in"
 PORTRAIT = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
 TEXT = "Good morning! We open the doors at nine and close them at six."

@@ -37,6 +37,8 @@ from tests.gpu_service.tiny_xtts import build_tiny_xtts
 from tests.media_stream import decode
 from tests.runtime.conftest import in_private_mounts, namespaces_available
 
+pytestmark = pytest.mark.deep  # make test-deep
+
 VOICE = AssetReference("librivox_en_reader", DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav")
 TEXTS = {
     "en": "Hello there, how are you today?",

@@ -15,6 +15,8 @@ import pytest
 from common.process.launch import RunningService
 from harness.stack import local_stack
 
+pytestmark = pytest.mark.deep  # make test-deep
+
 # Per operation and phase; the seed makes a failure reproducible. `make fuzz` runs 50 (about 8 minutes here); make
 # test runs 10, which keeps every operation covered in a quarter of that time.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))

@@ -141,6 +141,7 @@ async def _speak_and_leave(url: str, audio: np.ndarray, rate: int) -> None:
     await peer.pc.close()
 
 
+@pytest.mark.deep  # a soak: make test-deep
 def test_sessions_that_heard_a_microphone_leave_no_threads_behind(gpu: RunningService) -> None:
     """Before: each session's listener kept PyAV's resampler (a filter graph with a thread per core) until the
     garbage collector's rare full pass reached it: +1 thread per ended session (80 sessions: 28 -> 88 threads)."""
@@ -268,6 +269,7 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+@pytest.mark.deep  # a soak: make test-deep
 def test_the_fallback_gives_its_memory_back_when_idle(tmp_path: Path) -> None:
     """Before: the in-process fallback took the runtime from 192 MB to 2.07 GB and kept it for good."""
     env = {
