@@ -270,19 +270,29 @@ async def turns(url: str) -> list[str]:
     ]
 
 
-async def concurrent(url: str, pid: int, count: int) -> str:
-    peers = [await connect(url, language="en", pictures=False) for _ in range(count)]
+async def concurrent(url: str, pid: int, count: int, speaking: bool = True) -> str:
+    """`count` sessions, one of them speaking throughout the measure (Kokoro and the animator's speech, on the same
+    cores) unless `speaking` is False, the others idle. The clients count the frames they receive without decoding
+    them: a viewer decodes on their own machine, and `count` decoders here took the cores from the service."""
+    peers = [await connect(url, language="en", decoded=False) for _ in range(count)]
+    speaker = peers[0]
+    if speaking:
+        speaker.send(type="say", text=" ".join(["Let me tell you a long story about the sea and its ships."] * 6))
+        await speaker.wait_event("speaking", timeout_s=60)
     await asyncio.sleep(2)
     start, cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.sleep(10)
     end, used = time.monotonic(), cpu_seconds(pid) - cpu
+    who = "one speaking" if speaking else "all idle"
+    if speaking and any(event["type"] == "done" for event in speaker.events):
+        who += " (it finished early)"
     rates = [sum(1 for at in peer.video_arrivals if start <= at < end) / (end - start) for peer in peers]
     for peer in peers:
         await peer.pc.close()
     await asyncio.sleep(2)
     return (
-        f"{count} sessions at once: slowest {min(rates):.1f} frames/s, mean {statistics.mean(rates):.1f}; "
-        f"the service used {used / (end - start) * 100:.0f} % of one core"
+        f"{count} sessions at once, {who}: slowest {min(rates):.1f} frames/s, mean {statistics.mean(rates):.1f}, "
+        f"the first {rates[0]:.1f}; the service used {used / (end - start) * 100:.0f} % of one core"
     )
 
 
@@ -302,4 +312,5 @@ def run() -> list[str]:
         lines.append(run_session(barge_in(service.url)))
         for count in CONCURRENT:
             lines.append(run_session(concurrent(service.url, service.process.pid, count)))
+        lines.append(run_session(concurrent(service.url, service.process.pid, max(CONCURRENT), speaking=False)))
     return lines

@@ -39,6 +39,7 @@ class Peer:
     video: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, RGB frame)
     video_arrivals: list[float] = field(default_factory=list)  # every frame's, kept or not
     pictures: bool = True  # keep each frame in `video` (False: a light client, counting frames)
+    decoded: bool = True  # video decoded (False: frames counted as they are assembled from their packets)
     audio: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (arrival, int16 samples at 48 kHz)
     channel: Any = None
     answer: dict[str, Any] = field(default_factory=dict)
@@ -81,11 +82,14 @@ async def connect(
     video_codec: str | None = None,
     configuration: RTCConfiguration | None = None,
     pictures: bool = True,
+    decoded: bool = True,
     **options: Any,
 ) -> Peer:
     """Options go into the offer's body; the gpu_service's take a size (small frames cost less here).
     `pictures`: False keeps only when each frame came (many sessions measured from one process: converting and
     keeping 512 px frames took more of the cores than the service it measured).
+    `decoded`: False counts the video's frames as their packets are put together, without decoding them (a viewer
+    decodes on their own machine; many decoders here share the cores with the service they measure).
     `video_codec` ("video/H264"): the codec this peer prefers, as a browser's setCodecPreferences says it.
     `configuration`: ICE servers and policy (none by default: loopback connects without)."""
     pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
@@ -105,7 +109,7 @@ async def connect(
         response = await client.post(f"{url}/api/v1/sessions", json=body)
     assert response.status_code == 201, response.text
     answer = response.json()
-    peer = Peer(pc, answer["id"], channel=channel, answer=answer, pictures=pictures)
+    peer = Peer(pc, answer["id"], channel=channel, answer=answer, pictures=pictures and decoded, decoded=decoded)
     channel.on("message", lambda message: peer.events.append(json.loads(message)))
 
     @pc.on("track")
@@ -114,6 +118,8 @@ async def connect(
 
     for transceiver in pc.getTransceivers():
         _keep_sender_reports(transceiver.receiver, transceiver.kind, peer)
+    if not decoded:
+        _count_without_decoding(video.receiver, peer)
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     deadline = time.monotonic() + 10
@@ -156,6 +162,28 @@ def _keep_sender_reports(receiver: RTCRtpReceiver, kind: str, peer: Peer) -> Non
     receiver._handle_rtcp_packet = noted  # type: ignore[method-assign]
     # The RTP timestamp aiortc counts received frames' timestamps from (its receiver keeps it to itself).
     peer.first_stamps[kind] = lambda: int(receiver._RTCRtpReceiver__timestamp_mapper._origin)  # type: ignore[attr-defined]
+
+
+class _CountedFrames:
+    """Stands in for a video receiver's queue to its decoder: notes when each assembled frame came, decodes none.
+    The end of the stream (None) still reaches the decoder's thread, which then ends the track as it would."""
+
+    def __init__(self, decoder_queue: Any, peer: Peer) -> None:
+        self._decoder_queue, self._peer = decoder_queue, peer
+
+    def put(self, item: Any) -> None:
+        if item is None:
+            self._decoder_queue.put(None)
+        else:
+            self._peer.video_arrivals.append(time.monotonic())
+
+    def get(self) -> Any:  # the decoder's thread, if it starts after this stands in: it sees only the end
+        return self._decoder_queue.get()
+
+
+def _count_without_decoding(receiver: RTCRtpReceiver, peer: Peer) -> None:
+    name = "_RTCRtpReceiver__decoder_queue"  # aiortc's receiver hands assembled frames to its decoder through it
+    setattr(receiver, name, _CountedFrames(getattr(receiver, name), peer))
 
 
 def mouth_motion(frames: list[np.ndarray]) -> float:
