@@ -44,12 +44,13 @@ from contracts.gpu_service import (
 from gpu_service.dependencies import Services
 from gpu_service.engines.asr.transcriber import Transcriber, Transcript
 from gpu_service.engines.base import SpeechSegment
+from gpu_service.media.opus_voice import OpusVoice
 from gpu_service.orders import OpenedAvatar, open_avatar, resolve_speech, start_reply
 from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import hear_promptly, listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
 from gpu_service.sessions.slots import SessionSlots
-from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline
+from gpu_service.sessions.tracks import AvatarAudioTrack, AvatarVideoTrack, Timeline, sends_opus
 from gpu_service.sessions.turn_clock import STAGES, Stage, TurnClock
 
 log = logging.getLogger("gpu_service.sessions")
@@ -159,8 +160,10 @@ class LiveSessions:
             self._wire(session)  # before the remote description: it announces the peer's microphone track
             await peer.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
             peer.addTrack(AvatarVideoTrack(session.timeline))
-            peer.addTrack(AvatarAudioTrack(session.timeline))
+            voice = AvatarAudioTrack(session.timeline)
+            peer.addTrack(voice)
             await peer.setLocalDescription(await peer.createAnswer())
+            voice.opus = OpusVoice() if sends_opus(peer, voice) else None
         except BaseException as exc:
             # Whatever aiortc raised (ValueError, AssertionError, a RuntimeError from a StopIteration, a cancelled
             # request), the performer's thread and the peer's sockets go with the refused offer.

@@ -13,9 +13,12 @@ import time
 
 import av
 import numpy as np
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from common.media.video import yuv420_frame
+from gpu_service.media.opus_voice import OpusVoice
+from gpu_service.media.opus_voice import packet as opus_packet
 from gpu_service.sessions.performer import OUTPUT_RATE, Performer
 
 AUDIO_PTIME = 0.02  # 20 ms audio frames, as Opus sends them
@@ -98,14 +101,29 @@ class AvatarAudioTrack(MediaStreamTrack):
         super().__init__()
         self.timeline = timeline
         self.sent = 0  # samples
+        self.opus: OpusVoice | None = None  # set once the peer agreed on Opus: packets are made here (opus_voice.py)
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.AudioFrame | av.Packet:
         timeline = self.timeline
         await _until(timeline.clock() + self.sent / OUTPUT_RATE)
         samples = timeline.audio_samples(self.sent, AUDIO_SAMPLES)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts = OUTPUT_RATE, self.sent
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+        pts, self.sent = self.sent, self.sent + AUDIO_SAMPLES
+        if self.opus is not None:
+            payload = self.opus.cheap(pcm)
+            if payload is None:
+                payload = await asyncio.get_running_loop().run_in_executor(None, self.opus.encode, pcm)
+            return opus_packet(payload, pts)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = OUTPUT_RATE, pts
         frame.time_base = fractions.Fraction(1, OUTPUT_RATE)
-        self.sent += AUDIO_SAMPLES
         return frame
+
+
+def sends_opus(peer: RTCPeerConnection, track: MediaStreamTrack) -> bool:
+    """Whether the codec negotiated for `track` (once the local description is set) is Opus."""
+    for transceiver in peer.getTransceivers():
+        if transceiver.sender.track is track:
+            codecs = transceiver._codecs  # aiortc's negotiated list; the sender uses the first
+            return bool(codecs) and codecs[0].mimeType.lower() == "audio/opus"
+    return False
