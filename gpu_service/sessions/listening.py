@@ -24,8 +24,10 @@ from typing import Any
 import av
 import numpy as np
 from aiortc import RTCRtpReceiver
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 
 from contracts.gpu_service import Language
 from gpu_service.config import AsrSettings
@@ -44,22 +46,36 @@ from gpu_service.sessions.turn_clock import TurnClock
 from gpu_service.text import sounds_finished, sounds_unfinished
 
 log = logging.getLogger("gpu_service.sessions")
-# aiortc holds 4 packets of incoming audio (80 ms) before passing one on, smoothing playback; a listener that only
-# detects and transcribes speech takes each packet once the next has come (20 ms): barge-in and the end of a turn
-# are heard 60 ms sooner. A packet arriving after its successor was passed on is dropped: 20 ms of silence to the VAD.
-PREFETCHED_PACKETS = 1
+# aiortc holds 4 packets of incoming audio (80 ms) before passing one on, smoothing playback, and even with none
+# held it passes a packet on only once the next has come (that is how it knows a video frame is whole). A listener
+# that only detects and transcribes speech takes each packet as it comes: barge-in and the end of a turn are heard
+# 80 ms sooner. A packet older than one passed on is dropped: 20 ms of silence to the VAD.
 JOINED_MAX_S = 30.0  # a turn joined from open-ended parts is handed over at this length, however it ends
 
 
+class PacketByPacket(JitterBuffer):
+    """An audio receiver's buffer that passes each packet on as it arrives, in order (an Opus packet is a frame)."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._last: int | None = None  # the sequence number of the last packet passed on
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self._last is not None and not 0 < uint16_add(packet.sequence_number, -self._last) < 0x8000:
+            return False, None  # a repeat, or later than a packet already passed on
+        self._last = packet.sequence_number
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+
+
 def hear_promptly(receiver: RTCRtpReceiver) -> None:
-    """Before media flows: the receiver of the user's microphone passes packets on with the least delay. Its jitter
-    buffer is aiortc's private attribute (aiortc is pinned); without it the session listens 60 ms later."""
+    """Before media flows: the receiver of the user's microphone passes packets on as they come. Its jitter buffer is
+    aiortc's private attribute (aiortc is pinned); without it the session listens 80 ms later."""
     attribute = "_RTCRtpReceiver__jitter_buffer"
     buffer = getattr(receiver, attribute, None)
     if isinstance(buffer, JitterBuffer):
-        setattr(receiver, attribute, JitterBuffer(capacity=buffer.capacity, prefetch=PREFETCHED_PACKETS))
+        setattr(receiver, attribute, PacketByPacket(buffer.capacity))
     else:
-        log.warning("aiortc's receiver has no jitter buffer where expected: incoming audio is heard 60 ms later")
+        log.warning("aiortc's receiver has no jitter buffer where expected: incoming audio is heard 80 ms later")
 
 
 async def listen(
