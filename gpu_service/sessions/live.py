@@ -229,6 +229,7 @@ class LiveSessions:
         def on_voice(heard: bool) -> None:  # maybe the user starts speaking: silent meanwhile
             if heard:
                 session.performer.hold()
+                session.timeline.hush()
             else:
                 session.performer.resume()
 

@@ -56,6 +56,10 @@ class Timeline:
             self.audio = np.concatenate([self.audio, audio])
             self.taken += 1
 
+    def hush(self) -> None:
+        """The sound taken and not yet sent (at most a tick's) is silenced: the user may be starting to speak."""
+        self.audio = np.zeros_like(self.audio)
+
     def video_frame(self, index: int) -> av.VideoFrame:
         self.take_until(index + 1)
         for old in [key for key in self.frames if key <= index]:

@@ -17,6 +17,7 @@ from gpu_service.engines.avatar.animator import AnimatorEngine
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.sessions.performer import Order, Performer, Tick
+from gpu_service.sessions.tracks import AUDIO_SAMPLES, Timeline
 
 PORTRAIT = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
 RATE = 16_000
@@ -110,3 +111,22 @@ def test_nothing_said_before_an_interruption_plays_after_it(performer: Performer
     after = play(performer, 0.6)
     assert ended == [False] and len(after) >= 12
     assert not any(tick.speaking for tick in after), "a tick made before the interruption was played after it"
+
+
+def test_a_hush_silences_the_sound_taken_but_not_yet_sent(performer: Performer) -> None:
+    """What the user's first voiced sound stops: the performer's ticks (held) and the part of a tick the audio track
+    has not sent yet (up to 40 ms, which went out after the hold before)."""
+    timeline = Timeline(performer)
+    performer.say(Order(iter([tone(2.0)]), RATE, lambda text: None, lambda completed: None))
+    sent, deadline = 0, time.monotonic() + 5
+    while time.monotonic() < deadline and not np.abs(timeline.audio_samples(sent, AUDIO_SAMPLES)).max() > 0.2:
+        sent += AUDIO_SAMPLES  # the audio track's 20 ms reads, until the tone plays
+        time.sleep(0.005)
+    sent += AUDIO_SAMPLES
+    timeline.video_frame(timeline.taken)  # a tick taken for the picture: its sound is ahead of what was sent
+    assert np.abs(timeline.audio_samples(sent, AUDIO_SAMPLES)).max() > 0.2
+    sent += AUDIO_SAMPLES
+    performer.hold()
+    timeline.hush()
+    after = np.concatenate([timeline.audio_samples(sent + n * AUDIO_SAMPLES, AUDIO_SAMPLES) for n in range(10)])
+    assert np.abs(after).max() == 0.0
