@@ -24,7 +24,7 @@ from typing import Any
 import av
 import numpy as np
 from aiortc import RTCRtpReceiver
-from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
@@ -61,8 +61,11 @@ class PacketByPacket(JitterBuffer):
         self._last: int | None = None  # the sequence number of the last packet passed on
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        if self._last is not None and not 0 < uint16_add(packet.sequence_number, -self._last) < 0x8000:
-            return False, None  # a repeat, or later than a packet already passed on
+        if self._last is not None:
+            behind = uint16_add(self._last, -packet.sequence_number)  # 0: a repeat; 1..: older than the last
+            if behind < MAX_MISORDER:
+                return False, None  # a repeat, or later than a packet already passed on
+        # Otherwise the next packets, or a sender that started its numbers again (as aiortc's own buffer allows).
         self._last = packet.sequence_number
         return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 

@@ -27,3 +27,6 @@ def test_each_packet_is_passed_on_as_it_arrives_and_a_late_one_is_dropped() -> N
 
     late_and_repeated = [10, 11, 13, 12, 13, 14]
     assert arriving(PacketByPacket(16), late_and_repeated) == [10 * 960, 11 * 960, 13 * 960, None, None, 14 * 960]
+
+    restarted = [5000, 5001, 40, 41]  # a sender that numbers its packets anew is heard, not taken for a late one
+    assert arriving(PacketByPacket(16), restarted) == [n * 960 for n in restarted]
