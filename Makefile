@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 help:
 	@echo "make demo   start the services, generate speech/videos in en, zh, es, print where they are"
 	@echo "make test   lint (ruff), types (mypy), tests (pytest)"
-	@echo "make test-deep  the slow end-to-end checks (fuzzer, evaluator suites, Ray Serve, GPU engines on stand-ins, soaks)"
+	@echo "make test-deep  the slow end-to-end checks (fuzzer, evaluator suites, Ray Serve, GPU engines on stand-ins, faults, soaks)"
 	@echo "make bench  speed figures (real-time factors) as ratios measured in one run"
 	@echo "make lint   ruff only"
 	@echo "make fuzz   the API fuzzer (schemathesis) at five times make test's depth"
@@ -78,8 +78,8 @@ integrations: .venv-livekit/.installed .venv-pipecat/.installed
 # One after the other: each installs this project in editable mode, which writes its metadata into the checkout.
 .venv-pipecat/.installed: | .venv-livekit/.installed
 
-# make test runs all but the tests marked `deep` (a whole tool driven for a minute or more); make test-deep runs
-# those. CI (.ci/run) runs both, one after the other.
+# make test runs all but the tests marked `deep` (whole tools driven for a minute or more, services killed and
+# restarted, soaks); make test-deep runs those. CI (.ci/run) runs both, one after the other.
 pytest: $(DEV_STAMP) $(WHISPER_MODEL) $(LLM_MODEL) $(LIVEPORTRAIT_CODE) browser turn integrations
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m "not deep"
 

@@ -36,6 +36,7 @@ def wait_for_stage(url: str, job_id: str, stages: set[str], timeout_s: float = 6
     raise AssertionError(f"job {job_id} never reached {stages}")
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path) -> None:
     port = free_port()
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
@@ -54,6 +55,7 @@ def test_job_survives_the_gpu_service_being_killed_and_restarted(tmp_path: Path)
     assert finished.attempts == 1 and finished.error is None  # waiting for the gpu_service uses up no attempt
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:
@@ -70,6 +72,7 @@ def test_job_fails_with_a_reason_when_the_gpu_service_stays_down(tmp_path: Path)
     assert "RUNTIME_GPU_RETRY_DEADLINE_S" in finished.error and "gpu_service" in finished.error
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 @pytest.mark.parametrize(("fallback", "expected"), [("off", 503), ("local", 200)])
 def test_sync_generate_when_the_gpu_service_dies_mid_request(tmp_path: Path, fallback: str, expected: int) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}

@@ -134,6 +134,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chat]:
         yield chat
 
 
+@pytest.mark.deep  # a soak: make test-deep
 def test_a_long_conversation_goes_on_being_answered(chat: Chat) -> None:
     """Before: with 4,990-character messages the prompt filled the model's whole window (8,192 tokens), whose
     reading took longer than the stall limit: the 7th message failed with TimeoutError, and every later one. Here

@@ -155,6 +155,7 @@ def test_sessions_that_heard_a_microphone_leave_no_threads_behind(gpu: RunningSe
     assert after <= before + 1, f"{after - before} threads left by 5 sessions that heard a microphone"
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_a_restarted_runtime_keeps_its_live_sessions(gpu: RunningService, tmp_path: Path) -> None:
     """Before: after a runtime restart the session went on in the gpu_service but its owner got 404, and turns
     said after the restart never reached the conversation."""
@@ -206,6 +207,7 @@ async def _across_a_restart(gpu_url: str, tmp_path: Path) -> None:
     await peer.pc.close()
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_the_gpu_service_gone_is_a_503_in_words_said_once_in_the_log(tmp_path: Path) -> None:
     """Before: GET and DELETE of a live session answered a plain-text 500 while the gpu_service was down, and the
     runtime logged a warning every ~2.8 s for each session meanwhile."""

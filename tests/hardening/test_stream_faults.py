@@ -19,6 +19,7 @@ from tests.hardening.test_faults import LONG_TEXT, one_machine_env
 STREAM_TEXT = LONG_TEXT * 2  # ~40 s of speech: long enough to be cut in the middle
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_gpu_service_killed_mid_stream_ends_the_stream_with_an_error_and_stores_nothing(tmp_path: Path) -> None:
     gpu_env = {"GPU_OUTPUT_ROOT": str(tmp_path / "gpu")}
     with run_service("gpu_service.app:create_app", gpu_env, tmp_path) as gpu:

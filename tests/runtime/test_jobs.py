@@ -46,6 +46,7 @@ def test_bad_job_requests_are_refused_before_queueing(stack: Stack) -> None:
     assert submit(stack.runtime.url, "a" * 5001).status_code == 413
 
 
+@pytest.mark.deep  # a service killed or restarted: make test-deep
 def test_jobs_survive_a_killed_runtime(stack: Stack, tmp_path: Path) -> None:
     """Kill -9 with one job running and two queued: after a restart all three finish, and earlier ones still serve."""
     data_dir = tmp_path / "data"
