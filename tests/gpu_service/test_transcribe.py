@@ -170,3 +170,48 @@ def test_a_pause_is_reported_before_the_end_and_only_the_last_pause_matches_it()
     assert first.end_s != ended.end_s, "speech came back after the first pause: its transcript would be stale"
     assert last.end_s == ended.end_s and len(last.audio) < len(ended.audio)
     assert ended_at - paused_at == pytest.approx(0.3, abs=0.05), "the pause comes 0.3 s before the end"
+
+
+def encoded_windows(transcriber: Transcriber) -> list[int]:
+    """The length (in feature frames) of each window the model encodes: the real encoder runs; its inputs noted."""
+    windows: list[int] = []
+    encode = transcriber.model.encode
+
+    def noting(features: np.ndarray) -> object:
+        windows.append(features.shape[-1])
+        return encode(features)
+
+    transcriber.model.encode = noting
+    return windows
+
+
+def test_an_utterance_cut_to_speech_is_encoded_in_a_short_window_and_heard_as_well() -> None:
+    samples, _ = load_audio(ASSETS / "librivox_en_reader.wav", sample_rate=RATE)
+    young_man = samples[int(7.2 * RATE) : int(9.9 * RATE)]  # "He was not an ill-disposed young man"
+    transcriber = Transcriber(Settings().asr.model_dir, "cpu", 1)
+    windows = encoded_windows(transcriber)
+    for language in ("en", None):  # told the language, or detecting it from the short window
+        heard = transcriber.transcribe(young_man, language, vad=False)
+        assert heard.language == "en" and heard.whisper_language == "en", heard
+        wer = jiwer.wer("he was not an ill disposed young man", normalize_text(heard.text, "en"))
+        assert wer < 0.2, heard.text
+        assert heard.segments and heard.segments[0][1] == pytest.approx(2.7, abs=0.01)
+    assert windows == [1000, 1000], "10 s windows (100 feature frames a second), not Whisper's 30 s"
+    windows.clear()
+    whole = transcriber.transcribe(samples[: int(9.9 * RATE)], "en", vad=False)  # over SHORT_MAX_S
+    assert "dashwood" in whole.text.lower() and windows == [3000]
+    windows.clear()
+    assert transcriber.transcribe(young_man, "en", vad=True).text and windows == [3000], "a recording keeps its VAD"
+    assert transcriber.transcribe(np.zeros(2 * RATE, np.float32), "en", vad=False).text == ""
+
+
+def test_a_short_window_decode_that_runs_on_is_done_again_on_the_full_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short windows can make Whisper repeat itself; a decode longer than the speech allows is not kept. Here the
+    allowance is cut to a token every 10 s, so the short decode is cut off and the full window decides."""
+    monkeypatch.setattr("gpu_service.engines.asr.transcriber.TOKENS_PER_S", 0.1)
+    samples, _ = load_audio(ASSETS / "librivox_en_reader.wav", sample_rate=RATE)
+    transcriber = Transcriber(Settings().asr.model_dir, "cpu", 1)
+    windows = encoded_windows(transcriber)
+    heard = transcriber.transcribe(samples[int(7.2 * RATE) : int(9.9 * RATE)], "en", vad=False)
+    assert windows == [1000, 3000]
+    assert jiwer.wer("he was not an ill disposed young man", normalize_text(heard.text, "en")) < 0.2, heard.text

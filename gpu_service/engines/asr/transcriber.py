@@ -20,6 +20,24 @@ from gpu_service.engines.base import EngineLoadError
 
 RATE = 16_000  # what Whisper listens at
 WHISPER_CODE: dict[Language, str] = {"en": "en", "zh": "zh", "es": "es"}
+# Whisper encodes a 30 s window whatever the audio's length: 0.6 of the 0.7 s a 3 s question took on two cores. An
+# utterance already cut to speech that fits SHORT_WINDOW_S with room to spare is encoded in a window that long
+# (~5x less work; the bench's live section and GPU_SERVICE.md have the figures). Short windows can make Whisper
+# repeat itself: such a decode (over TOKENS_PER_S, or text as repetitive as faster-whisper's own limit) is done again
+# on the full window.
+SHORT_WINDOW_S = 10.0
+SHORT_MAX_S = 8.0
+TOKENS_PER_S = 12  # more than fast Mandarin or Spanish speech needs
+MAX_COMPRESSION = 2.4  # faster-whisper's compression_ratio_threshold: above it, text repeats itself
+NO_SPEECH, LOW_LOGPROB = 0.6, -1.0  # faster-whisper's no-speech rule: likely silence, decoded without confidence
+
+
+@dataclass(frozen=True)
+class Decoded:
+    segments: list[tuple[float, float, str]]
+    whisper_language: str  # the language it was decoded as
+    ranked: dict[str, float]  # Whisper's language probabilities (only the given one when it was given)
+    speech_s: float
 
 
 @dataclass(frozen=True)
@@ -59,23 +77,24 @@ class Transcriber:
         audio = samples.astype(np.float32)
         with self._lock:
             # One pass: the encoder's output for language identification is reused for decoding.
-            pieces, info = self._decode(audio, language, vad)
-            ranked = dict(info.all_language_probs or [(info.language, info.language_probability)])
+            decoded = self._decode(audio, language, vad)
+            ranked = decoded.ranked
             chosen = language or _likeliest(ranked)
-            if WHISPER_CODE[chosen] != info.language:  # heard as another language: decode as the likeliest of ours
-                pieces, info = self._decode(audio, chosen, vad)
-            segments = [(float(piece.start), float(piece.end), piece.text.strip()) for piece in pieces]
+            if WHISPER_CODE[chosen] != decoded.whisper_language:  # heard as another: decode as the likeliest of ours
+                decoded = self._decode(audio, chosen, vad)
         glue = "" if chosen == "zh" else " "
         return Transcript(
-            text=glue.join(text for _, _, text in segments if text).strip(),
+            text=glue.join(text for _, _, text in decoded.segments if text).strip(),
             language=chosen,
             whisper_language=str(max(ranked, key=lambda code: ranked[code])),
             language_probability=float(ranked.get(WHISPER_CODE[chosen], 0.0)),
-            segments=segments,
-            speech_s=float(getattr(info, "duration_after_vad", info.duration)),
+            segments=decoded.segments,
+            speech_s=decoded.speech_s,
         )
 
-    def _decode(self, audio: np.ndarray, language: Language | None, vad: bool) -> tuple[Any, Any]:
+    def _decode(self, audio: np.ndarray, language: Language | None, vad: bool) -> Decoded:
+        if not vad and len(audio) <= SHORT_MAX_S * RATE and (short := self._decode_short(audio, language)):
+            return short
         pieces, info = self.model.transcribe(
             audio,
             language=WHISPER_CODE[language] if language else None,
@@ -84,7 +103,51 @@ class Transcriber:
             condition_on_previous_text=False,
             temperature=0.0,
         )
-        return list(pieces), info
+        return Decoded(
+            segments=[(float(piece.start), float(piece.end), piece.text.strip()) for piece in pieces],
+            whisper_language=info.language,
+            ranked=dict(info.all_language_probs or [(info.language, info.language_probability)]),
+            speech_s=float(getattr(info, "duration_after_vad", info.duration)),
+        )
+
+    def _decode_short(self, audio: np.ndarray, language: Language | None) -> Decoded | None:
+        """One greedy (or beam) decode of a SHORT_WINDOW_S window, without timestamps; None if it ran away."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        features = self.model.feature_extractor(audio)
+        window = np.zeros((features.shape[0], round(SHORT_WINDOW_S * RATE / self.model.feature_extractor.hop_length)))
+        frames = min(features.shape[1], window.shape[1])
+        window[:, :frames] = features[:, :frames]
+        encoded = self.model.encode(window.astype(np.float32))
+        if language is None:
+            ranked = {token[2:-2]: float(p) for token, p in self.model.model.detect_language(encoded)[0]}
+            code = max(ranked, key=lambda name: ranked[name])
+        else:
+            code = WHISPER_CODE[language]
+            ranked = {code: 1.0}
+        tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, "transcribe", code)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        allowed = int(len(audio) / RATE * TOKENS_PER_S) + 8
+        result = self.model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.beam_size,
+            max_length=len(prompt) + 2 * allowed,  # room to tell a decode that runs on, not much more to wait for
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+        )[0]
+        tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+        text = tokenizer.decode(tokens).strip()
+        if len(tokens) > allowed or get_compression_ratio(text) > MAX_COMPRESSION:
+            return None
+        mean_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH and mean_logprob < LOW_LOGPROB:
+            text = ""
+        duration = len(audio) / RATE
+        return Decoded([(0.0, duration, text)] if text else [], code, ranked, duration)
 
 
 def _likeliest(probabilities: dict[str, float]) -> Language:
