@@ -232,20 +232,17 @@ def stage_lines(what: str, timings: list[dict[str, Any]], received: list[float])
     return lines
 
 
-async def turns(url: str) -> list[str]:
-    """TURNS spoken sentences, TURNS typed chat messages and TURNS say messages, each cut short once its first
-    sentence plays: where the time to the first reply sound goes (the services' stage times), and the first
-    audible sample as this client receives it. The client counts the video's frames without decoding them: a viewer
-    decodes on their own machine, and the decoder here took a quarter more time from Kokoro's first clause."""
+async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spoken", "chat", "say")) -> list[str]:
+    """TURNS spoken sentences, TURNS typed chat messages and TURNS say messages (of `kinds`), each cut short once its
+    first sentence plays, in `engine`'s voice: where the time to the first reply sound goes (the services' stage
+    times), and the first audible sample as this client receives it. The client counts the video's frames without
+    decoding them: a viewer decodes on their own machine, and the decoder here took a quarter more time from Kokoro's
+    first clause."""
     microphone = Microphone()
-    peer = await connect(url, microphone=microphone, language="en", pictures=False, decoded=False)
+    peer = await connect(url, microphone=microphone, language="en", pictures=False, decoded=False, engine=engine)
     question, rate = spoken_sentence()
     last_voiced = np.flatnonzero(np.abs(question) > LOUD)[-1] / rate
-    results: dict[str, tuple[list[dict[str, Any]], list[float]]] = {
-        "spoken": ([], []),
-        "chat": ([], []),
-        "say": ([], []),
-    }
+    results: dict[str, tuple[list[dict[str, Any]], list[float]]] = {kind: ([], []) for kind in kinds}
     for kind in results:
         for _ in range(TURNS):
             await asyncio.sleep(1.0)
@@ -268,9 +265,11 @@ async def turns(url: str) -> list[str]:
     await peer.pc.close()
     names = {"spoken": "spoken sentence (2.4 s)", "chat": "typed chat message", "say": "say"}
     lines = [
-        line for kind, (timings, received) in results.items() for line in stage_lines(names[kind], timings, received)
+        line
+        for kind, (timings, received) in results.items()
+        for line in stage_lines(f"{names[kind]}, {engine}", timings, received)
     ]
-    return [*lines, await voiced_alone(url)]
+    return [*lines, await voiced_alone(url)] if engine == "kokoro" else lines
 
 
 async def voiced_alone(url: str) -> str:
@@ -323,6 +322,7 @@ def run() -> list[str]:
                 break
             time.sleep(1)
         lines += run_session(turns(service.url))
+        lines += run_session(turns(service.url, "espeak", ("spoken",)))
         lines += run_session(hold(service.url))
         lines.append(run_session(barge_in(service.url)))
         for count in CONCURRENT:
