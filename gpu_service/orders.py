@@ -16,7 +16,7 @@ from common.errors import TooLarge, Unprocessable
 from contracts.gpu_service import Language, ReplyInfo, ReplyRequest, VideoOptions, VoiceOptions
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services
-from gpu_service.engines.base import AvatarSession, SpeechSegment, TTSEngine
+from gpu_service.engines.base import AvatarSession, SpeechChain, SpeechSegment, TTSEngine
 from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply, unspoken_language_reply
 from gpu_service.text import split_first_clause
 
@@ -38,9 +38,10 @@ class SpeechOrder:
         return self._clause_first(text)
 
     def _clause_first(self, text: str) -> Iterator[SpeechSegment]:
-        for piece in split_first_clause(text):
-            if piece:
-                yield from self.engine.stream(piece, self.language, self.voice, match_voice=self.match_voice)
+        pieces = (piece for piece in split_first_clause(text) if piece)
+        return SpeechChain(
+            self.engine.stream(piece, self.language, self.voice, match_voice=self.match_voice) for piece in pieces
+        )
 
     def release(self) -> None:
         self.held.close()

@@ -15,7 +15,7 @@ from common.errors import BadGateway
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo
 from gpu_service.assets import AssetReference
 from gpu_service.config import LlmSettings
-from gpu_service.engines.base import SpeechSegment, TTSEngine
+from gpu_service.engines.base import SpeechSegment, TTSEngine, cancel_speech
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.text import SentenceChunker, join_sentences
@@ -125,6 +125,7 @@ class ReplySpeech:
         match_voice: bool,
     ) -> None:
         self._generation = generation
+        self._speaking: Iterator[SpeechSegment] | None = None  # the sentence being synthesized
         self._segments = self._speak(sentences, tts, language, voice, match_voice)
 
     def __iter__(self) -> Iterator[SpeechSegment]:
@@ -141,6 +142,7 @@ class ReplySpeech:
     def cancel(self) -> None:
         self._generation.stop.set()
         self._generation.may_write.set()
+        cancel_speech(self._speaking)
 
     def close(self) -> None:
         self.cancel()
@@ -159,11 +161,17 @@ class ReplySpeech:
             for sentence in ahead:
                 if self._generation.stop.is_set():
                     return
-                for segment in tts.stream(sentence, language, voice, match_voice=match_voice):
+                self._speaking = tts.stream(sentence, language, voice, match_voice=match_voice)
+                if self._generation.stop.is_set():  # cancelled while it was being made
+                    return
+                for segment in self._speaking:
                     self._generation.may_write.set()  # the first sound exists: the model writes on
                     yield segment
         finally:
             self._generation.may_write.set()
+            close = getattr(self._speaking, "close", None)
+            if callable(close):
+                close()
             ahead.close()
 
 

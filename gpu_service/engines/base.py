@@ -95,6 +95,54 @@ class TTSEngine(Protocol):
         ...
 
 
+def cancel_speech(segments: Iterator[SpeechSegment] | None) -> None:
+    """Stop a stream's synthesis in progress, from any thread, if its engine can (Kokoro's can; others finish the
+    sentence in hand and stop at the next)."""
+    cancel = getattr(segments, "cancel", None)
+    if callable(cancel):
+        cancel()
+
+
+class SpeechChain:
+    """One stream's segments after another's (each made when reached); cancel() reaches the one being synthesized,
+    so a sentence nobody will hear stops taking the cores (Prefetch calls it when its consumer leaves)."""
+
+    def __init__(self, streams: Iterator[Iterator[SpeechSegment]]) -> None:
+        self._streams = streams
+        self._current: Iterator[SpeechSegment] | None = None
+        self._cancelled = False
+
+    def __iter__(self) -> Iterator[SpeechSegment]:
+        return self
+
+    def __next__(self) -> SpeechSegment:
+        while not self._cancelled:
+            if self._current is None:
+                self._current = next(self._streams)  # none left: the chain ends
+            try:
+                return next(self._current)
+            except StopIteration:
+                self._close_current()
+        raise StopIteration
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        cancel_speech(self._current)
+
+    def close(self) -> None:
+        self._cancelled = True
+        self._close_current()
+        close = getattr(self._streams, "close", None)
+        if callable(close):
+            close()
+
+    def _close_current(self) -> None:
+        current, self._current = self._current, None
+        close = getattr(current, "close", None)
+        if callable(close):
+            close()
+
+
 def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech:
     """The whole clip from a segment stream: samples concatenated, phoneme times shifted onto one clock."""
     pieces: list[np.ndarray] = []

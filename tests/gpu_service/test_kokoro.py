@@ -4,6 +4,9 @@ timeline from the model's own durations, and a shipped voice chosen by the refer
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,13 +18,14 @@ from common.process.launch import RunningService
 from contracts.gpu_service import HealthResponse, TTSResponse
 from evaluator.metrics.intelligibility import Listener, text_errors
 from gpu_service.assets import AssetReference
-from gpu_service.engines.base import EngineLoadError, synthesize
+from gpu_service.engines.base import EngineLoadError, SpeechSegment, cancel_speech, synthesize
 from gpu_service.engines.tts.kokoro import KokoroEngine
 from gpu_service.engines.tts.kokoro_model import SAMPLE_RATE, SAMPLES_PER_FRAME, joined_parts
 from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.match_parts import ALL_PARTS
 from gpu_service.engines.tts.voice_match import median_pitch
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
+from gpu_service.orders import SpeechOrder
 
 VOICES = Path(__file__).resolve().parents[2] / "assets" / "voices"
 # Sentences written for these tests (not the evaluator's), as people write them.
@@ -164,3 +168,49 @@ def test_phonemes_longer_than_the_model_takes_are_cut_at_punctuation_then_spaces
     assert "".join(_pieces(words)[0]).endswith(" ") and [s for piece in _pieces(words) for s in piece] == words
     unbroken = ["a"] * 1200
     assert [len(piece) for piece in _pieces(unbroken)] == [MAX_TOKENS, MAX_TOKENS, 1200 - 2 * MAX_TOKENS]
+
+
+LONG = (
+    "The ferry to the island leaves every morning at seven, and on windy days it waits in the harbour until the "
+    "captain decides that the crossing is calm enough for everyone on board."
+)
+
+
+def synthesis_stopped_after(segments: Iterator[SpeechSegment], cancel_after_s: float) -> tuple[float, int]:
+    """Seconds from cancel() to the end of the stream, and the segments it gave: consumed in a worker thread (as
+    Prefetch does), cancelled from this one."""
+    given: list[SpeechSegment] = []
+    worker = threading.Thread(target=lambda: given.extend(segments))
+    worker.start()
+    time.sleep(cancel_after_s)
+    cancelled = time.perf_counter()
+    cancel_speech(segments)
+    worker.join(timeout=30)
+    return time.perf_counter() - cancelled, len(given)
+
+
+def test_a_sentence_being_synthesized_stops_at_once_when_cancelled(engine: KokoroEngine) -> None:
+    """An interrupted reply's sentence stops taking the cores: onnxruntime ends the run in progress (before, the
+    sentence was synthesized to its end). Times as ratios of this run's own uncancelled synthesis."""
+    started = time.perf_counter()
+    whole = synthesize(engine, LONG, "en", None, match_voice=False)
+    alone = time.perf_counter() - started
+    assert whole.duration_s > 6
+    stopped_s, given = synthesis_stopped_after(engine.stream(LONG, "en", None, match_voice=False), alone * 0.2)
+    assert given == 0, "nothing half-made is handed over"
+    assert stopped_s < alone * 0.25, f"stopped {stopped_s:.2f} s after cancel; the whole sentence takes {alone:.2f} s"
+    again = synthesize(engine, "The engine speaks again after that.", "en", None, match_voice=False)
+    assert again.duration_s > 1
+
+
+def test_cancel_reaches_the_sentence_in_hand_of_a_first_clause_first_order(engine: KokoroEngine) -> None:
+    """`say` voices its first clause on its own, then the rest: cancel() reaches whichever is being synthesized."""
+    order = SpeechOrder(engine, "en", None, match_voice=False)
+    segments = order.speak("Good morning, " + LONG, first_clause=True)
+    first = next(segments)
+    assert first.text == "Good morning,"
+    started = time.perf_counter()
+    whole = synthesize(engine, LONG, "en", None, match_voice=False)
+    alone = time.perf_counter() - started
+    stopped_s, given = synthesis_stopped_after(segments, alone * 0.2)
+    assert given == 0 and stopped_s < alone * 0.25, (stopped_s, alone, whole.duration_s)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,14 +53,17 @@ class KokoroEngine:
         self._match_parts = frozenset(settings.match_parts)
         self._profiles = profiles
 
-    def stream(
-        self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool
-    ) -> Iterator[SpeechSegment]:
+    def stream(self, text: str, language: str, voice: AssetReference | None, *, match_voice: bool) -> KokoroSpeech:
         """One segment per sentence (a sentence longer than the model takes at once: one per piece)."""
+        return KokoroSpeech(lambda run: self._sentences(text, language, voice, match_voice, run))
+
+    def _sentences(
+        self, text: str, language: str, voice: AssetReference | None, match_voice: bool, run: Any
+    ) -> Generator[SpeechSegment, None, None]:
         style = self.style_for(voice)
         profile = self._profile(voice, style) if voice is not None and match_voice else None
         for sentence in split_sentences(text):
-            yield from self._segments(sentence, language, style, profile)
+            yield from self._segments(sentence, language, style, profile, run)
 
     def warm(self, voice: AssetReference) -> None:
         """Fit what matching `voice` needs now (pitch, profile: ~1 s), not in its first request."""
@@ -78,14 +82,14 @@ class KokoroEngine:
         return self._settings.low_voice if 0 < pitch < self._settings.low_pitch_hz else self._settings.voice
 
     def _segments(
-        self, sentence: str, language: str, style: str, profile: VoiceProfile | None
+        self, sentence: str, language: str, style: str, profile: VoiceProfile | None, run: Any = None
     ) -> Iterator[SpeechSegment]:
         runs = spoken_runs(sentence, language)
         symbols = [char for char in phonemes_for(runs) if char in self._model.vocab]
         pieces = _pieces(symbols) or [[]]
         for index, piece in enumerate(pieces):
             started = time.perf_counter()
-            samples, timeline = self._speak(piece, style)
+            samples, timeline = self._speak(piece, style, run)
             if profile is not None:
                 samples = apply_profile(samples, SAMPLE_RATE, profile, self._match_parts)
             yield SpeechSegment(
@@ -98,10 +102,10 @@ class KokoroEngine:
                 seconds=time.perf_counter() - started,
             )
 
-    def _speak(self, symbols: list[str], style: str) -> tuple[np.ndarray, list[PhonemeEvent]]:
+    def _speak(self, symbols: list[str], style: str, run: Any = None) -> tuple[np.ndarray, list[PhonemeEvent]]:
         if not symbols:
             return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
-        spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._settings.speed)
+        spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._settings.speed, run)
         timeline = _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
         return _trimmed(spoken.audio, timeline)
 
@@ -110,6 +114,37 @@ class KokoroEngine:
         runs = spoken_runs(split_sentences(CALIBRATION_TEXT["en"])[0], "en")
         symbols = [char for char in phonemes_for(runs) if char in self._model.vocab]
         return np.concatenate([self._speak(piece, style)[0] for piece in _pieces(symbols)])
+
+
+class KokoroSpeech:
+    """Kokoro's segments, whose synthesis in progress cancel() stops at once from any thread (onnxruntime ends the
+    run: a 3 s sentence stopped after 0.1 s); the stream then ends. Without it, an interrupted reply's sentence went
+    on taking both cores for up to its whole synthesis, delaying the next reply's first token by as much."""
+
+    def __init__(self, segments: Callable[[Any], Generator[SpeechSegment, None, None]]) -> None:
+        import onnxruntime
+
+        self._run = onnxruntime.RunOptions()
+        self._segments = segments(self._run)
+
+    def __iter__(self) -> Iterator[SpeechSegment]:
+        return self
+
+    def __next__(self) -> SpeechSegment:
+        if self._run.terminate:
+            raise StopIteration
+        try:
+            return next(self._segments)
+        except Exception:
+            if self._run.terminate:  # onnxruntime's way to say the run was stopped
+                raise StopIteration from None
+            raise
+
+    def cancel(self) -> None:
+        self._run.terminate = True
+
+    def close(self) -> None:
+        self._segments.close()
 
 
 def _timeline(symbols: list[str], frames: np.ndarray) -> list[PhonemeEvent]:

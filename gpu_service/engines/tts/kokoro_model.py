@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,8 @@ class KokoroModel:
     def tokens(self, phonemes: str) -> list[int]:
         return [self.vocab[char] for char in phonemes if char in self.vocab]
 
-    def speak(self, tokens: list[int], voice: str, speed: float = 1.0) -> Spoken:
+    def speak(self, tokens: list[int], voice: str, speed: float = 1.0, run_options: Any = None) -> Spoken:
+        """`run_options`: onnxruntime's, whose `terminate` stops the run from another thread (it then raises)."""
         if not 0 < len(tokens) <= MAX_TOKENS:
             raise ValueError(f"Kokoro takes 1 to {MAX_TOKENS} tokens at a time, not {len(tokens)}")
         style = self.voices[voice][len(tokens)].reshape(1, -1).astype(np.float32)
@@ -87,6 +89,7 @@ class KokoroModel:
                 "style": style,
                 "speed": np.array([speed], dtype=np.float32),
             },
+            run_options,
         )
         return Spoken(np.asarray(audio, np.float32).ravel(), np.asarray(frames).ravel().astype(np.int64))
 
