@@ -15,7 +15,7 @@ from common.errors import BadGateway
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo
 from gpu_service.assets import AssetReference
 from gpu_service.config import LlmSettings
-from gpu_service.engines.base import SpeechSegment, TTSEngine, cancel_speech
+from gpu_service.engines.base import SpeechSegment, TTSEngine, cancel_speech, close_speech
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.text import SentenceChunker, join_sentences
@@ -169,9 +169,7 @@ class ReplySpeech:
                     yield segment
         finally:
             self._generation.may_write.set()
-            close = getattr(self._speaking, "close", None)
-            if callable(close):
-                close()
+            close_speech(self._speaking)
             ahead.close()
 
 

@@ -103,6 +103,13 @@ def cancel_speech(segments: Iterator[SpeechSegment] | None) -> None:
         cancel()
 
 
+def close_speech(segments: object) -> None:
+    """Release what a stream (or a stream of streams) holds, its generator's cleanup, if it can be closed."""
+    close = getattr(segments, "close", None)
+    if callable(close):
+        close()
+
+
 class SpeechChain:
     """One stream's segments after another's (each made when reached); cancel() reaches the one being synthesized,
     so a sentence nobody will hear stops taking the cores (Prefetch calls it when its consumer leaves)."""
@@ -132,15 +139,11 @@ class SpeechChain:
     def close(self) -> None:
         self._cancelled = True
         self._close_current()
-        close = getattr(self._streams, "close", None)
-        if callable(close):
-            close()
+        close_speech(self._streams)
 
     def _close_current(self) -> None:
         current, self._current = self._current, None
-        close = getattr(current, "close", None)
-        if callable(close):
-            close()
+        close_speech(current)
 
 
 def join_segments(segments: Iterable[SpeechSegment], sample_rate: int) -> Speech:
