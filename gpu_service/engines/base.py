@@ -185,7 +185,10 @@ def synthesize(
 
 
 class AvatarSession(Protocol):
-    """Opened per (portrait, fps, size). Carries blink schedule, head-pose phase and mouth state across calls."""
+    """Opened per (portrait, fps, size). Carries blink schedule, head-pose phase and mouth state across calls.
+
+    Frames are read, never written into: a frame that would look as the previous one does may be the same array.
+    """
 
     fps: int
     size: int

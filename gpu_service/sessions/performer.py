@@ -64,6 +64,8 @@ class Performer:
         self._speaking = threading.Event()
         self._held = threading.Event()  # the user may be starting to speak: nothing plays until resume()
         self._silence = np.zeros(OUTPUT_RATE // self.fps, np.float32)
+        self._image: np.ndarray | None = None  # the last image converted, and its frame
+        self._picture: av.VideoFrame | None = None
         self._thread = threading.Thread(target=self._run, name="session-performer", daemon=True)
         self._thread.start()
 
@@ -138,7 +140,7 @@ class Performer:
             except queue.Empty:
                 generation = self._generation
                 for frame in self.session.idle(IDLE_FRAMES / self.fps):
-                    tick = Tick(yuv420_frame(frame), self._silence, False, generation)
+                    tick = Tick(self._frame_of(frame), self._silence, False, generation)
                     if not self._put(tick, generation) or not self._orders.empty():
                         break
                 continue
@@ -198,14 +200,21 @@ class Performer:
             return True
         for index, frame in enumerate(self.session.speak(framed.samples, OUTPUT_RATE, phonemes)):
             sent = on_first_sent if index == 0 else None
-            tick = Tick(yuv420_frame(frame), framed.frame_audio(index), True, generation, sent)
+            tick = Tick(self._frame_of(frame), framed.frame_audio(index), True, generation, sent)
             if not self._put(tick, generation):
                 return False
         return True
 
     def _idle_frame(self, generation: int) -> bool:
         frame = next(iter(self.session.idle(1 / self.fps)))
-        return self._put(Tick(yuv420_frame(frame), self._silence, False, generation), generation)
+        return self._put(Tick(self._frame_of(frame), self._silence, False, generation), generation)
+
+    def _frame_of(self, image: np.ndarray) -> av.VideoFrame:
+        """The encoder's frame for `image`: the same frame again when the session repeats its last image (a still
+        face), which spares the conversion."""
+        if image is not self._image or self._picture is None:
+            self._image, self._picture = image, yuv420_frame(image)
+        return self._picture
 
     def _drop_idle(self) -> None:
         """Idle ticks waiting at the end of the queue are dropped (a 160 ms skip in idle motion is not seen)."""

@@ -15,6 +15,7 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
+from av.video.frame import PictureType
 
 from common.media.video import yuv420_frame
 from gpu_service.media.opus_voice import OpusVoice
@@ -93,6 +94,9 @@ class AvatarVideoTrack(MediaStreamTrack):
         await _until(timeline.clock() + self.sent / timeline.fps)
         frame = timeline.video_frame(self.sent)  # the same picture may be sent again: encoded before the next recv()
         frame.pts, frame.time_base = self.sent, fractions.Fraction(1, timeline.fps)
+        # The encoder marks a frame it must make a key frame of (the peer asked for one) and leaves the mark: sent
+        # again, the picture would be a key frame each time.
+        frame.pict_type = PictureType.NONE
         self.sent += 1
         timeline.video_sent = self.sent
         return frame

@@ -4,6 +4,7 @@ raster memory saves work on a face that barely moves without changing what is se
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,3 +64,30 @@ def test_a_face_that_barely_moves_shares_rasters_and_looks_the_same() -> None:
             assert difference.max() <= 16 and (difference > 3).sum() <= 10, (index, difference.max())
         assert memory.drawn <= most_rasters * track.frames, (memory.drawn, track.frames)
     assert memory.drawn >= 0.8 * track.frames  # speech moves the mouth past the limit nearly every frame
+
+
+def drawings(frames: list[np.ndarray]) -> int:
+    """How many of `frames` were drawn: a frame shown again is the same array as the one before it."""
+    return 1 + sum(frame is not before for before, frame in itertools.pairwise(frames))
+
+
+def test_an_idle_face_is_drawn_every_few_frames_and_looks_as_if_drawn_every_frame() -> None:
+    """A frame that would look as the last drawn one does is that frame again (what a live session's idle costs);
+    each frame shown stays within a fraction of a grey level of the frame drawn from scratch, and a speaking mouth
+    is drawn every frame it moves."""
+    engine = AnimatorEngine(FaceAnalyzer(Path(tempfile.mkdtemp())))
+    rig = engine.rig(PORTRAIT, 512)
+    shown = list(engine.open_session(PORTRAIT, fps=25, size=512, seed=3).idle(10.0))
+    drawn = drawings(shown)
+    assert drawn <= 0.5 * len(shown), f"{drawn} of {len(shown)} idle frames drawn"
+    exact = MotionPlanner(25, seed=3).silence(len(shown))  # the session's own track: same seed, same clock
+    for index, frame in enumerate(shown):
+        fresh = rig.image.copy()
+        render_frame(rig, exact, index, fresh)
+        difference = np.abs(frame.astype(np.int16) - fresh.astype(np.int16))
+        psnr = 10 * np.log10(255**2 / max(float((difference.astype(np.float64) ** 2).mean()), 1e-12))
+        assert psnr >= 50 and difference.max() <= 32, (index, psnr, difference.max())
+    speech, _ = load_audio(DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav", 16000, 2.0)
+    spoken = list(engine.open_session(PORTRAIT, fps=25, size=512, seed=3).speak(speech, 16000, None))
+    redrawn = drawings(spoken)
+    assert redrawn >= 0.8 * len(spoken), f"only {redrawn} of {len(spoken)} speaking frames drawn"

@@ -3,6 +3,7 @@ follows as soon as its first segment exists, and an interruption returns to idle
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiortc.codecs.vpx import Vp8Encoder, VpxPayloadDescriptor
 
 from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
@@ -17,7 +19,7 @@ from gpu_service.engines.avatar.animator import AnimatorEngine
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.sessions.performer import Order, Performer, Tick
-from gpu_service.sessions.tracks import AUDIO_SAMPLES, Timeline
+from gpu_service.sessions.tracks import AUDIO_SAMPLES, AvatarVideoTrack, Timeline
 
 PORTRAIT = AssetReference("astronaut", DEFAULT_ASSETS / "images" / "astronaut.png")
 RATE = 16_000
@@ -59,7 +61,8 @@ def test_the_face_idles_while_the_reply_is_written_then_speaks(performer: Perfor
     waiting = play(performer, 0.8)
     assert len(waiting) >= 18, "the picture keeps moving while the reply is written"
     assert not any(tick.speaking for tick in waiting)
-    assert len({tick.picture.to_ndarray().tobytes() for tick in waiting}) > 3, "idle motion, not a still"
+    # Idle motion is slow (a frame that would barely differ is the last one again): a new picture every few frames.
+    assert len({tick.picture.to_ndarray().tobytes() for tick in waiting}) >= 2, "idle motion, not a still"
     written.set()
     speaking = play(performer, 1.5)
     first = next(index for index, tick in enumerate(speaking) if tick.speaking)
@@ -130,3 +133,26 @@ def test_a_hush_silences_the_sound_taken_but_not_yet_sent(performer: Performer) 
     timeline.hush()
     after = np.concatenate([timeline.audio_samples(sent + n * AUDIO_SAMPLES, AUDIO_SAMPLES) for n in range(10)])
     assert np.abs(after).max() == 0.0
+
+
+def test_a_picture_sent_again_after_a_key_frame_is_not_a_key_frame_again(performer: Performer) -> None:
+    """The peer asks for a key frame (a lost packet, a new viewer) and the encoder marks the frame it makes one of. An
+    idle face sends the same picture several frames running: each must not be a key frame again (aiortc's VP8
+    encoder, as the session's sender uses it)."""
+    track, encoder = AvatarVideoTrack(Timeline(performer)), Vp8Encoder()
+
+    async def send(count: int, asked_at: int) -> tuple[list[bool], int]:
+        keys, repeated, last = [], 0, None
+        for index in range(count):
+            frame = await track.recv()
+            repeated += frame is last
+            last = frame
+            payloads, _ = encoder.encode(frame, force_keyframe=index == asked_at)
+            _, data = VpxPayloadDescriptor.parse(payloads[0])
+            keys.append(data[0] & 1 == 0)  # the VP8 frame tag's first bit: 0 for a key frame
+        return keys, repeated
+
+    keys, repeated = asyncio.run(send(30, asked_at=5))
+    assert repeated >= 10, "the idle picture is sent again"
+    assert keys[0] and keys[5], "the first frame and the one asked for"
+    assert not any(keys[6:]), f"key frames at {[index for index, key in enumerate(keys) if key]}"
