@@ -23,6 +23,7 @@ from evaluator.metrics.face_tracks import mouth_opening
 from evaluator.metrics.lipsync import lip_sync, loudness_per_frame
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, Peer, connect, run_session
+from tests.readiness import wait_for_language_model
 
 HOLD_S = 60
 CONCURRENT = (4, 6, 8)
@@ -315,12 +316,7 @@ def run() -> list[str]:
     env = {"GPU_OUTPUT_ROOT": str(scratch / "out"), "GPU_SESSIONS__MAX": str(max(CONCURRENT))}
     lines = ["Live sessions (WebRTC over loopback, aiortc client, embedded engines, 512 px, 25 fps, VP8)"]
     with run_service("gpu_service.app:create_app", env, scratch) as service:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:  # the language model loads in the background at start
-            engines = httpx.get(f"{service.url}/health").json()["engines"]
-            if any(engine["kind"] == "llm" and engine["default"] and engine["state"] == "ready" for engine in engines):
-                break
-            time.sleep(1)
+        wait_for_language_model(service.url)  # it loads in the background at start
         lines += run_session(turns(service.url))
         lines += run_session(turns(service.url, "espeak", ("spoken",)))
         lines += run_session(hold(service.url))

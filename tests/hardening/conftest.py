@@ -25,6 +25,7 @@ def round_three_gpu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         "GPU_LLM__MAX_SENTENCES": "0",
         "GPU_LLM__EMBEDDED_MAX_SENTENCES": "0",
         "GPU_LLM__MAX_TOKENS": "24",
+        "GPU_LLM__PRELOAD": "true",  # loaded at start, not in the middle of a test that counts threads
     }
     with run_service("gpu_service.app:create_app", env, root) as service:
         yield service

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from common.process.launch import RunningService
 from harness.stack import local_stack
+from tests.readiness import wait_for_language_model
 
 pytestmark = pytest.mark.deep  # make test-deep
 
@@ -38,18 +37,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
         "GPU_LLM__PRELOAD": "true",
     }
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=gpu_env, runtime_env=runtime_env) as pair:
-        wait_for_language_model(pair[0])  # its first load (a conversion, once per session) is not a slow answer
+        wait_for_language_model(pair[0].url)  # its first load (a conversion, once per session) is not a slow answer
         yield pair
-
-
-def wait_for_language_model(gpu: RunningService, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        engines = httpx.get(f"{gpu.url}/health").json()["engines"]
-        if any(engine["name"] == "smollm2" and engine["state"] == "ready" for engine in engines):
-            return
-        time.sleep(1)
-    raise AssertionError("the embedded language model did not load")
 
 
 @pytest.mark.parametrize("which", ["gpu_service", "runtime"])
