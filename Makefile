@@ -9,6 +9,9 @@ WHISPER_MODEL := models/whisper-base/.verified
 LLM_MODEL := models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.verified
 LIVEPORTRAIT_CODE := models/mimic-head/.verified
 CHROMIUM ?= /usr/bin/chromium
+# llama-cpp-python builds from source: only the library (its tools, examples, tests, server and llava take minutes).
+export CMAKE_ARGS ?= -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
 
 .PHONY: demo test test-deep lint typecheck pytest browser turn integrations fuzz bench evaluate load images base-image clean help
 

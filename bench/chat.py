@@ -17,8 +17,10 @@ from contracts.gpu_service import ChatTurn
 from contracts.runtime import Conversation
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation, LLMEngine
+from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
+from gpu_service.engines.llm.local_model import Decoding
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
-from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder
 from harness.stack import local_stack
 
 QUESTIONS = ["What is your name?", "What do you like to do on weekends?", "Tell me about the sea.", "How are you?"]
@@ -64,14 +66,23 @@ def run() -> list[str]:
     folder = model_folder(settings.llm.smollm2_gguf, converted)
     convert_s = time.perf_counter() - started
     started = time.perf_counter()
-    embedded = TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
+    dequantized = TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
     load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    embedded = LlamaCppEngine("smollm2", settings.llm.smollm2_gguf, Decoding(0.0, 0.9, 1.2, 4, 30))
+    llama_load_s = time.perf_counter() - started
     lines = [
-        "Chat (embedded SmolLM2-135M-Instruct, Q4_1 GGUF dequantized to float32, CPU)",
-        f"model: first start converts the GGUF in {convert_s:.1f} s; later starts load it in {load_s:.2f} s",
+        "Chat (embedded SmolLM2-135M-Instruct, its Q4_1 GGUF, CPU)",
+        f"model: llama.cpp loads the file in {llama_load_s:.2f} s; transformers converts it (dequantizing) in "
+        f"{convert_s:.1f} s on a first start, then loads it in {load_s:.2f} s",
     ]
-    ttft, rate = llm_speed(embedded)
-    lines.append(f"smollm2 (transformers, in process): first token {ttft * 1000:.0f} ms, {rate:.1f} tokens/s")
+    for name, engine in (
+        ("llama.cpp, the service's", embedded),
+        ("transformers, the same file dequantized", dequantized),
+    ):
+        ttft, rate = llm_speed(engine)
+        lines.append(f"smollm2 ({name}, in process): first token {ttft * 1000:.0f} ms, {rate:.1f} tokens/s")
+    del dequantized
     env = {"GPU_LLM__CONVERTED_DIR": str(converted)}
     with run_service("tests.llm_server:create_app", env, scratch) as server:
         remote = OpenAIEngine(OpenAIOptions(f"{server.url}/ok/v1", "smollm2", None, 8192, 0.0, 5, 30))

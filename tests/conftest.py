@@ -21,8 +21,8 @@ os.environ.setdefault("GPU_TTS_ENGINE", "espeak")
 # ... with every part of voice matching on, so that the matching itself is tested quickly (by default espeak matches
 # nothing: each part raised the word error rate on unseen voices; bench/voice_matching.py).
 os.environ.setdefault("GPU_ESPEAK_MATCH_PARTS", '["f0", "eq", "warp"]')
-# The embedded model's GGUF is converted once per test session, not once per service started; the ~0.5 GB it
-# takes goes when the session ends.
+# The GGUF the transformers engine is given (the embedded model's, in its tests) is converted once per test session,
+# not once per engine made; the ~0.5 GB it takes goes when the session ends.
 if "GPU_LLM__CONVERTED_DIR" not in os.environ:
     os.environ["GPU_LLM__CONVERTED_DIR"] = converted = tempfile.mkdtemp(prefix="llm-converted-")
     atexit.register(shutil.rmtree, converted, True)

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from contracts.gpu_service import ChatTurn
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import Generation
-from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
+from gpu_service.engines.llm.local_model import Decoding
 
 STALL_S = 20  # far longer than the stall limit the tests give the engine
 DROP_LATE = 16  # pieces before a late drop: past the first sentence, before the end of a reply
@@ -28,10 +29,7 @@ DROP_LATE = 16  # pieces before a late drop: past the first sentence, before the
 
 def create_app() -> FastAPI:
     settings = Settings()
-    converted = settings.llm.converted_dir or settings.cache_dir / "llm"
-    engine = TransformersEngine(
-        "smollm2", model_folder(settings.llm.smollm2_gguf, converted), "cpu", Decoding(0.0, 0.9, 1.2, 4, 30)
-    )
+    engine = LlamaCppEngine("smollm2", settings.llm.smollm2_gguf, Decoding(0.0, 0.9, 1.2, 4, 30))
     app = FastAPI()
     app.state.requests = []
 

@@ -8,8 +8,7 @@ import httpx
 
 
 def wait_for_language_model(url: str, timeout_s: float = 300) -> None:
-    """Until the default language model is loaded: its first load (a conversion, threads of its own) is not a slow
-    answer nor a leak."""
+    """Until the default language model is loaded: its load (threads of its own) is not a slow answer nor a leak."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         engines = httpx.get(f"{url}/health").json()["engines"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
@@ -15,10 +16,12 @@ from common.process.launch import RunningService, free_port, run_service
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo, SpeakResult
 from evaluator.metrics.intelligibility import Listener
 from gpu_service.config import Settings
-from gpu_service.engines.llm.base import Generation, fit_to_window
+from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.engines.llm.catalog import llm_specs
+from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
+from gpu_service.engines.llm.local_model import Decoding, repeated_ngram_followers
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
-from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder
 from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.engines.tts.kokoro import KokoroEngine
 from gpu_service.engines.tts.kokoro_settings import KokoroSettings
@@ -31,11 +34,28 @@ QUESTION = [ChatTurn(role="system", content="You are Ava."), ChatTurn(role="user
 
 
 @pytest.fixture(scope="module")
-def embedded() -> TransformersEngine:
+def embedded() -> LlamaCppEngine:
+    """The embedded model as the service makes it (llama.cpp, the GGUF as it ships)."""
+    spec = next(spec for spec in llm_specs(Settings(), "cpu") if spec.name == "smollm2")
+    assert spec.precheck() is None
+    engine = spec.factory()
+    assert isinstance(engine, LlamaCppEngine)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def converted() -> TransformersEngine:
+    """The same model through transformers (its GGUF dequantized): the engine of an operator's model folder."""
     settings = Settings()
     assert settings.llm.converted_dir is not None  # tests/conftest.py: one conversion per test session
     folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
     return TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
+
+
+@pytest.fixture(params=["llama.cpp", "transformers"])
+def local_engine(request: pytest.FixtureRequest) -> LLMEngine:
+    engine: LLMEngine = request.getfixturevalue("embedded" if request.param == "llama.cpp" else "converted")
+    return engine
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +68,7 @@ def openai_engine(server: RunningService, mode: str, stall_s: float = 30) -> Ope
     return OpenAIEngine(OpenAIOptions(f"{server.url}/{mode}/v1", "smollm2", "test-key", 2048, 0.0, 5, stall_s))
 
 
-def test_conversion_is_cached_and_reloads_fast(embedded: TransformersEngine) -> None:
+def test_conversion_is_cached_and_reloads_fast(converted: TransformersEngine) -> None:
     settings = Settings()
     assert settings.llm.converted_dir is not None
     started = time.perf_counter()
@@ -56,49 +76,71 @@ def test_conversion_is_cached_and_reloads_fast(embedded: TransformersEngine) -> 
     assert (folder / "model.safetensors").is_file() and (folder / ".converted").is_file()
     TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30))
     assert time.perf_counter() - started < 10, "the second load reads the converted weights, no dequantizing"
-    assert embedded.window == 8192
+    assert converted.window == 8192
 
 
-def test_a_conversations_next_turn_reads_only_its_new_tokens(embedded: TransformersEngine) -> None:
-    """The turns before are not read again (the kept keys and values), and the reply is the one a model reading the
-    whole prompt writes."""
+def reading_all(engine: LLMEngine) -> LLMEngine:
+    """The same model in an engine that reads every prompt whole."""
+    settings = Settings()
+    if isinstance(engine, LlamaCppEngine):
+        return LlamaCppEngine("smollm2", settings.llm.smollm2_gguf, engine.decoding, state_cache_bytes=0)
+    assert settings.llm.converted_dir is not None
+    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
+    return TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30), prefix_cache_bytes=0)
+
+
+def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEngine) -> None:
+    """The turns before are not read again (the kept keys and values), even after another conversation in between,
+    and the reply is the one a model reading the whole prompt writes."""
     first = Generation()
-    reply = "".join(embedded.stream(QUESTION, 24, first)).strip()
+    reply = "".join(local_engine.stream(QUESTION, 24, first)).strip()
+    other = [ChatTurn(role="user", content="Name a colour.")]
+    "".join(local_engine.stream(other, 8, Generation()))  # another session's turn in between
     answer, follow_up = ChatTurn(role="assistant", content=reply), ChatTurn(role="user", content="And the moon?")
     conversation = [*QUESTION, answer, follow_up]
     resumed = Generation()
-    text = "".join(embedded.stream(conversation, 24, resumed))
-    assert first.reused_tokens == 0
-    assert resumed.reused_tokens >= embedded.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
-    settings = Settings()
-    assert settings.llm.converted_dir is not None
-    folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
-    reading_all = TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30), prefix_cache_bytes=0)
+    text = "".join(local_engine.stream(conversation, 24, resumed))
+    assert resumed.reused_tokens >= local_engine.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
     whole = Generation()
-    assert "".join(reading_all.stream(conversation, 24, whole)) == text
+    assert "".join(reading_all(local_engine).stream(conversation, 24, whole)) == text
     assert whole.reused_tokens == 0
 
 
-def test_embedded_model_streams_and_stops_at_max_tokens(embedded: TransformersEngine) -> None:
+def test_the_embedded_model_writes_no_emoji(embedded: LlamaCppEngine) -> None:
+    """Before: asked to name a dog, it answered with a string of emoji and Hebrew letters, which the voice read out."""
+    prompt = reply_prompt([QUESTION[0], ChatTurn(role="user", content="What should I name my dog?")], "en")
+    text = "".join(embedded.stream(prompt, 72, Generation()))
+    assert text.strip() and all(ord(character) < 0x10000 for character in text), text
+
+
+def test_a_reply_never_writes_its_own_ngram_twice_but_may_repeat_the_question() -> None:
+    tokens = np.array([5, 6, 7, 8, 1, 5, 6, 7])  # "5 6 7" again: 8 would repeat "5 6 7 8"
+    assert repeated_ngram_followers(tokens, 4).tolist() == [8]
+    assert repeated_ngram_followers(np.array([1, 2, 3, 9, 2, 3]), 3).tolist() == [9]
+    assert repeated_ngram_followers(np.array([1, 2, 3]), 4).size == 0
+    assert repeated_ngram_followers(np.array([4, 4, 2]), 1).tolist() == [2, 4]
+
+
+def test_embedded_model_streams_and_stops_at_max_tokens(local_engine: LLMEngine) -> None:
     generation = Generation()
-    pieces = list(embedded.stream(QUESTION, 12, generation))
+    pieces = list(local_engine.stream(QUESTION, 12, generation))
     assert len(pieces) > 1 and "".join(pieces).strip()
     assert generation.tokens == 12 and generation.finish == "length"
     whole = Generation()
-    text = "".join(embedded.stream(QUESTION, 200, whole))
+    text = "".join(local_engine.stream(QUESTION, 200, whole))
     assert whole.finish == "stop" and 0 < whole.tokens < 200 and text.startswith("".join(pieces).rstrip()[:10])
 
 
-def test_closing_a_stream_frees_the_model_for_the_next_reply(embedded: TransformersEngine) -> None:
-    stream = embedded.stream(QUESTION, 200, Generation())
+def test_closing_a_stream_frees_the_model_for_the_next_reply(local_engine: LLMEngine) -> None:
+    stream = local_engine.stream(QUESTION, 200, Generation())
     next(stream)
     stream.close()  # a client that went away
     started = time.perf_counter()
-    assert "".join(embedded.stream(QUESTION, 8, Generation()))
+    assert "".join(local_engine.stream(QUESTION, 8, Generation()))
     assert time.perf_counter() - started < 10
 
 
-def test_window_fitting_drops_oldest_turns_and_keeps_the_system_prompt(embedded: TransformersEngine) -> None:
+def test_window_fitting_drops_oldest_turns_and_keeps_the_system_prompt(embedded: LlamaCppEngine) -> None:
     history = [ChatTurn(role="system", content="You are Ava, a guide.")]
     for index in range(30):
         history.append(ChatTurn(role="user", content=f"Question {index}: tell me about city number {index}."))
@@ -191,19 +233,21 @@ def test_reply_refusals_over_http(openai_stack: tuple[RunningService, RunningSer
     assert llms["transformers"]["state"] == "unavailable" and llms["smollm2"]["license"].startswith("Apache-2.0")
 
 
-def test_reply_sentences_stop_at_the_sentence_limit_and_the_timeout(embedded: TransformersEngine) -> None:
+def test_reply_sentences_stop_at_the_sentence_limit_and_the_timeout(converted: TransformersEngine) -> None:
     prompt = reply_prompt([ChatTurn(role="user", content="Tell me a long story about the sea.")], "en")
     one = ReplyInfo(llm_engine="smollm2")
-    sentences = list(reply_sentences(embedded, prompt, ReplyLimits(200, 1, 60), one, time.perf_counter(), Generation()))
+    sentences = list(
+        reply_sentences(converted, prompt, ReplyLimits(200, 1, 60), one, time.perf_counter(), Generation())
+    )
     assert len(sentences) == 1 and one.finish == "sentences" and one.text == sentences[0]
     assert one.first_token_s is not None and one.first_sentence_s is not None and one.tokens > 0
     hurried = ReplyInfo(llm_engine="smollm2")
     started = time.perf_counter()
-    list(reply_sentences(embedded, prompt, ReplyLimits(200, 0, 0.4), hurried, started, Generation()))
+    list(reply_sentences(converted, prompt, ReplyLimits(200, 0, 0.4), hurried, started, Generation()))
     assert hurried.finish == "timeout" and time.perf_counter() - started < 5 and hurried.tokens < 200
 
 
-def test_the_transformers_engine_loads_a_model_folder(embedded: TransformersEngine) -> None:
+def test_the_transformers_engine_loads_a_model_folder(converted: TransformersEngine) -> None:
     """GPU_LLM__MODEL as a folder (the converted SmolLM2 stands in for a Qwen2.5-Instruct download here)."""
     settings = Settings()
     assert settings.llm.converted_dir is not None
@@ -217,7 +261,7 @@ def test_the_transformers_engine_loads_a_model_folder(embedded: TransformersEngi
     assert unset.precheck() == "GPU_LLM__MODEL is not set: point it at a model folder or .gguf file"
 
 
-def test_the_model_waits_while_the_first_clause_is_voiced(embedded: TransformersEngine, tmp_path: Path) -> None:
+def test_the_model_waits_while_the_first_clause_is_voiced(embedded: LlamaCppEngine, tmp_path: Path) -> None:
     """The first sound comes sooner when the model does not take the cores while Kokoro voices the first clause:
     it stops at its next token once the clause is handed over, and writes on when the clause's audio exists."""
     kokoro = KokoroEngine(KokoroSettings(), tmp_path, VoiceProfileStore(tmp_path, 2))
@@ -227,7 +271,7 @@ def test_the_model_waits_while_the_first_clause_is_voiced(embedded: Transformers
     try:
         first = next(speech)  # the first clause, voiced (Kokoro takes a good part of a second for it here)
         written = speech.tokens
-        clause = len(embedded.tokenizer(first.text, add_special_tokens=False)["input_ids"])
+        clause = len(embedded.model.tokenize(first.text.encode(), add_bos=False))
         assert first.duration_s > 0.3 and info.first_sentence_s is not None
         assert written <= clause + 3, f"the model wrote {written} tokens while a {clause}-token clause was voiced"
         rest = list(speech)  # then it writes on, and the reply goes on

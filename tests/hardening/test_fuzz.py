@@ -37,7 +37,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
         "GPU_LLM__PRELOAD": "true",
     }
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env=gpu_env, runtime_env=runtime_env) as pair:
-        wait_for_language_model(pair[0].url)  # its first load (a conversion, once per session) is not a slow answer
+        wait_for_language_model(pair[0].url)  # its load is not a slow answer
         yield pair
 
 

@@ -19,7 +19,8 @@ from common.process.launch import RunningService
 from contracts.gpu_service import ChatTurn
 from gpu_service.config import DEFAULT_ASSETS, Settings
 from gpu_service.engines.llm.base import Generation
-from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
+from gpu_service.engines.llm.local_model import Decoding
+from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder
 from harness.stack import local_stack
 
 STORY = "Tell me a long story about the sea, with many sailors and storms."
@@ -122,8 +123,9 @@ class Chat:
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chat]:
     base = tmp_path_factory.mktemp("round-three-chat")
-    # A window of 1,024 tokens: each prompt is read in ~1.5 s, and 2,000-character messages soon fill it.
-    gpu_env = {"GPU_LLM__STALL_S": "2", "GPU_LLM__MAX_TOKENS": "24", "GPU_LLM__LOCAL_WINDOW": "1024"}
+    # A window of 1,024 tokens: 2,000-character messages soon fill it. Replies of 48 tokens: a streamed reply runs
+    # for a few seconds (its ~12 s of video made), long enough for the tests that act while it runs.
+    gpu_env = {"GPU_LLM__STALL_S": "2", "GPU_LLM__MAX_TOKENS": "48", "GPU_LLM__LOCAL_WINDOW": "1024"}
     runtime_env = {"RUNTIME_RATE_LIMIT_PER_MINUTE": "0", "RUNTIME_MAX_EVENT_STREAMS": "20"}
     with local_stack(base / "gpu", base / "data", base / "logs", gpu_env, runtime_env) as (gpu, runtime):
         chat = Chat(gpu, runtime)
@@ -179,10 +181,12 @@ def test_many_event_subscribers_cost_the_gpu_service_one_poll(chat: Chat) -> Non
     conversation_id = chat.conversation(language="en")
     url = f"{chat.runtime.url}/api/v1/conversations/{conversation_id}/messages"
     done: list[str] = []
+    following = threading.Semaphore(0)
 
     def subscribe(events_url: str) -> None:
         with httpx.stream("GET", f"{chat.runtime.url}{events_url}", timeout=120) as events:
             assert events.status_code == 200
+            following.release()
             for line in events.iter_lines():
                 if line == "event: done":
                     done.append(events_url)
@@ -194,10 +198,10 @@ def test_many_event_subscribers_cost_the_gpu_service_one_poll(chat: Chat) -> Non
         started = time.monotonic()
         with ThreadPoolExecutor(20) as pool:
             listening = [pool.submit(subscribe, events_url) for _ in range(20)]
-            time.sleep(1.5)
+            assert all(following.acquire(timeout=30) for _ in listening)
             extra = httpx.get(f"{chat.runtime.url}{events_url}")  # one more than the key may follow at once
             assert extra.status_code == 429 and "RUNTIME_MAX_EVENT_STREAMS" in extra.json()["detail"], extra.text
-            time.sleep(1.5)
+            time.sleep(1.0)  # the subscribers follow the reply a while
             for _ in running.iter_bytes():  # the reply runs to its end
                 pass
             for future in listening:

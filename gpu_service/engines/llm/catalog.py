@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from contracts.gpu_service import SUPPORTED_LANGUAGES
 from gpu_service.config import Settings
 from gpu_service.engines.llm.base import LLMEngine
+from gpu_service.engines.llm.local_model import Decoding
 from gpu_service.engines.registry import EngineSpec
 
 SMOLLM2_LICENSE = "Apache-2.0 (SmolLM2-135M-Instruct, Hugging Face)"
@@ -19,11 +21,8 @@ OPERATOR_MODEL_LANGUAGES = frozenset(SUPPORTED_LANGUAGES)
 def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
     llm = settings.llm
 
-    def local(name: str, source: Path | None) -> LLMEngine:
-        from gpu_service.engines.llm.transformers_engine import Decoding, TransformersEngine, model_folder
-
-        assert source is not None  # the precheck said so
-        decoding = Decoding(
+    def decoding() -> Decoding:
+        return Decoding(
             llm.temperature,
             0.9,
             llm.repetition_penalty,
@@ -32,8 +31,20 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
             queue_s=llm.queue_s,
             read_s=llm.timeout_s,
         )
+
+    def embedded() -> LLMEngine:
+        from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
+
+        return LlamaCppEngine("smollm2", llm.smollm2_gguf, decoding(), llm.local_window, llm.threads)
+
+    def operators() -> LLMEngine:
+        from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder
+
+        assert llm.model is not None  # the precheck said so
         converted = llm.converted_dir or settings.cache_dir / "llm"
-        return TransformersEngine(name, model_folder(source, converted), device, decoding, llm.local_window)
+        return TransformersEngine(
+            "transformers", model_folder(llm.model, converted), device, decoding(), llm.local_window
+        )
 
     def openai() -> LLMEngine:
         from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
@@ -53,15 +64,17 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
     return [
         EngineSpec(
             "smollm2",
-            lambda: local("smollm2", llm.smollm2_gguf),
-            precheck=lambda: _missing(llm.smollm2_gguf, "GPU_LLM__SMOLLM2_GGUF", "run scripts/fetch_llm_model.py"),
+            embedded,
+            precheck=lambda: (
+                _missing(llm.smollm2_gguf, "GPU_LLM__SMOLLM2_GGUF", "run scripts/fetch_llm_model.py") or _no_llama_cpp()
+            ),
             languages=SMOLLM2_LANGUAGES,
             license=SMOLLM2_LICENSE,
             embedded=True,
         ),
         EngineSpec(
             "transformers",
-            lambda: local("transformers", llm.model),
+            operators,
             languages=OPERATOR_MODEL_LANGUAGES,
             precheck=lambda: _missing(llm.model, "GPU_LLM__MODEL", "point it at a model folder or .gguf file"),
         ),
@@ -83,4 +96,10 @@ def _missing(path: Path | None, setting: str, hint: str) -> str | None:
         return f"{setting} is not set: {hint}"
     if not path.exists():
         return f"no model at {setting} ({path.name}): {hint}"
+    return None
+
+
+def _no_llama_cpp() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed: pip install -e '.[llm]' (it builds from source: a C++ compiler)"
     return None

@@ -8,38 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.errors import BadGateway, EngineUnavailable
 from common.storage.wheels import sha256_of
 from contracts.gpu_service import ChatTurn
 from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation
+from gpu_service.engines.llm.local_model import Decoding, Emit, LocalModel, Stopped
 from gpu_service.engines.llm.prefix_cache import PrefixCache
 
 log = logging.getLogger("gpu_service.llm")
 CONVERTED_MARKER = ".converted"
-POLL_S = 0.2  # how often the reader looks at its limits while no text comes
 PREFIX_CACHE_BYTES = 256 * 2**20  # a few conversations' keys and values, so each turn reads only its new tokens
-
-
-@dataclass(frozen=True)
-class Decoding:
-    temperature: float  # 0: greedy
-    top_p: float
-    repetition_penalty: float
-    no_repeat_ngram: int  # tiny models loop without it
-    stall_s: float  # longest wait for the next token, once the first has come
-    queue_s: float = 60.0  # longest wait for the model while it answers other replies
-    read_s: float = 60.0  # longest wait for the first token once the model has begun (reading the prompt)
 
 
 def model_folder(source: Path, converted_dir: Path) -> Path:
@@ -105,10 +89,8 @@ class TransformersEngine:
         self.model: Any = model.to(device).eval()
         context = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self.window = context if window is None else min(window, context)
-        self._lock = threading.Lock()  # one reply at a time: a second would only halve the speed of both
+        self._local = LocalModel(name, decoding)
         self._prefixes = PrefixCache(prefix_cache_bytes)
-        self._waiting = 0  # replies waiting for the model (the lock)
-        self._counting = threading.Lock()
 
     def _prompt(self, messages: list[ChatTurn]) -> Any:
         turns = [{"role": turn.role, "content": turn.content} for turn in messages]
@@ -120,26 +102,33 @@ class TransformersEngine:
         return int(self._prompt(messages)["input_ids"].shape[-1])
 
     def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
         inputs = self._prompt(messages).to(self.device)
+        return self._local.run(
+            lambda emit, stopped: self._write(inputs, max_tokens, generation, emit, stopped), max_tokens, generation
+        )
+
+    def _write(self, inputs: Any, max_tokens: int, generation: Generation, emit: Emit, stopped: Stopped) -> None:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+
         prompt_length = int(inputs["input_ids"].shape[-1])
-        stop = threading.Event()
 
         class Progress(StoppingCriteria):
-            """Counts tokens as they come and stops the model once the reader has gone."""
+            """Counts tokens as they come, waits while speech has the cores, stops once the reader has gone."""
 
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 generation.tokens = int(input_ids.shape[-1]) - prompt_length
                 generation.wait_to_write()
-                return stop.is_set() or generation.stop.is_set()
+                return stopped()
 
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=POLL_S)
+        class Emitting(TextStreamer):
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                emit(text)
+
         sampling = self.decoding.temperature > 0
         options: dict[str, Any] = {
             **inputs,
             "return_dict_in_generate": True,
-            "streamer": streamer,
+            "streamer": Emitting(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
             "max_new_tokens": max_tokens,
             "do_sample": sampling,
             "repetition_penalty": self.decoding.repetition_penalty,
@@ -149,72 +138,7 @@ class TransformersEngine:
         }
         if sampling:
             options |= {"temperature": self.decoding.temperature, "top_p": self.decoding.top_p}
-        failure: list[BaseException] = []
-        began: list[float] = []  # when the model took this reply up (after the replies before it)
-
-        def generate() -> None:
-            try:
-                self._queue(+1)
-                with self._lock:
-                    self._queue(-1)
-                    began.append(time.monotonic())
-                    if not (stop.is_set() or generation.stop.is_set()):  # the reader may have left meanwhile
-                        resumed = self._prefixes.resume(inputs["input_ids"][0])
-                        generation.reused_tokens = resumed.tokens
-                        written = self.model.generate(**options, past_key_values=resumed.cache)
-                        self._prefixes.keep(written.sequences[0], written.past_key_values)
-            except BaseException as exc:  # reported to the reader, which would otherwise wait for its limit
-                failure.append(exc)
-            finally:
-                streamer.end()  # type: ignore[no-untyped-call]
-
-        asked = time.monotonic()
-        worker = threading.Thread(target=generate, name=f"llm-{self.name}", daemon=True)
-        worker.start()
-        try:
-            last_piece: float | None = None
-            while True:
-                try:
-                    piece = next(streamer)
-                except StopIteration:
-                    break
-                except queue.Empty:
-                    if not generation.may_write.is_set() and last_piece is not None:
-                        last_piece = time.monotonic()  # waiting for speech to have its first sound is no stall
-                    self._check_waits(asked, began, last_piece)
-                    continue
-                last_piece = time.monotonic()
-                if piece:
-                    yield piece
-            if failure:
-                raise failure[0]
-            generation.finish = "length" if generation.tokens >= max_tokens else "stop"
-        finally:
-            stop.set()
-            if began:  # a worker still waiting for the model ends by itself once it has it
-                worker.join(timeout=self.decoding.stall_s)
-
-    def _queue(self, change: int) -> None:
-        with self._counting:
-            self._waiting += change
-
-    def _check_waits(self, asked: float, began: list[float], last_piece: float | None) -> None:
-        """Each wait has its own limit: for the model (others' replies), for the first token (the prompt being
-        read), between tokens (a stall). Past one, the reply fails with a reason a person can act on."""
-        now = time.monotonic()
-        if not began:
-            if now - asked > self.decoding.queue_s:
-                raise EngineUnavailable(
-                    f"the model '{self.name}' is busy with {self._waiting} other replies and this one waited "
-                    f"{self.decoding.queue_s:g} s (GPU_LLM__QUEUE_S); try again in a moment",
-                    headers={"Retry-After": "10"},
-                )
-        elif last_piece is None:
-            if now - began[0] > self.decoding.read_s:
-                raise BadGateway(
-                    f"the model '{self.name}' read the prompt for over {self.decoding.read_s:g} s without writing "
-                    "(GPU_LLM__TIMEOUT_S); send a shorter message or lower GPU_LLM__LOCAL_WINDOW"
-                )
-        elif now - last_piece > self.decoding.stall_s:
-            stall = self.decoding.stall_s
-            raise BadGateway(f"the model '{self.name}' wrote nothing for {stall:g} s (GPU_LLM__STALL_S)")
+        resumed = self._prefixes.resume(inputs["input_ids"][0])
+        generation.reused_tokens = resumed.tokens
+        written = self.model.generate(**options, past_key_values=resumed.cache)
+        self._prefixes.keep(written.sequences[0], written.past_key_values)
