@@ -4,7 +4,8 @@ Not a mock: it streams what SmolLM2 writes. The path's first part picks how it b
 upstream failures the `openai` engine must handle: /ok/v1 (normal), /overloaded/v1 (503), /refused/v1 (401),
 /stall/v1 (two tokens, then silence), /drop/v1 (two tokens, then the connection ends without [DONE]).
 On /ok/v1, a marker in the user's last message does the same for tests that go through the runtime:
-"[overloaded]" answers 503, "[drop-late]" ends the connection after DROP_LATE pieces.
+"[overloaded]" answers 503, "[drop-late]" ends the connection after DROP_LATE pieces (a shorter reply: after its
+last, before [DONE]).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def create_app() -> FastAPI:
                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
+            if mode == "drop-late":  # a reply shorter than DROP_LATE pieces is dropped at its end, before [DONE]
+                raise ConnectionError("dropped by the test server")
             done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             yield f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode()
 

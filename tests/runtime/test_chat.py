@@ -251,7 +251,7 @@ def test_a_model_failing_midway_leaves_a_partial_reply(openai_chat: Chat) -> Non
     reply = read.messages[-1]
     assert reply.role == "assistant" and reply.status == "partial" and reply.finish == "error"
     assert reply.text and reply.error and reply.video_url is None
-    waited = httpx.post(url, json={"text": "Again, please. [drop-late]"}, timeout=300)
+    waited = httpx.post(url, json={"text": "Tell me another long story, please. [drop-late]"}, timeout=300)
     assert waited.status_code == 502 and "stored as a partial message" in waited.json()["detail"]
     again = Conversation.model_validate(httpx.get(openai_chat.url(f"/{conversation.id}")).json())
     assert [m.status for m in again.messages] == ["done", "partial", "done", "partial"]
