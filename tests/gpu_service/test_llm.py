@@ -16,6 +16,7 @@ from common.process.launch import RunningService, free_port, run_service
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo, SpeakResult
 from evaluator.metrics.intelligibility import Listener
 from gpu_service.config import Settings
+from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.engines.llm.catalog import llm_specs
 from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
@@ -111,6 +112,13 @@ def test_the_embedded_model_writes_no_emoji(embedded: LlamaCppEngine) -> None:
     prompt = reply_prompt([QUESTION[0], ChatTurn(role="user", content="What should I name my dog?")], "en")
     text = "".join(embedded.stream(prompt, 72, Generation()))
     assert text.strip() and all(ord(character) < 0x10000 for character in text), text
+
+
+def test_a_file_llama_cpp_cannot_read_is_a_load_error_that_names_it(tmp_path: Path) -> None:
+    broken = tmp_path / "half-downloaded.gguf"
+    broken.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(EngineLoadError, match=r"llama\.cpp could not load half-downloaded\.gguf"):
+        LlamaCppEngine("smollm2", broken, Decoding(0.0, 0.9, 1.2, 4, 30))
 
 
 def test_a_reply_never_writes_its_own_ngram_twice_but_may_repeat_the_question() -> None:

@@ -42,18 +42,21 @@ class LlamaCppEngine:
         self.name = name
         self.decoding = decoding
         threads = threads or os.cpu_count() or 1
-        facts = Llama(str(gguf), vocab_only=True, verbose=False).metadata  # the file's header, no weights
-        context = int(facts.get(f"{facts.get('general.architecture')}.context_length", 2048))
-        self.window = context if window is None else min(window, context)
-        self.model: Any = Llama(
-            str(gguf),
-            n_ctx=self.window,
-            n_threads=threads,
-            n_threads_batch=threads,
-            flash_attn=True,  # reads a prompt ~20 % faster on the CPU (~350 tokens/s on two cores)
-            seed=0,
-            verbose=False,
-        )
+        try:
+            self.model: Any = Llama(
+                str(gguf),
+                n_ctx=window or 0,  # 0: the model's own context
+                n_threads=threads,
+                n_threads_batch=threads,
+                flash_attn=True,  # reads a prompt ~20 % faster on the CPU (~350 tokens/s on two cores)
+                seed=0,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python's only word for a file it cannot read
+            raise EngineLoadError(f"llama.cpp could not load {gguf.name}: not a GGUF model it reads ({exc})") from exc
+        facts = self.model.metadata
+        context = int(facts.get(f"{facts.get('general.architecture')}.context_length", self.model.n_ctx()))
+        self.window = min(int(self.model.n_ctx()), context)
         template = self.model.metadata.get("tokenizer.chat_template")
         if not template:
             raise EngineLoadError(f"{gguf.name} has no chat template (use an instruction-tuned model)")
