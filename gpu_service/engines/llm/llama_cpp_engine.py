@@ -1,9 +1,9 @@
 """A GGUF model run by llama.cpp (llama-cpp-python), on the CPU: the embedded SmolLM2-135M, read as it ships.
 
-On two CPU cores it writes SmolLM2-135M's Q4_1 file at ~110 tokens/s, where transformers (the file dequantized to
-float32) writes ~18: a reply's first clause in ~0.3 s instead of ~1 s. The conversation's chat template is the one
-in the file; decoding is the transformers engine's (greedy, its repetition penalty), except that the reply may
-repeat the prompt's n-grams (only its own are forbidden: tiny models loop).
+On two CPU cores it writes SmolLM2-135M's Q4_1 file at ~100-120 tokens/s, where transformers (the file dequantized
+to float32) writes ~18: a live turn's first clause in ~0.5 s instead of ~1 s. The conversation's chat template is
+the one in the file; decoding is the transformers engine's (greedy, its repetition penalty), except that the reply
+may repeat the prompt's n-grams (only its own are forbidden: tiny models loop) and never writes an emoji.
 """
 
 from __future__ import annotations
