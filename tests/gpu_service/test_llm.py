@@ -87,7 +87,7 @@ def reading_all(engine: LLMEngine) -> LLMEngine:
         return LlamaCppEngine("smollm2", settings.llm.smollm2_gguf, engine.decoding, state_cache_bytes=0)
     assert settings.llm.converted_dir is not None
     folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
-    return TransformersEngine("smollm2", folder, "cpu", Decoding(0.0, 0.9, 1.2, 4, 30), prefix_cache_bytes=0)
+    return TransformersEngine("smollm2", folder, "cpu", engine.decoding, prefix_cache_bytes=0)
 
 
 def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEngine) -> None:
@@ -101,6 +101,7 @@ def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEn
     conversation = [*QUESTION, answer, follow_up]
     resumed = Generation()
     text = "".join(local_engine.stream(conversation, 24, resumed))
+    assert first.reused_tokens == 0
     assert resumed.reused_tokens >= local_engine.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
     whole = Generation()
     assert "".join(reading_all(local_engine).stream(conversation, 24, whole)) == text
