@@ -120,7 +120,8 @@ class SentenceChunker:
         word = words[-1].lstrip("(\"'“‘¿¡«").lower()
         if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             return False  # "Dr.", "e.g.", "J."
-        return not (len(words) == 1 and word.isdigit())  # "1." numbering a list
+        # "1." numbering a list: on its own, or after the colon that opens the list ("... can help: 1. Start")
+        return not (word.isdigit() and (len(words) == 1 or words[-2].endswith(":")))
 
 
 def _first_chunk_limit(text: str) -> int | None:

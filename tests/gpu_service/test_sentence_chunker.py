@@ -92,6 +92,12 @@ def test_first_clause_starts_speech_early_then_whole_sentences() -> None:
     assert zh == ["这个问题很好，", "答案有一点长。", "好的，再见。"]
 
 
+def test_a_list_opened_after_a_colon_keeps_its_first_number() -> None:
+    """Before: "... can help: 1." was a sentence; a reply stopped at its sentence limit there ended on "one"."""
+    sentences, _ = chunk("There are ways that can help: 1. Start slowly. 2. Rest well. The end. ")
+    assert sentences == ["There are ways that can help: 1. Start slowly.", "2. Rest well.", "The end."]
+
+
 def test_number_at_the_end_of_the_stream_is_kept_whole() -> None:
     chunker = SentenceChunker()
     assert chunker.feed("The value is 3.") == []  # could still be 3.5
