@@ -85,7 +85,7 @@ def reading_all(engine: LLMEngine) -> LLMEngine:
     settings = Settings()
     if isinstance(engine, LlamaCppEngine):
         return LlamaCppEngine("smollm2", settings.llm.smollm2_gguf, engine.decoding, state_cache_bytes=0)
-    assert settings.llm.converted_dir is not None
+    assert isinstance(engine, TransformersEngine) and settings.llm.converted_dir is not None
     folder = model_folder(settings.llm.smollm2_gguf, settings.llm.converted_dir)
     return TransformersEngine("smollm2", folder, "cpu", engine.decoding, prefix_cache_bytes=0)
 
