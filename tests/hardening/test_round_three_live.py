@@ -129,7 +129,10 @@ def test_one_key_cannot_hold_every_live_slot(gpu: RunningService, tmp_path: Path
         while (again := offer(one)).status_code == 429 and time.monotonic() < deadline:
             time.sleep(1)
         assert again.status_code == 201, again.text
-    assert settles_to(gpu.process.pid, before, within_s=20) <= before, "sessions never connected left threads"
+    # Four sessions were made and dropped: a leak of one thread each is +4. One more is asyncio's default executor,
+    # which keeps any worker it starts when two sessions' setup and teardown overlap (CI: 12 -> 13).
+    after = settles_to(gpu.process.pid, before + 1, within_s=20)
+    assert after <= before + 1, f"sessions never connected left threads: {before} -> {after}"
 
 
 async def _speak_and_leave(url: str, audio: np.ndarray, rate: int) -> None:
