@@ -4,6 +4,7 @@ server (tests/llm_server.py: the embedded model behind HTTP and SSE, with upstre
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,27 @@ def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEn
     whole = Generation()
     assert "".join(reading_all(local_engine).stream(conversation, 24, whole)) == text
     assert whole.reused_tokens == 0
+
+
+def test_kept_model_states_stay_within_their_bound(embedded: LlamaCppEngine) -> None:
+    """Before: llama-cpp-python's state cache counted keys and values only, not the 46 MB of logits each state also
+    copied (a 200-token prompt): bounded at 16 MB it kept every state, and memory grew by ~50 MB a conversation."""
+    bound = 16 * 2**20
+    engine = LlamaCppEngine("smollm2", Settings().llm.smollm2_gguf, embedded.decoding, state_cache_bytes=bound)
+    persona = ChatTurn(role="system", content="You are Ava, a friendly guide who answers in one sentence. " * 12)
+    tracemalloc.start()
+    try:
+        for number in range(8):  # eight conversations, one turn each: a state kept for each
+            asked = [persona, ChatTurn(role="user", content=f"What is {number} plus {number}?")]
+            "".join(engine.stream(asked, 8, Generation()))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert engine.count_tokens(asked) > 150
+    assert held < bound + 8 * 2**20, f"{held / 2**20:.0f} MB held by eight conversations' kept states"
+    resumed = Generation()  # and the last conversation's next turn still reads only its new tokens
+    "".join(engine.stream([*asked, ChatTurn(role="assistant", content="It is 14."), asked[1]], 8, resumed))
+    assert resumed.reused_tokens >= engine.count_tokens(asked) - 4
 
 
 def test_the_embedded_model_writes_no_emoji(embedded: LlamaCppEngine) -> None:

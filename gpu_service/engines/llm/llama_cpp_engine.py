@@ -20,7 +20,7 @@ from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation
 from gpu_service.engines.llm.local_model import Decoding, Emit, LocalModel, Stopped, repeated_ngram_followers
 
-STATE_CACHE_BYTES = 256 * 2**20  # a few conversations' model states, so each turn reads only its new tokens
+STATE_CACHE_BYTES = 256 * 2**20  # the latest conversations' states (~5 MB per 250 tokens): turns read only what is new
 
 
 class LlamaCppEngine:
@@ -36,8 +36,9 @@ class LlamaCppEngine:
         """`window`: the most tokens (prompt and reply) the model is given, at most its own context. `threads`:
         default one per core. `state_cache_bytes`: 0 reads every prompt whole."""
         from llama_cpp import Llama
-        from llama_cpp.llama_cache import LlamaRAMCache
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        from gpu_service.engines.llm.llama_states import ConversationStates
 
         self.name = name
         self.decoding = decoding
@@ -63,7 +64,7 @@ class LlamaCppEngine:
         self._format = Jinja2ChatFormatter(template, eos_token=self._piece(self.model.token_eos()), bos_token="")
         self._unspeakable = self._emoji_tokens()
         if state_cache_bytes:
-            self.model.set_cache(LlamaRAMCache(capacity_bytes=state_cache_bytes))
+            self.model.set_cache(ConversationStates(capacity_bytes=state_cache_bytes))
         self._local = LocalModel(name, decoding)
 
     def _emoji_tokens(self) -> np.ndarray:
