@@ -8,7 +8,6 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -21,6 +20,7 @@ from contracts.avatar_stream import PATH, StreamStart
 from gpu_service.config import DEFAULT_ASSETS
 from tests.avatar_stream import lips_follow, pcm16, receive, recording, rgb, samples_of
 from tests.media_stream import decode
+from tests.process_usage import resident_mb
 
 READER = DEFAULT_ASSETS / "voices" / "librivox_en_reader.wav"  # a person reading, recorded by LibriVox
 FPS = 25
@@ -148,11 +148,6 @@ def test_sessions_are_counted_and_a_client_that_vanishes_gives_its_place_back(se
     asyncio.run(scenario())
 
 
-def _resident_mb(service: RunningService) -> float:
-    status = Path(f"/proc/{service.process.pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
-
-
 def test_a_client_faster_than_real_time_is_held_back_not_buffered(service: RunningService) -> None:
     rate = 48000
     ten_minutes = pcm16(np.tile(recording(READER, rate, seconds=10.0), 60))
@@ -160,7 +155,7 @@ def test_a_client_faster_than_real_time_is_held_back_not_buffered(service: Runni
     async def scenario() -> None:
         start = StreamStart(type="start", size=256, sample_rate=rate, output="frames")
         async with AvatarStreamClient.connect(service.url, start) as client:
-            before = _resident_mb(service)
+            before = resident_mb(service.process.pid)
             sent = 0
             began = time.monotonic()
             chunk = rate * 2 // 10  # 100 ms messages, as fast as they go, output not read meanwhile
@@ -170,7 +165,7 @@ def test_a_client_faster_than_real_time_is_held_back_not_buffered(service: Runni
                 except TimeoutError:
                     break  # held back: the service reads no more until its frames catch up
                 sent += chunk
-            grown = _resident_mb(service) - before
+            grown = resident_mb(service.process.pid) - before
             # Bounded: the audio waiting (10 s, ~2 MB) in the service, more in the sockets' buffers: ~10 MB grown,
             # 65-90 s taken, then a push waits. Unbounded (measured with the bound lifted): 180 s taken in 6 s, 61 MB.
             assert grown < 25, f"{grown:.0f} MB more while a client sent faster than real time"

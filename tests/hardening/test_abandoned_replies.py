@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from common.process.launch import RunningService, run_service
+from tests.process_usage import resident_mb
 from tests.readiness import wait_for_language_model
 
 
@@ -21,11 +21,6 @@ def gpu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     with run_service("gpu_service.app:create_app", env, root) as service:
         wait_for_language_model(service.url)
         yield service
-
-
-def resident_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
 
 
 def abandon(url: str, question: str) -> None:

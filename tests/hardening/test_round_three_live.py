@@ -19,34 +19,9 @@ from common.media.audio import load_audio
 from common.process.launch import RunningService, run_service
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, connect, run_session
+from tests.process_usage import descriptors, settles_to, threads, tree_resident_mb
 from tests.readiness import wait_for_language_model
 from tests.runtime.conftest import runtime_env
-
-
-def thread_names(pid: int) -> list[str]:
-    names = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):  # a thread that ended while we looked
-            names.append((task / "comm").read_text().strip())
-    return sorted(names)
-
-
-def threads(pid: int) -> int:
-    return len(thread_names(pid))
-
-
-def descriptors(pid: int) -> int:
-    """Open files and sockets: a session's UDP sockets, its peer's, its tracks' (threads are counted elsewhere:
-    asyncio's default executor may keep one more idle worker after a busier while, which is not a leak)."""
-    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
-
-
-def settles_to(pid: int, at_most: int, within_s: float = 15) -> int:
-    """The process's thread count once it falls to `at_most` (or what it is when `within_s` has passed)."""
-    deadline = time.monotonic() + within_s
-    while (count := threads(pid)) > at_most and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return count
 
 
 async def _offer(data_channel_only: bool = False) -> str:
@@ -264,22 +239,6 @@ async def _bounded_session(url: str) -> None:
     await peer.pc.close()
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants."""
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            lines = Path(f"/proc/{current}/status").read_text().splitlines()
-        except FileNotFoundError:  # it ended while we looked
-            continue
-        total += next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
-        for task in Path(f"/proc/{current}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                pending += [int(child) for child in (task / "children").read_text().split()]
-    return total / 1024
-
-
 @pytest.mark.deep  # a soak: make test-deep
 def test_the_fallback_gives_its_memory_back_when_idle(tmp_path: Path) -> None:
     """Before: the in-process fallback took the runtime from 192 MB to 2.07 GB and kept it for good."""
@@ -290,14 +249,14 @@ def test_the_fallback_gives_its_memory_back_when_idle(tmp_path: Path) -> None:
         "RUNTIME_FALLBACK_IDLE_S": "3",
     }
     with run_service("runtime.app:create_app", env, tmp_path) as runtime:
-        before = tree_rss_mb(runtime.process.pid)
+        before = tree_resident_mb(runtime.process.pid)
         url = f"{runtime.url}/api/v1/generate"
         made = httpx.post(url, json={"text": "From the local engines.", "language": "en"}, timeout=300)
         assert made.status_code == 200 and made.json()["fallback"] is True, made.text
-        working = tree_rss_mb(runtime.process.pid)
+        working = tree_resident_mb(runtime.process.pid)
         assert working > before + 150, f"{working:.0f} MB: the engines did not load?"
         deadline = time.monotonic() + 20
-        while (idle := tree_rss_mb(runtime.process.pid)) > before + 50 and time.monotonic() < deadline:
+        while (idle := tree_resident_mb(runtime.process.pid)) > before + 50 and time.monotonic() < deadline:
             time.sleep(0.5)
         print(f"fallback: {before:.0f} MB before, {working:.0f} MB working, {idle:.0f} MB once idle")
         assert idle < before + 50, f"{idle:.0f} MB once idle (before: {before:.0f} MB)"

@@ -23,6 +23,7 @@ from gpu_service.assets import AssetReference
 from gpu_service.config import DEFAULT_ASSETS
 from gpu_service.engines.avatar.face import FaceAnalyzer
 from harness.stack import local_stack
+from tests.process_usage import resident_mb
 from tests.runtime.conftest import Stack, in_private_mounts, namespaces_available, runtime_env, wait_for_job
 
 
@@ -181,13 +182,6 @@ def test_each_key_sees_only_its_own_jobs_videos_and_uploads(tmp_path: Path) -> N
         assert shared.status_code == 200
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 def test_request_bodies_are_bounded_while_they_arrive(tmp_path: Path) -> None:
     """Before: a 60 MB upload was spooled to disk before its 413, a 200 MB JSON body took the runtime to 737 MB."""
     env = {
@@ -197,7 +191,7 @@ def test_request_bodies_are_bounded_while_they_arrive(tmp_path: Path) -> None:
     }
     (tmp_path / "tmp").mkdir()
     with run_service("runtime.app:create_app", env, tmp_path) as runtime:
-        before = rss_mb(runtime.process.pid)
+        before = resident_mb(runtime.process.pid)
         declared = httpx.post(
             f"{runtime.url}/api/v1/voices", files={"file": ("big.wav", b"\0" * 60_000_000, "audio/wav")}, timeout=60
         )
@@ -215,7 +209,7 @@ def test_request_bodies_are_bounded_while_they_arrive(tmp_path: Path) -> None:
             timeout=60,
         )
         assert streamed.status_code == 413 and "RUNTIME_MAX_JSON_BYTES" in streamed.json()["detail"]
-        assert rss_mb(runtime.process.pid) - before < 50
+        assert resident_mb(runtime.process.pid) - before < 50
         assert not list((tmp_path / "tmp").iterdir()) and not list(
             (tmp_path / "data" / "uploads" / "incoming").iterdir()
         )

@@ -1,0 +1,53 @@
+"""What a service process holds, read from /proc: threads, descriptors, resident memory (leak checks)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+
+def threads(pid: int) -> int:
+    count = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended while we looked
+            (task / "comm").read_text()
+            count += 1
+    return count
+
+
+def settles_to(pid: int, at_most: int, within_s: float = 15) -> int:
+    """The process's thread count once it falls to `at_most` (or what it is when `within_s` has passed)."""
+    deadline = time.monotonic() + within_s
+    while (count := threads(pid)) > at_most and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return count
+
+
+def descriptors(pid: int) -> int:
+    """Open files and sockets: a session's UDP sockets, its peer's, its tracks' (threads are counted elsewhere:
+    asyncio's default executor may keep one more idle worker after a busier while, which is not a leak)."""
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def resident_mb(pid: int) -> float:
+    return _resident_kb(Path(f"/proc/{pid}/status").read_text()) / 1024
+
+
+def tree_resident_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += _resident_kb(Path(f"/proc/{current}/status").read_text())
+        except FileNotFoundError:  # it ended while we looked
+            continue
+        for task in Path(f"/proc/{current}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return total / 1024
+
+
+def _resident_kb(status: str) -> int:
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
