@@ -127,6 +127,19 @@ def test_the_mouth_timeline_follows_the_sound(engine: KokoroEngine, language: st
     assert first_sound < 0.1, "Kokoro's ~0.4 s of leading silence should be cut"
 
 
+def trailing_quiet_s(samples: np.ndarray) -> float:
+    return float(len(samples) - 1 - np.flatnonzero(np.abs(samples) > 0.01)[-1]) / SAMPLE_RATE
+
+
+def test_a_piece_that_stops_mid_sentence_is_followed_without_a_sentence_pause(engine: KokoroEngine) -> None:
+    """A live reply's first words ("He was not an old" / "supposed young man."): their own pieces, heard as one
+    sentence. Before, each kept a sentence's 0.3 s of silence after it, a 0.43 s hole mid-sentence."""
+    opened = synthesize(engine, "He was not an old", "en", None, match_voice=False)
+    closed = synthesize(engine, "He was not an old man.", "en", None, match_voice=False)
+    assert trailing_quiet_s(opened.samples) <= 0.1
+    assert 0.2 <= trailing_quiet_s(closed.samples) <= 0.35  # a sentence still ends with its pause
+
+
 def test_text_with_nothing_to_say_gives_a_short_silence(engine: KokoroEngine) -> None:
     speech = synthesize(engine, "😀👍", "en", None, match_voice=False)
     assert 0 < speech.duration_s < 1 and not np.any(speech.samples)

@@ -33,6 +33,10 @@ SILENT_S = 0.3  # a sentence with nothing to say (only emoji, say) still takes a
 # Kokoro surrounds each utterance with ~0.4 s of silence before and ~0.5 s after: kept to these, in whole frames of
 # its durations (the first sound comes 0.35 s sooner; the sentence pause stays natural).
 KEEP_BEFORE_S, KEEP_AFTER_S = 0.05, 0.3
+# After a piece that stops mid-sentence (a live reply's first words, a sentence over MAX_TOKENS): the next piece
+# follows as the next word would, not after a sentence's pause (0.43 s between "He was not an old" and "supposed").
+KEEP_AFTER_OPEN_S = 0.05
+CLOSING_PUNCTUATION = frozenset(",.!?;:…—")
 AUDIBLE = 0.01  # |sample| above which the output is sound
 
 
@@ -107,7 +111,8 @@ class KokoroEngine:
             return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
         spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._settings.speed, run)
         timeline = _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
-        return _trimmed(spoken.audio, timeline)
+        keep_after = KEEP_AFTER_S if symbols[-1] in CLOSING_PUNCTUATION else KEEP_AFTER_OPEN_S
+        return _trimmed(spoken.audio, timeline, keep_after)
 
     def _calibration(self, style: str) -> np.ndarray:
         # The English text's first sentence (~4 s) is enough for the EQ's average spectrum, and takes ~1 s to say.
@@ -161,13 +166,16 @@ def _timeline(symbols: list[str], frames: np.ndarray) -> list[PhonemeEvent]:
     return merge_pauses(events)
 
 
-def _trimmed(audio: np.ndarray, timeline: list[PhonemeEvent]) -> tuple[np.ndarray, list[PhonemeEvent]]:
-    """The audio without most of its leading and trailing silence, and the timeline moved with it."""
+def _trimmed(
+    audio: np.ndarray, timeline: list[PhonemeEvent], keep_after_s: float
+) -> tuple[np.ndarray, list[PhonemeEvent]]:
+    """The audio without most of its leading and trailing silence (`keep_after_s` of it kept), and the timeline moved
+    with it."""
     sound = np.flatnonzero(np.abs(audio) > AUDIBLE)
     if not sound.size:
         return audio, timeline
     start = max(0, int(sound[0] - KEEP_BEFORE_S * SAMPLE_RATE)) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME
-    end = -(-int(sound[-1] + KEEP_AFTER_S * SAMPLE_RATE) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
+    end = -(-int(sound[-1] + keep_after_s * SAMPLE_RATE) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
     end = min(len(audio), end)
     offset, duration = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
     moved = [PhonemeEvent(event.t - offset, event.phoneme) for event in timeline]
