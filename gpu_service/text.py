@@ -53,8 +53,8 @@ ABBREVIATIONS = frozenset(
 FIRST_CLAUSE_MIN_WORDS = 2  # an early cut of the first sentence at a comma needs at least this many words
 FIRST_CLAUSE_MIN_CJK = 4  # or this many Chinese characters
 FIRST_PHRASE_MIN_WORDS = 4  # a first piece cut where a phrase starts has at least this many words
-FIRST_CHUNK_MAX_WORDS = 8  # without any punctuation by then, the first chunk ends at a word boundary
-FIRST_CHUNK_MAX_CJK = 12
+FIRST_CHUNK_MAX_WORDS = 5  # without any punctuation by then, the first chunk ends at a word boundary
+FIRST_CHUNK_MAX_CJK = 8
 
 
 class SentenceChunker:
@@ -101,7 +101,7 @@ class SentenceChunker:
                 for m in _PHRASE_START.finditer(text)
                 if len(text[: m.start()].split()) >= FIRST_PHRASE_MIN_WORDS
             ]
-            if not ends and (cut := _first_chunk_limit(text)) is not None:
+            if (cut := _first_chunk_limit(text)) is not None:  # whole text (a say) is cut as a stream of it would be
                 ends.append(cut)
         if ends:
             return min(ends)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gpu_service.text import SentenceChunker
+from gpu_service.text import SentenceChunker, split_first_clause
 
 
 def tokens(text: str) -> list[str]:
@@ -85,9 +85,9 @@ def test_chinese_without_punctuation_is_cut_at_the_limit() -> None:
 
 
 def test_first_clause_starts_speech_early_then_whole_sentences() -> None:
-    text = "Well, that is a good question, and the answer is long. Then more, and more."
+    text = "Well now, that is a good question, and the answer is long. Then more, and more."
     sentences, _ = chunk(text, first_clause=True)
-    assert sentences == ["Well, that is a good question,", "and the answer is long.", "Then more, and more."]
+    assert sentences == ["Well now,", "that is a good question, and the answer is long.", "Then more, and more."]
     zh, _ = chunk("这个问题很好，答案有一点长。好的，再见。", first_clause=True)
     assert zh == ["这个问题很好，", "答案有一点长。", "好的，再见。"]
 
@@ -108,11 +108,28 @@ def test_number_at_the_end_of_the_stream_is_kept_whole() -> None:
 def test_first_chunk_without_punctuation_ends_after_a_few_words() -> None:
     text = "Lovely sunny weather makes everybody feel happy today my friends. Ask me anything."
     sentences, when = chunk(text, first_clause=True)
-    assert sentences[0] == "Lovely sunny weather makes everybody feel happy today"
-    assert sentences[1:] == ["my friends.", "Ask me anything."]
-    assert when[0] == 9  # as soon as the ninth word began
+    assert sentences[0] == "Lovely sunny weather makes everybody"
+    assert sentences[1:] == ["feel happy today my friends.", "Ask me anything."]
+    assert when[0] == 6  # as soon as the sixth word began
     zh, _ = chunk("我是一个喜欢探索新地方的导游也喜欢交朋友。你好。", first_clause=True)
-    assert zh[0] == "我是一个喜欢探索新地方的" and zh[1:] == ["导游也喜欢交朋友。", "你好。"]
+    assert zh[0] == "我是一个喜欢探索" and zh[1:] == ["新地方的导游也喜欢交朋友。", "你好。"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Let me tell you a long story about the sea and its ships.",
+        "Paris is a beautiful city with many famous sights to see.",
+        "Hello there, how are you today?",
+        "我是一个喜欢探索新地方的导游也喜欢交朋友。",
+    ],
+)
+def test_a_whole_text_is_cut_where_its_stream_would_be(text: str) -> None:
+    """A live say (its text known at once) starts from the same first piece as a reply written word by word; before,
+    the word limit applied to a stream only, and a say's first piece could run on to its first phrase or sentence."""
+    first, rest = split_first_clause(text)
+    streamed, _ = chunk(text, first_clause=True)
+    assert first == streamed[0] and rest.split() == " ".join(streamed[1:]).split()
 
 
 def test_first_chunk_ends_where_a_phrase_starts() -> None:
@@ -126,6 +143,6 @@ def test_first_chunk_ends_where_a_phrase_starts() -> None:
     short, _ = chunk("It is in the north and very cold.", first_clause=True)
     assert short == ["It is in the north", "and very cold."]  # "in" after two words: too soon to cut
     within, _ = chunk("Walk within the old walls of the city today. Go.", first_clause=True)
-    assert within[0] == "Walk within the old walls of the city"
-    article, _ = chunk("Most people need three days to see the main sights.", first_clause=True)
-    assert article[0] == "Most people need three days to see"  # not "... to see the"
+    assert within[0] == "Walk within the old walls"
+    article, _ = chunk("You should really see the old town.", first_clause=True)
+    assert article == ["You should really see", "the old town."]  # not "... see the" / "old town."

@@ -150,6 +150,7 @@ async def _barge_in(url: str, listener: Listener) -> None:
     stopped_s = time.monotonic() - voiced_at
     print(f"barge-in: the avatar stopped {stopped_s * 1000:.0f} ms after the user's voice started")
     assert stopped_s < 1.0 and "long story" in interrupted["text"]
+    peer.events = [event for event in peer.events if event["type"] != "sentence"]  # the story's, not the reply's
     heard = await peer.wait_event("heard", timeout_s=10)
     stages(heard, "speech_end", ["turn_end", "transcript"])
     ended_at = spoke_at + len(question) / rate
