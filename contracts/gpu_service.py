@@ -174,6 +174,11 @@ class SpeakRequest(VideoOptions):
     """Text to a talking-head video stream: speech and rendering overlapped, sentence by sentence."""
 
     text: SpokenText = Field(description="What to say. Long text is split into sentences.")
+    first_clause: StrictBool = Field(
+        False,
+        description="Voice the first sentence's first clause on its own (cut at a comma, where a phrase starts, or "
+        "after five words), so the first fragment comes sooner: for a stream watched as it is made.",
+    )
 
 
 ChatRole = Literal["system", "user", "assistant"]

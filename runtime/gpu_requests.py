@@ -62,7 +62,8 @@ async def speak_request(
     options = await video_options(
         request.voice, request.portrait, request.face, language, backend, uploads, settings, owner
     )
-    return SpeakRequest(**options.model_dump(exclude_none=True), text=request.text)
+    # A stream is watched as it is made: its first clause is voiced on its own, so it starts sooner.
+    return SpeakRequest(**options.model_dump(exclude_none=True), text=request.text, first_clause=request.stream)
 
 
 async def reply_request(

@@ -48,7 +48,8 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
     """
     started = time.perf_counter()
     order = resolve_speech(request, services, request.text)
-    return _video_stream(request, order, order.speak(request.text), request.text, None, services, started)
+    speech = order.speak(request.text, first_clause=request.first_clause)
+    return _video_stream(request, order, speech, request.text, None, services, started)
 
 
 @router.post(

@@ -126,3 +126,25 @@ def test_a_streamed_videos_sentences_arrive_as_they_are_said(stack: Stack) -> No
     read_events(f"{stack.runtime.url}{events_url}", again)
     assert [name for name, _ in again] == ["done"]
     assert httpx.get(f"{stack.runtime.url}/api/v1/videos/{'0' * 32}/events").status_code == 404
+
+
+def test_a_stream_voices_its_first_clause_on_its_own_a_stored_clip_its_whole_sentence(stack: Stack) -> None:
+    """A stream is watched as it is made: its first sound waits for its first clause only ("Good evening,"), not
+    the whole first sentence. A clip that is waited for keeps its sentences whole."""
+    text = "Good evening, and welcome to the program. That is all."
+    body = {"text": text, "language": "en", "stream": True}
+    events: ServerEvents = []
+    with httpx.stream("POST", f"{stack.runtime.url}/api/v1/generate", json=body, timeout=300) as response:
+        assert response.status_code == 200
+        follower = threading.Thread(
+            target=read_events, args=(f"{stack.runtime.url}{response.headers[EVENTS_URL_HEADER]}", events)
+        )
+        follower.start()
+        response.read()
+    follower.join(60)
+    said = [str(data["text"]) for name, data in events if name == "sentence" and data["text"]]
+    assert said == ["Good evening,", "and welcome to the program.", "That is all."]
+    waited = httpx.post(f"{stack.runtime.url}/api/v1/generate", json={"text": text, "language": "en"}, timeout=300)
+    assert waited.status_code == 200, waited.text
+    segments = [segment.text for segment in GenerateResult.model_validate(waited.json()).segments]
+    assert segments == ["Good evening, and welcome to the program.", "That is all."]
