@@ -135,9 +135,9 @@ def test_a_piece_that_stops_mid_sentence_is_followed_without_a_sentence_pause(en
     """A live reply's first words ("He was not an old" / "supposed young man."): their own pieces, heard as one
     sentence. Before, each kept a sentence's 0.3 s of silence after it, a 0.43 s hole mid-sentence."""
     opened = synthesize(engine, "He was not an old", "en", None, match_voice=False)
-    closed = synthesize(engine, "He was not an old man.", "en", None, match_voice=False)
     assert trailing_quiet_s(opened.samples) <= 0.1
-    assert 0.2 <= trailing_quiet_s(closed.samples) <= 0.35  # a sentence still ends with its pause
+    for closed in ("He was not an old man.", 'He said "not old."'):  # a sentence still ends with its pause
+        assert 0.2 <= trailing_quiet_s(synthesize(engine, closed, "en", None, match_voice=False).samples) <= 0.35
 
 
 def test_text_with_nothing_to_say_gives_a_short_silence(engine: KokoroEngine) -> None:

@@ -111,7 +111,7 @@ class KokoroEngine:
             return np.zeros(int(SILENT_S * SAMPLE_RATE), np.float32), [PhonemeEvent(0.0, PAUSE)]
         spoken = self._model.speak(self._model.tokens("".join(symbols)), style, self._settings.speed, run)
         timeline = _timeline([PAUSE, *symbols, PAUSE], spoken.frames)
-        keep_after = KEEP_AFTER_S if symbols[-1] in CLOSING_PUNCTUATION else KEEP_AFTER_OPEN_S
+        keep_after = KEEP_AFTER_S if _ends_a_clause(symbols) else KEEP_AFTER_OPEN_S
         return _trimmed(spoken.audio, timeline, keep_after)
 
     def _calibration(self, style: str) -> np.ndarray:
@@ -164,6 +164,12 @@ def _timeline(symbols: list[str], frames: np.ndarray) -> list[PhonemeEvent]:
         if ipa is not None:
             events.append(PhonemeEvent(float(start), ipa))
     return merge_pauses(events)
+
+
+def _ends_a_clause(symbols: list[str]) -> bool:
+    """Whether the phonemes end with punctuation, before any closing quote, bracket or space ('hˈI. ')."""
+    text = "".join(symbols).rstrip(' "“”()')
+    return bool(text) and text[-1] in CLOSING_PUNCTUATION
 
 
 def _trimmed(
