@@ -176,8 +176,8 @@ class SpeakRequest(VideoOptions):
     text: SpokenText = Field(description="What to say. Long text is split into sentences.")
     first_clause: StrictBool = Field(
         False,
-        description="Voice the first sentence's first clause on its own (cut at a comma, where a phrase starts, or "
-        "after five words), so the first fragment comes sooner: for a stream watched as it is made.",
+        description="Voice the first sentence's first clause on its own (cut at a comma or where a phrase starts), "
+        "so the first fragment comes sooner: for a stream watched as it is made.",
     )
 
 

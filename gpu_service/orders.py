@@ -31,14 +31,15 @@ class SpeechOrder:
     match_voice: bool
     held: ExitStack = field(default_factory=ExitStack)  # the engines this order keeps loaded
 
-    def speak(self, text: str, first_clause: bool = False) -> Iterator[SpeechSegment]:
-        """`first_clause`: voiced on its own first, so the first sound comes sooner (live speech)."""
+    def speak(self, text: str, first_clause: bool = False, word_limit: bool = True) -> Iterator[SpeechSegment]:
+        """`first_clause`: voiced on its own first, so the first sound comes sooner (live speech, a stream); cut
+        after a few words too unless `word_limit` is False (split_first_clause)."""
         if not first_clause:
             return self.engine.stream(text, self.language, self.voice, match_voice=self.match_voice)
-        return self._clause_first(text)
+        return self._clause_first(text, word_limit)
 
-    def _clause_first(self, text: str) -> Iterator[SpeechSegment]:
-        pieces = (piece for piece in split_first_clause(text) if piece)
+    def _clause_first(self, text: str, word_limit: bool) -> Iterator[SpeechSegment]:
+        pieces = (piece for piece in split_first_clause(text, word_limit) if piece)
         return SpeechChain(
             self.engine.stream(piece, self.language, self.voice, match_voice=self.match_voice) for piece in pieces
         )

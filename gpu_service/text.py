@@ -62,13 +62,15 @@ class SentenceChunker:
 
     A "." after a number ("3.5"), an abbreviation ("e.g.", "Dr.") or an initial ("J.") does not end a sentence;
     Chinese punctuation ends one without a following space; text without punctuation is cut at `max_chars` on a
-    word boundary. With `first_clause`, the first sentence may end at a comma once it has a few words, so the
-    first speech starts sooner.
+    word boundary. With `first_clause`, the first sentence may end at a comma once it has a few words, or where a
+    phrase starts, so the first speech starts sooner; with `word_limit` too after FIRST_CHUNK_MAX_WORDS words (live
+    speech: sooner still, at a cost in phrasing a stored clip does not pay).
     """
 
-    def __init__(self, max_chars: int = 300, *, first_clause: bool = False) -> None:
+    def __init__(self, max_chars: int = 300, *, first_clause: bool = False, word_limit: bool = True) -> None:
         self.max_chars = max_chars
         self.first_clause = first_clause
+        self.word_limit = word_limit
         self.buffer = ""
         self.emitted = 0
 
@@ -101,7 +103,7 @@ class SentenceChunker:
                 for m in _PHRASE_START.finditer(text)
                 if len(text[: m.start()].split()) >= FIRST_PHRASE_MIN_WORDS
             ]
-            if (cut := _first_chunk_limit(text)) is not None:  # whole text (a say) is cut as a stream of it would be
+            if self.word_limit and (cut := _first_chunk_limit(text)) is not None:  # a whole text as its stream
                 ends.append(cut)
         if ends:
             return min(ends)
@@ -199,9 +201,9 @@ def join_sentences(sentences: list[str]) -> str:
     return text
 
 
-def split_first_clause(text: str) -> tuple[str, str]:
-    """The text's first clause (its first sentence if that has no comma after a few words), and the rest."""
-    chunker = SentenceChunker(first_clause=True)
+def split_first_clause(text: str, word_limit: bool = True) -> tuple[str, str]:
+    """The text's first clause (see SentenceChunker: its first sentence if nothing cuts it sooner), and the rest."""
+    chunker = SentenceChunker(first_clause=True, word_limit=word_limit)
     pieces = chunker.feed(text) + chunker.flush()
     return (pieces[0], join_sentences(pieces[1:])) if pieces else ("", "")
 

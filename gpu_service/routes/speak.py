@@ -48,7 +48,8 @@ def speak(request: SpeakRequest, services: Annotated[Services, Depends(get_servi
     """
     started = time.perf_counter()
     order = resolve_speech(request, services, request.text)
-    speech = order.speak(request.text, first_clause=request.first_clause)
+    # A clip is kept: its first clause ends where a speaker could pause, never mid-phrase after a few words.
+    speech = order.speak(request.text, first_clause=request.first_clause, word_limit=False)
     return _video_stream(request, order, speech, request.text, None, services, started)
 
 

@@ -132,6 +132,20 @@ def test_a_whole_text_is_cut_where_its_stream_would_be(text: str) -> None:
     assert first == streamed[0] and rest.split() == " ".join(streamed[1:]).split()
 
 
+def test_a_clip_s_first_clause_ends_only_where_a_speaker_could_pause() -> None:
+    """A stored clip (a streamed /generate) is cut at a comma or where a phrase starts, never after a few words
+    mid-phrase: its captions and its phrasing are kept, and the five-word limit is live speech's alone."""
+    assert split_first_clause("Hello, I am glad you are here.", word_limit=False) == (
+        "Hello, I am glad you are here.",
+        "",
+    )
+    assert split_first_clause("Hello, I am glad you are here.") == ("Hello, I am glad you", "are here.")
+    paris = "Paris is a beautiful city with many famous sights to see."
+    assert split_first_clause(paris, word_limit=False)[0] == "Paris is a beautiful city"
+    first, rest = split_first_clause("Good evening, and welcome to the program. That is all.", word_limit=False)
+    assert (first, rest) == ("Good evening,", "and welcome to the program. That is all.")
+
+
 def test_first_chunk_ends_where_a_phrase_starts() -> None:
     """Before a conjunction, relative word or preposition once a few words came: a short first piece to voice,
     ending where a speaker could pause."""
