@@ -16,6 +16,12 @@ def threads(pid: int) -> int:
     return count
 
 
+# asyncio's default executor keeps a worker it started (up to cores + 4) when `to_thread` calls overlap, as a
+# session's or a refused offer's setup and teardown do: one more thread after a busier while is that, not a leak (a
+# leak of one thread per session or offer is several).
+EXECUTOR_SLACK = 1
+
+
 def settles_to(pid: int, at_most: int, within_s: float = 15) -> int:
     """The process's thread count once it falls to `at_most` (or what it is when `within_s` has passed)."""
     deadline = time.monotonic() + within_s
