@@ -109,6 +109,21 @@ def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEn
     assert whole.reused_tokens == 0
 
 
+def test_a_conversation_s_next_reply_reads_only_the_new_question(embedded: LlamaCppEngine) -> None:
+    """Live turns build each prompt with reply_prompt: the next one must start with the last one whole (the question
+    and its language reminder, then the reply), or the model reads the last question and reply again (~45 ms)."""
+    turns = [ChatTurn(role="user", content="What is the sun?")]
+    reply = "".join(embedded.stream(reply_prompt(turns, "en"), 24, Generation())).strip()
+    follow_up = "Why is it hot?"
+    turns += [ChatTurn(role="assistant", content=reply), ChatTurn(role="user", content=follow_up)]
+    prompt, resumed = reply_prompt(turns, "en"), Generation()
+    "".join(embedded.stream(prompt, 4, resumed))
+    read = embedded.count_tokens(prompt) - resumed.reused_tokens
+    asked = len(embedded.model.tokenize(f"{follow_up}\n\n(Answer in English.)".encode(), add_bos=False))
+    # Beside the question: the chat template's ten tokens, and the reply's last word when it was cut off mid-word.
+    assert read <= asked + 16, f"{read} tokens read for a {asked}-token question (53 when the last is read again)"
+
+
 def test_kept_model_states_stay_within_their_bound(embedded: LlamaCppEngine) -> None:
     """Before: llama-cpp-python's state cache counted keys and values only, not the 46 MB of logits each state also
     copied (a 200-token prompt): bounded at 16 MB it kept every state, and memory grew by ~50 MB a conversation."""
