@@ -51,6 +51,10 @@ class Prefetch(Generic[T]):
             self.close()
             raise
 
+    def ready(self) -> bool:
+        """Whether poll() would return at once (an item, the end, or the producer's failure)."""
+        return self._finished or not self._buffer.empty()
+
     def close(self, wait: bool = True) -> None:
         """Stop the producer; `wait=False` returns at once (it ends, and closes `items`, in its own time). `items`
         with a cancel() method are told at once, from here: they need not finish the item in hand first."""

@@ -123,11 +123,15 @@ class Performer:
             while True:
                 self._ticks.get_nowait()
 
-    def _put(self, tick: Tick, generation: int) -> bool:
-        """Wait for room; False when the work was interrupted or the session ended meanwhile."""
+    def _put(self, tick: Tick, generation: int, give_way: Callable[[], bool] | None = None) -> bool:
+        """Wait for room; False when the work was interrupted or the session ended meanwhile, or, for an idle tick
+        (`give_way`), as soon as what it waits for is there: speech must not wait for room behind idle motion (a
+        tick's 40 ms, on every reply's and say's way to its first sound)."""
         while not self._stopped.is_set() and generation == self._generation:
+            if give_way is not None and give_way():
+                return False
             try:
-                self._ticks.put(tick, timeout=WAIT_S)
+                self._ticks.put(tick, timeout=WAIT_S if give_way is None else POLL_S)
                 return True
             except queue.Full:
                 continue
@@ -141,7 +145,7 @@ class Performer:
                 generation = self._generation
                 for frame in self.session.idle(IDLE_FRAMES / self.fps):
                     tick = Tick(self._frame_of(frame), self._silence, False, generation)
-                    if not self._put(tick, generation) or not self._orders.empty():
+                    if not self._put(tick, generation, give_way=self._has_order):
                         break
                 continue
             self._perform(order)
@@ -173,8 +177,9 @@ class Performer:
             except StopIteration:
                 break
             if not ready:  # the model is still writing: the face idles meanwhile instead of freezing
-                if not self._play(framer.flush(), None, generation) or not self._idle_frame(generation):
+                if not self._play(framer.flush(), None, generation):
                     return False
+                self._idle_frame(generation, give_way=segments.ready)
                 continue
             segment = ready[0]
             order.on_segment(segment.text)
@@ -205,9 +210,12 @@ class Performer:
                 return False
         return True
 
-    def _idle_frame(self, generation: int) -> bool:
+    def _idle_frame(self, generation: int, give_way: Callable[[], bool]) -> None:
         frame = next(iter(self.session.idle(1 / self.fps)))
-        return self._put(Tick(self._frame_of(frame), self._silence, False, generation), generation)
+        self._put(Tick(self._frame_of(frame), self._silence, False, generation), generation, give_way)
+
+    def _has_order(self) -> bool:
+        return not self._orders.empty()
 
     def _frame_of(self, image: np.ndarray) -> av.VideoFrame:
         """The encoder's frame for `image`: the same frame again when the session repeats its last image (a still

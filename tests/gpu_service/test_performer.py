@@ -72,6 +72,29 @@ def test_the_face_idles_while_the_reply_is_written_then_speaks(performer: Perfor
     assert ended == [True]
 
 
+def test_speech_is_taken_up_without_waiting_for_room_behind_idle_motion(performer: Performer) -> None:
+    """Ticks are taken one a frame (40 ms); idle ticks waiting for room must give way to an order, and to a reply's
+    first segment once it exists, or every say and reply waits up to a frame longer for its first sound. Nothing
+    takes ticks here: the queue is full, so only an idle tick that gives way lets speech begin."""
+    written = threading.Event()
+    begun: list[str] = []
+
+    def writer() -> Iterator[SpeechSegment]:  # a model still writing when the order is taken up
+        written.wait(5.0)
+        yield tone(0.5)
+
+    time.sleep(0.3)  # the idle ticks made ahead fill the queue
+    performer.say(Order(writer(), RATE, begun.append, lambda completed: None))
+    deadline = time.monotonic() + 2.0
+    while performer.queued and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not performer.queued, "the order waits behind idle ticks no one has taken"
+    written.set()
+    while not begun and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert begun == ["a sentence"], "the first segment waits behind an idle tick no one has taken"
+
+
 def test_an_interruption_does_not_wait_for_a_stuck_writer(performer: Performer) -> None:
     ended: list[bool] = []
     release = threading.Event()
