@@ -6,6 +6,7 @@ Only pydantic here: the runtime imports it without any of the service's heavy de
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
@@ -211,8 +212,12 @@ class ReplyRequest(VideoOptions):
 
     def turns(self) -> list[ChatTurn]:
         """The whole conversation for the model: system, history, then the new message."""
-        system = [ChatTurn(role="system", content=self.system)] if self.system else []
-        return [*system, *self.history, ChatTurn(role="user", content=self.text)]
+        return [*conversation(self.system, self.history), ChatTurn(role="user", content=self.text)]
+
+
+def conversation(system: str | None, history: Sequence[ChatTurn]) -> list[ChatTurn]:
+    """A conversation so far for the model: its system message (if any), then its turns."""
+    return [*([ChatTurn(role="system", content=system)] if system else []), *history]
 
 
 FinishReason = Literal["stop", "length", "sentences", "timeout", "error", "language"]
@@ -231,6 +236,11 @@ class ReplyInfo(BaseModel):
     )
     tokens: int = 0
     prompt_tokens: int = 0
+    prompt_tokens_read: int | None = Field(
+        None,
+        description="Of the prompt, the tokens a local model read for this reply; it had read the rest before (the "
+        "conversation so far). None for a model on a server.",
+    )
     dropped_turns: int = Field(0, description="Oldest turns left out to fit the model's window.")
     first_token_s: float | None = Field(None, description="From the request to the model's first token.")
     first_sentence_s: float | None = Field(None, description="From the request to the first complete sentence.")
@@ -509,6 +519,11 @@ class TurnTimings(BaseModel):
     first_clause_s: float | None = Field(None, description="Chat: the first clause was complete, handed to speech.")
     first_audio_s: float | None = Field(None, description="The reply's first audio was synthesized.")
     first_packet_s: float | None = Field(None, description="The reply's first audio went out to the peer.")
+    prompt_tokens_read: int | None = Field(
+        None,
+        description="Chat, a local model: the prompt's tokens it read for this turn (~3 ms each on two CPU cores); "
+        "the conversation before them it had read already, or while the user spoke.",
+    )
 
 
 class SessionEvent(BaseModel):

@@ -13,11 +13,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from common.errors import TooLarge, Unprocessable
-from contracts.gpu_service import Language, ReplyInfo, ReplyRequest, VideoOptions, VoiceOptions
+from contracts.gpu_service import ChatTurn, Language, ReplyInfo, ReplyRequest, VideoOptions, VoiceOptions
 from gpu_service.assets import AssetReference
 from gpu_service.dependencies import Services
 from gpu_service.engines.base import AvatarSession, SpeechChain, SpeechSegment, TTSEngine
-from gpu_service.replying import ReplyLimits, ReplyOrder, ReplySpeech, spoken_reply, unspoken_language_reply
+from gpu_service.engines.llm.base import LLMEngine
+from gpu_service.engines.registry import EngineSpec
+from gpu_service.replying import (
+    ReplyLimits,
+    ReplyOrder,
+    ReplySpeech,
+    read_ahead,
+    spoken_reply,
+    unspoken_language_reply,
+)
 from gpu_service.text import split_first_clause
 
 
@@ -94,6 +103,19 @@ def open_avatar(request: VideoOptions, services: Services, seed_text: str) -> Op
     return OpenedAvatar(engine.name, portrait, session, held)
 
 
+def read_conversation_ahead(
+    language: Language, llm_engine: str | None, turns: list[ChatTurn], services: Services
+) -> None:
+    """The model reads the conversation so far (system and history) before the next message comes, if it is free
+    (replying.read_ahead). Nothing for a language the model does not write: its reply is a fixed sentence."""
+    spec = services.engines.llm.spec(llm_engine)
+    if not _writes(spec, language, services):
+        return
+    with ExitStack() as held:
+        llm = services.engines.llm.hold(llm_engine, held)
+        read_ahead(llm, ReplyLimits.of(services.settings.llm, spec.embedded), turns, language)
+
+
 def start_reply(
     request: ReplyRequest, speech: SpeechOrder, services: Services, started: float
 ) -> tuple[ReplySpeech, ReplyInfo]:
@@ -101,7 +123,7 @@ def start_reply(
     `speech` until it is released. A language the model does not write gets a fixed sentence saying so."""
     settings = services.settings.llm
     spec = services.engines.llm.spec(request.llm_engine)
-    if settings.say_unspoken_language and spec.languages and speech.language not in spec.languages:
+    if not _writes(spec, speech.language, services):
         return unspoken_language_reply(
             spec.name, speech.engine, speech.language, speech.voice, speech.match_voice, started
         )
@@ -115,3 +137,10 @@ def start_reply(
         speech.match_voice,
     )
     return spoken_reply(order, request.turns(), started)
+
+
+def _writes(spec: EngineSpec[LLMEngine], language: Language, services: Services) -> bool:
+    """Whether the model is asked for a reply in `language`: not when it does not write it and a fixed sentence
+    saying so is the reply (GPU_LLM__SAY_UNSPOKEN_LANGUAGE)."""
+    unspoken = bool(spec.languages) and language not in spec.languages
+    return not (unspoken and services.settings.llm.say_unspoken_language)

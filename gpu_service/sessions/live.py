@@ -40,12 +40,13 @@ from contracts.gpu_service import (
     SessionTurn,
     TurnTimings,
     VideoOptions,
+    conversation,
 )
 from gpu_service.dependencies import Services
 from gpu_service.engines.asr.transcriber import Transcriber, Transcript
 from gpu_service.engines.base import SpeechSegment
 from gpu_service.media.opus_voice import OpusVoice
-from gpu_service.orders import OpenedAvatar, open_avatar, resolve_speech, start_reply
+from gpu_service.orders import OpenedAvatar, open_avatar, read_conversation_ahead, resolve_speech, start_reply
 from gpu_service.sessions.addresses import media_addresses, restrict_media_to
 from gpu_service.sessions.listening import hear_promptly, listen
 from gpu_service.sessions.performer import OUTPUT_RATE, Order, Performer
@@ -74,6 +75,7 @@ class LiveSession:
     turns: list[SessionTurn] = field(default_factory=list)  # the conversation (what the model sees, and GET shows)
     listener: asyncio.Task[None] | None = None  # the microphone's, when the peer sends one
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # orders being prepared
+    reading_ahead: asyncio.Task[None] | None = None  # the model reading the conversation while the user speaks
     held: ExitStack = field(default_factory=ExitStack)  # engines kept loaded for the session's life
     turn_log: EventLog[SessionTurn] = field(default_factory=EventLog)  # `turns` as events, for followers
 
@@ -185,8 +187,8 @@ class LiveSessions:
             return
         if session.listener is not None:
             session.listener.cancel()
-        for task in list(session.tasks):
-            task.cancel()
+        for task in [*session.tasks, *([session.reading_ahead] if session.reading_ahead else [])]:
+            task.cancel()  # a reading ahead already under way ends in its thread by itself
         await _discard(session)
         log.info("live session %s closed: %s", session_id, reason)
 
@@ -237,6 +239,7 @@ class LiveSessions:
             session.last_command = time.monotonic()
             session.performer.interrupt()
             send(SessionEvent(type="listening"))
+            self._read_ahead(session)
 
         def on_heard(transcript: Transcript, clock: TurnClock) -> None:
             session.last_command = time.monotonic()
@@ -255,6 +258,24 @@ class LiveSessions:
             return transcribers[0]
 
         await listen(track, transcriber, session.offer.language, asr, on_voice, on_speech, on_heard)
+
+    def _read_ahead(self, session: LiveSession) -> None:
+        """While the user speaks, the model reads the conversation so far (a session's first reply would otherwise
+        read the whole persona after the question is heard), in a worker thread, one such read at a time."""
+        if session.reading_ahead is not None and not session.reading_ahead.done():
+            return
+        offer = session.offer
+        turns = conversation(offer.system, self._history(session))
+
+        async def read() -> None:
+            try:
+                await asyncio.to_thread(
+                    read_conversation_ahead, offer.language, offer.llm_engine, turns, self._services
+                )
+            except Exception:  # the reply itself will say what is wrong with the model
+                log.info("the model could not read a live session's conversation ahead", exc_info=True)
+
+        session.reading_ahead = asyncio.create_task(read())
 
     def _command(
         self,
@@ -330,6 +351,7 @@ class LiveSessions:
                     for stage, seconds in marks:
                         if seconds is not None:
                             clock.mark(stage, clock.started_at + seconds)
+                    clock.prompt_tokens_read = info.prompt_tokens_read
                 clock.mark("first_audio")
             if sentence:
                 said.append(sentence)
@@ -374,9 +396,13 @@ class LiveSessions:
             **offer.model_dump(include=set(VideoOptions.model_fields)),
             text=text,
             system=offer.system,
-            history=[HistoryTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text],
+            history=LiveSessions._history(session),
             llm_engine=offer.llm_engine,
         )
+
+    @staticmethod
+    def _history(session: LiveSession) -> list[HistoryTurn]:
+        return [HistoryTurn(role=turn.role, content=turn.text) for turn in session.turns if turn.text]
 
     async def _watch(self) -> None:
         """Drop peers that never connected and sessions idle past the limit."""

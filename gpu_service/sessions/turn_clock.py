@@ -19,6 +19,7 @@ STAGES: tuple[Stage, ...] = ("turn_end", "transcript", "first_token", "first_cla
 class TurnClock:
     start: Literal["speech_end", "message"]
     started_at: float = field(default_factory=time.perf_counter)  # the clock's zero, on time.perf_counter
+    prompt_tokens_read: int | None = None  # chat with a local model: the prompt's tokens it read for this turn
     _marks: dict[Stage, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -34,4 +35,5 @@ class TurnClock:
     def timings(self) -> TurnTimings:
         with self._lock:
             marks = dict(self._marks)
-        return TurnTimings(start=self.start, **{f"{stage}_s": marks.get(stage) for stage in STAGES})
+        stages = {f"{stage}_s": marks.get(stage) for stage in STAGES}
+        return TurnTimings(start=self.start, prompt_tokens_read=self.prompt_tokens_read, **stages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,12 @@ def reading_all(engine: LLMEngine) -> LLMEngine:
     return TransformersEngine("smollm2", folder, "cpu", engine.decoding, prefix_cache_bytes=0)
 
 
+def reused(generation: Generation) -> int:
+    """The prompt's tokens a local model did not read again (it always says)."""
+    assert generation.reused_tokens is not None
+    return generation.reused_tokens
+
+
 def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEngine) -> None:
     """The turns before are not read again (the kept keys and values), even after another conversation in between,
     and the reply is the one a model reading the whole prompt writes."""
@@ -103,7 +110,7 @@ def test_a_conversations_next_turn_reads_only_its_new_tokens(local_engine: LLMEn
     resumed = Generation()
     text = "".join(local_engine.stream(conversation, 24, resumed))
     assert first.reused_tokens == 0
-    assert resumed.reused_tokens >= local_engine.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
+    assert reused(resumed) >= local_engine.count_tokens(QUESTION) - 4, "the first turn's prompt is read again"
     whole = Generation()
     assert "".join(reading_all(local_engine).stream(conversation, 24, whole)) == text
     assert whole.reused_tokens == 0
@@ -118,10 +125,26 @@ def test_a_conversation_s_next_reply_reads_only_the_new_question(embedded: Llama
     turns += [ChatTurn(role="assistant", content=reply), ChatTurn(role="user", content=follow_up)]
     prompt, resumed = reply_prompt(turns, "en"), Generation()
     "".join(embedded.stream(prompt, 4, resumed))
-    read = embedded.count_tokens(prompt) - resumed.reused_tokens
+    read = embedded.count_tokens(prompt) - reused(resumed)
     asked = len(embedded.model.tokenize(f"{follow_up}\n\n(Answer in English.)".encode(), add_bos=False))
     # Beside the question: the chat template's ten tokens, and the reply's last word when it was cut off mid-word.
     assert read <= asked + 16, f"{read} tokens read for a {asked}-token question (53 when the last is read again)"
+
+
+def test_a_conversation_read_ahead_leaves_its_next_reply_only_the_question(local_engine: LLMEngine) -> None:
+    """A live session has the model read the conversation so far while the user speaks: the reply then reads the
+    question alone, not the persona before it (which no earlier conversation shares: a new one each run)."""
+    persona = ChatTurn(role="system", content=f"You are guide {uuid.uuid4().hex}, who shows people around Lisbon.")
+    so_far = reply_prompt([persona], "en")
+    local_engine.read_ahead(so_far)
+    asked, resumed = reply_prompt([persona, ChatTurn(role="user", content="Where should I start?")], "en"), Generation()
+    "".join(local_engine.stream(asked, 4, resumed))
+    # count_tokens counts the reply's header too (three tokens), which the conversation so far does not end with.
+    assert reused(resumed) >= local_engine.count_tokens(so_far) - 4, "the persona was read again"
+    again = Generation()  # read ahead once more, nothing new: it returns without reading
+    local_engine.read_ahead(so_far)
+    "".join(local_engine.stream(asked, 4, again))
+    assert reused(again) >= reused(resumed)
 
 
 def test_kept_model_states_stay_within_their_bound(embedded: LlamaCppEngine) -> None:
@@ -142,7 +165,7 @@ def test_kept_model_states_stay_within_their_bound(embedded: LlamaCppEngine) -> 
     assert held < bound + 8 * 2**20, f"{held / 2**20:.0f} MB held by eight conversations' kept states"
     resumed = Generation()  # and the last conversation's next turn still reads only its new tokens
     "".join(engine.stream([*asked, ChatTurn(role="assistant", content="It is 14."), asked[1]], 8, resumed))
-    assert resumed.reused_tokens >= engine.count_tokens(asked) - 4
+    assert reused(resumed) >= engine.count_tokens(asked) - 4
 
 
 def test_the_embedded_model_writes_no_emoji(embedded: LlamaCppEngine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -136,7 +137,9 @@ def test_speaking_over_the_avatar_stops_it_and_gets_a_reply(live_service: Runnin
 
 async def _barge_in(url: str, listener: Listener) -> None:
     microphone = Microphone()
-    peer = await connect(url, microphone=microphone, size=256)
+    # A persona no earlier conversation shares: the model reads it while the user speaks, not after.
+    persona = f"You are guide {uuid.uuid4().hex}, who shows people around Lisbon."
+    peer = await connect(url, microphone=microphone, size=256, system=persona)
     question, rate = load_audio(QUESTION)
     question = question[: 3 * rate]  # three seconds of a person reading
     peer.send(type="say", text=" ".join(["Let me tell you a long story about the sea and the ships on it."] * 6))
@@ -167,6 +170,10 @@ async def _barge_in(url: str, listener: Listener) -> None:
     print(f"a spoken turn's stages, from the end of speech: {answered}")
     # The turn ended on silence (GPU_ASR__END_SILENCE_S, 0.5 s) heard out after the last voiced frame, not before.
     assert answered["turn_end"] >= 0.4, answered
+    # The persona was read while the user spoke: the reply read the question (~10 tokens), its language reminder
+    # and the chat template's headers (~20), not the persona and the style before them (~70 more).
+    read = TurnTimings.model_validate(done["timings"]).prompt_tokens_read
+    assert read is not None and read <= 45, f"the first reply read {read} tokens of its prompt"
     await peer.pc.close()
 
 

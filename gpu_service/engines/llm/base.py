@@ -17,7 +17,9 @@ class Generation:
     token (the listener has gone: the model is free for the next reply at once, not after its sentence)."""
 
     tokens: int = 0
-    reused_tokens: int = 0  # of the prompt, read for an earlier reply and not read again (a local model's cache)
+    # Of the prompt, read for an earlier reply (or ahead) and not read again: a local model's cache; None: the
+    # engine cannot tell (a server).
+    reused_tokens: int | None = None
     finish: Literal["stop", "length"] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     # Cleared while the reply's first clause is being voiced (when the reply is spoken as it is written): a local
@@ -49,6 +51,11 @@ class LLMEngine(Protocol):
 
     def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         """The reply's text piece by piece. Closing the iterator stops the model at its next token."""
+        ...
+
+    def read_ahead(self, messages: list[ChatTurn]) -> None:
+        """Read the conversation so far (up to the next message, not yet known) if the model is free, so the reply
+        to that message reads only the message. Returns at once when the model is busy or has read them already."""
         ...
 
 

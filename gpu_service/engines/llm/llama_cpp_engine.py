@@ -61,7 +61,9 @@ class LlamaCppEngine:
         template = self.model.metadata.get("tokenizer.chat_template")
         if not template:
             raise EngineLoadError(f"{gguf.name} has no chat template (use an instruction-tuned model)")
-        self._format = Jinja2ChatFormatter(template, eos_token=self._piece(self.model.token_eos()), bos_token="")
+        eos = self._piece(self.model.token_eos())
+        self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
+        self._format_so_far = Jinja2ChatFormatter(template, eos_token=eos, bos_token="", add_generation_prompt=False)
         self._unspeakable = self._emoji_tokens()
         if state_cache_bytes:
             self.model.set_cache(ConversationStates(capacity_bytes=state_cache_bytes))
@@ -77,9 +79,11 @@ class LlamaCppEngine:
     def _piece(self, token: int) -> str:
         return bytes(self.model.detokenize([token], special=True)).decode("utf-8", "replace")
 
-    def tokens(self, messages: list[ChatTurn]) -> list[int]:
+    def tokens(self, messages: list[ChatTurn], reply_follows: bool = True) -> list[int]:
+        """The prompt's tokens; `reply_follows=False`: without the header of the model's reply (a conversation so
+        far, which the next message follows)."""
         turns: Any = [{"role": turn.role, "content": turn.content} for turn in messages]
-        prompt = self._format(messages=turns).prompt
+        prompt = (self._format if reply_follows else self._format_so_far)(messages=turns).prompt
         return list(self.model.tokenize(prompt.encode(), add_bos=False, special=True))
 
     def count_tokens(self, messages: list[ChatTurn]) -> int:
@@ -90,6 +94,16 @@ class LlamaCppEngine:
         return self._local.run(
             lambda emit, stopped: self._write(prompt, max_tokens, generation, emit, stopped), max_tokens, generation
         )
+
+    def read_ahead(self, messages: list[ChatTurn]) -> None:
+        so_far = self.tokens(messages, reply_follows=False)
+        self._local.read_ahead(lambda: self._read(so_far))
+
+    def _read(self, tokens: list[int]) -> None:
+        if self._reusable(tokens) >= len(tokens) - 1:
+            return  # held, or kept: nothing new to read
+        # One token written: llama.cpp reads the prompt and keeps its state for the prompts that start with it.
+        self.model.create_completion(tokens, max_tokens=1, temperature=0.0)
 
     def _write(self, prompt: list[int], max_tokens: int, generation: Generation, emit: Emit, stopped: Stopped) -> None:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList

@@ -94,6 +94,16 @@ class LocalModel:
             if began:  # a worker still waiting for the model ends by itself once it has it
                 worker.join(timeout=self.decoding.stall_s)
 
+    def read_ahead(self, read: Callable[[], None]) -> None:
+        """`read()` now, in the caller's thread, if the model is free; else nothing (a reply is being written). A
+        reply asked for meanwhile waits for it: the reading was most of its own first step."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            read()
+        finally:
+            self._lock.release()
+
     def _queue(self, change: int) -> None:
         with self._counting:
             self._waiting += change

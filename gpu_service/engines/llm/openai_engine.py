@@ -43,6 +43,9 @@ class OpenAIEngine:
     def count_tokens(self, messages: list[ChatTurn]) -> int:
         return sum(4 + len(turn.content) // CHARS_PER_TOKEN for turn in messages)
 
+    def read_ahead(self, messages: list[ChatTurn]) -> None:
+        """Nothing: the server keeps (or not) what it has read; there is no call to ask it to read ahead."""
+
     def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         body = {
             "model": self.options.model,

@@ -92,10 +92,11 @@ class TransformersEngine:
         self._local = LocalModel(name, decoding)
         self._prefixes = PrefixCache(prefix_cache_bytes)
 
-    def _prompt(self, messages: list[ChatTurn]) -> Any:
+    def _prompt(self, messages: list[ChatTurn], reply_follows: bool = True) -> Any:
+        """`reply_follows=False`: without the header of the model's reply (a conversation so far)."""
         turns = [{"role": turn.role, "content": turn.content} for turn in messages]
         return self.tokenizer.apply_chat_template(
-            turns, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            turns, add_generation_prompt=reply_follows, return_tensors="pt", return_dict=True
         )
 
     def count_tokens(self, messages: list[ChatTurn]) -> int:
@@ -106,6 +107,27 @@ class TransformersEngine:
         return self._local.run(
             lambda emit, stopped: self._write(inputs, max_tokens, generation, emit, stopped), max_tokens, generation
         )
+
+    def read_ahead(self, messages: list[ChatTurn]) -> None:
+        inputs = self._prompt(messages, reply_follows=False).to(self.device)
+        self._local.read_ahead(lambda: self._read(inputs))
+
+    def _read(self, inputs: Any) -> None:
+        tokens = inputs["input_ids"][0]
+        resumed = self._prefixes.resume(tokens)
+        if resumed.tokens >= len(tokens) - 1:
+            return  # kept: nothing new to read
+        pad = self.tokenizer.pad_token_id or self.tokenizer.eos_token_id
+        # One token written: the prompt's keys and values are kept for the prompts that start with it.
+        written = self.model.generate(
+            **inputs,
+            max_new_tokens=1,
+            do_sample=False,
+            return_dict_in_generate=True,
+            pad_token_id=pad,
+            past_key_values=resumed.cache,
+        )
+        self._prefixes.keep(written.sequences[0], written.past_key_values)
 
     def _write(self, inputs: Any, max_tokens: int, generation: Generation, emit: Emit, stopped: Stopped) -> None:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
