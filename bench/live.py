@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import statistics
 import tempfile
 import time
@@ -23,6 +22,7 @@ from evaluator.metrics.face_tracks import mouth_opening
 from evaluator.metrics.lipsync import lip_sync, loudness_per_frame
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, Peer, connect, run_session
+from tests.process_usage import cpu_seconds, settles_idle
 from tests.readiness import wait_for_language_model
 
 HOLD_S = 60
@@ -39,11 +39,6 @@ SAY = "Hello there, how are you today?"  # its first clause is voiced on its own
 def spoken_sentence() -> tuple[np.ndarray, int]:
     audio, rate = load_audio(QUESTION)
     return audio[round(SENTENCE_S[0] * rate) : round(SENTENCE_S[1] * rate)], rate
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def first_loud(peer: Peer, after: float) -> int | None:
@@ -324,6 +319,7 @@ def run() -> list[str]:
     lines = ["Live sessions (WebRTC over loopback, aiortc client, embedded engines, 512 px, 25 fps, VP8)"]
     with run_service("gpu_service.app:create_app", env, scratch) as service:
         wait_for_language_model(service.url)  # it loads in the background at start
+        settles_idle(service.process.pid)  # and the bundled voices' profiles are fitted: the turns share no cores
         lines += run_session(turns(service.url))
         lines += run_session(turns(service.url, "espeak", ("spoken",)))
         lines += run_session(hold(service.url))

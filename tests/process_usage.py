@@ -1,8 +1,10 @@
-"""What a service process holds, read from /proc: threads, descriptors, resident memory (leak checks)."""
+"""What a service process holds and uses, read from /proc: threads, descriptors, resident memory (leak checks), CPU
+time."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -57,3 +59,21 @@ def tree_resident_mb(pid: int) -> float:
 
 def _resident_kb(status: str) -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settles_idle(pid: int, busy_below: float = 0.15, within_s: float = 120) -> None:
+    """Until the process uses less than `busy_below` of a core over a second: the work a service does after it
+    starts (the bundled voices' profiles, fitted in the background) would otherwise share the cores with what is
+    measured next."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - before < busy_below:
+            return
+    raise AssertionError(f"the service was still busy after {within_s:.0f} s")
