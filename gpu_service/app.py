@@ -30,6 +30,7 @@ from gpu_service.routes import sessions as session_routes
 from gpu_service.sessions.avatar_stream import AvatarStreams
 from gpu_service.sessions.live import LiveSessions
 from gpu_service.sessions.slots import SessionSlots
+from gpu_service.text import use_word_list_cache
 from gpu_service.warmup import warm_bundled_voices
 
 log = logging.getLogger("gpu_service")
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         "gpu_service_engine_load_seconds", "Time each engine took to load", ["engine"], registry=metrics.registry
     )
     faces = FaceAnalyzer(settings.cache_dir, settings.max_portrait_pixels, settings.cache_items)
+    use_word_list_cache(settings.cache_dir / "jieba")  # Chinese replies are cut into words, whatever the engines
     device = pick_device(settings.device)
     memory_figures: dict[str, tuple[str, Callable[[], float]]] = {
         "resident_memory_peak_bytes": ("Peak resident memory of the process", memory.resident_peak_bytes),

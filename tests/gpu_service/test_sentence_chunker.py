@@ -111,8 +111,25 @@ def test_first_chunk_without_punctuation_ends_after_a_few_words() -> None:
     assert sentences[0] == "Lovely sunny weather makes everybody"
     assert sentences[1:] == ["feel happy today my friends.", "Ask me anything."]
     assert when[0] == 6  # as soon as the sixth word began
-    zh, _ = chunk("我是一个喜欢探索新地方的导游也喜欢交朋友。你好。", first_clause=True)
-    assert zh[0] == "我是一个喜欢探索" and zh[1:] == ["新地方的导游也喜欢交朋友。", "你好。"]
+    zh, when = chunk("请你把窗户关上因为外面的风太大了。你好。", first_clause=True)
+    assert zh == ["请你把窗户关上", "因为外面的风太大了。", "你好。"]
+    assert when[0] == 12  # once the twelfth character shows where the word at the tenth ends
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("今天下午可能会下雨所以出门记得带伞。", "今天下午可能会下雨"),  # was "今天下午可能会下" / "雨所以…"
+        ("这个问题的答案其实比你想象的要简单得多。", "这个问题的答案其实"),  # not after 比 ("than"): open
+        ("孩子们在操场上开心地踢足球。", "孩子们在操场上开心地"),  # was "孩子们在操场上开" / "心地…"
+        ("这座城市的夜景非常漂亮值得一看。", "这座城市的夜景非常"),
+    ],
+)
+def test_a_chinese_first_piece_ends_where_a_word_ends(text: str, first: str) -> None:
+    """Cut at the eighth character whatever it was, the first piece split words in two, and Whisper misheard 18 % of
+    the characters of 20 replies voiced so, 12 % voiced whole (14 % cut where a word ends within ten characters)."""
+    streamed, _ = chunk(text, first_clause=True)
+    assert streamed[0] == first and "".join(streamed) == text
 
 
 @pytest.mark.parametrize(

@@ -18,13 +18,13 @@ import numpy as np
 from gpu_service.assets import AssetReference
 from gpu_service.engines.base import PAUSE, EngineLoadError, PhonemeEvent, SpeechSegment, merge_pauses
 from gpu_service.engines.tts.kokoro_model import MAX_TOKENS, SAMPLE_RATE, SAMPLES_PER_FRAME, KokoroModel
-from gpu_service.engines.tts.kokoro_phonemes import ipa_for, phonemes_for, use_cache_dir
+from gpu_service.engines.tts.kokoro_phonemes import ipa_for, phonemes_for
 from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.language_runs import joined, spoken_runs
 from gpu_service.engines.tts.languages import ESPEAK_LANGUAGES
 from gpu_service.engines.tts.voice_match import CALIBRATION_TEXT, VoiceProfile, apply_profile
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
-from gpu_service.text import split_sentences
+from gpu_service.text import split_sentences, use_word_list_cache
 
 # The sound of a token starts ~75 ms before the sum of the durations before it (measured: the loudness of en, es and zh
 # sentences correlates best with their vowel/closure timeline moved 70-80 ms earlier).
@@ -52,7 +52,7 @@ class KokoroEngine:
         if unknown:
             known = ", ".join(sorted(self._model.voices))
             raise EngineLoadError(f"Kokoro has no voice {', '.join(sorted(unknown))}; this voices file has: {known}")
-        use_cache_dir(cache_dir / "jieba")
+        use_word_list_cache(cache_dir / "jieba")
         self._settings = settings
         self._match_parts = frozenset(settings.match_parts)
         self._profiles = profiles

@@ -4,11 +4,9 @@ where Kokoro spells a sound with one symbol (diphthongs, affricates); misaki for
 
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from gpu_service.engines.tts.espeak_lib import TIE, EspeakLibrary
@@ -76,15 +74,6 @@ def _kokoro_spelling(ipa: str, language: str) -> str:
         ipa = ipa.replace("ɜːɹ", "ɜɹ").replace("ɜː", "ɜɹ").replace("ɪə", "iə")
         ipa = "".join(_AMERICAN.get(char, char) for char in ipa)
     return ipa
-
-
-def use_cache_dir(folder: Path) -> None:
-    """Where jieba keeps its word-list cache (else it writes one into the system's temporary folder)."""
-    import jieba  # type: ignore[import-untyped]
-
-    folder.mkdir(parents=True, exist_ok=True)
-    jieba.dt.tmp_dir = str(folder)
-    jieba.setLogLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=1)
