@@ -273,7 +273,7 @@ class LiveSessions:
                     read_conversation_ahead, offer.language, offer.llm_engine, turns, self._services
                 )
             except Exception:  # the reply itself will say what is wrong with the model
-                log.info("the model could not read a live session's conversation ahead", exc_info=True)
+                log.debug("the model could not read a live session's conversation ahead", exc_info=True)
 
         session.reading_ahead = asyncio.create_task(read())
 
