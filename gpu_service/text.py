@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import re
@@ -201,7 +202,8 @@ def use_word_list_cache(folder: Path) -> None:
     """Where jieba keeps its word list's cache (else it writes one into the system's temporary folder): the service
     sets it at start, Kokoro when it loads."""
     jieba = _jieba()
-    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # an output root not writable yet: the service starts degraded and says so
+        folder.mkdir(parents=True, exist_ok=True)
     jieba.dt.tmp_dir = str(folder)
 
 
