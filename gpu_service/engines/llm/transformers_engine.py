@@ -108,6 +108,10 @@ class TransformersEngine:
             lambda emit, stopped: self._write(inputs, max_tokens, generation, emit, stopped), max_tokens, generation
         )
 
+    @property
+    def _pad_token(self) -> int:
+        return int(self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+
     def read_ahead(self, messages: list[ChatTurn]) -> None:
         inputs = self._prompt(messages, reply_follows=False).to(self.device)
         self._local.read_ahead(lambda: self._read(inputs))
@@ -117,14 +121,13 @@ class TransformersEngine:
         resumed = self._prefixes.resume(tokens)
         if resumed.tokens >= len(tokens) - 1:
             return  # kept: nothing new to read
-        pad = self.tokenizer.pad_token_id or self.tokenizer.eos_token_id
         # One token written: the prompt's keys and values are kept for the prompts that start with it.
         written = self.model.generate(
             **inputs,
             max_new_tokens=1,
             do_sample=False,
             return_dict_in_generate=True,
-            pad_token_id=pad,
+            pad_token_id=self._pad_token,
             past_key_values=resumed.cache,
         )
         self._prefixes.keep(written.sequences[0], written.past_key_values)
@@ -156,7 +159,7 @@ class TransformersEngine:
             "repetition_penalty": self.decoding.repetition_penalty,
             "no_repeat_ngram_size": self.decoding.no_repeat_ngram,
             "stopping_criteria": StoppingCriteriaList([Progress()]),
-            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            "pad_token_id": self._pad_token,
         }
         if sampling:
             options |= {"temperature": self.decoding.temperature, "top_p": self.decoding.top_p}
