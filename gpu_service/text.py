@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 import warnings
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,27 @@ def join_sentences(sentences: list[str]) -> str:
         glued = not text or (is_cjk(text[-1]) and is_cjk(sentence[:1]))
         text += sentence if glued else f" {sentence}"
     return text
+
+
+def until_marker(pieces: Iterable[str], marker: str) -> Generator[str, None, None]:
+    """A stream of text up to where `marker` starts in it (not split across pieces): the text that may be the
+    marker's beginning is held back until the next piece shows whether it is. Ends at the marker; what the source
+    would write after it is never read."""
+    held = ""
+    for piece in pieces:
+        held += piece
+        if (found := held.find(marker)) >= 0:
+            if found:
+                yield held[:found]
+            return
+        keep = next(
+            (size for size in range(min(len(marker) - 1, len(held)), 0, -1) if marker.startswith(held[-size:])), 0
+        )
+        if len(held) > keep:
+            yield held[: len(held) - keep]
+            held = held[len(held) - keep :]
+    if held:
+        yield held
 
 
 def split_first_clause(text: str, word_limit: bool = True) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import pytest
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
 from common.process.launch import RunningService, free_port, run_service
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo, SpeakResult
+from contracts.runtime import Persona
 from evaluator.metrics.intelligibility import Listener
 from gpu_service.config import Settings
 from gpu_service.engines.base import EngineLoadError
@@ -29,7 +30,15 @@ from gpu_service.engines.llm.unspoken import UNSPOKEN_LANGUAGE
 from gpu_service.engines.tts.kokoro import KokoroEngine
 from gpu_service.engines.tts.kokoro_settings import KokoroSettings
 from gpu_service.engines.tts.voice_profiles import VoiceProfileStore
-from gpu_service.replying import ReplyLimits, ReplyOrder, reply_prompt, reply_sentences, spoken_reply
+from gpu_service.replying import (
+    ReplyLimits,
+    ReplyOrder,
+    fitted_prompt,
+    reply_prompt,
+    reply_sentences,
+    spoken_reply,
+)
+from gpu_service.text import join_sentences
 from harness.stack import local_stack
 from tests.media_stream import decode
 
@@ -173,6 +182,21 @@ def test_the_embedded_model_writes_no_emoji(embedded: LlamaCppEngine) -> None:
     prompt = reply_prompt([QUESTION[0], ChatTurn(role="user", content="What should I name my dog?")], "en")
     text = "".join(embedded.stream(prompt, 72, Generation()))
     assert text.strip() and all(ord(character) < 0x10000 for character in text), text
+
+
+def embedded_reply(engine: LLMEngine, conversation: list[ChatTurn]) -> tuple[str, ReplyInfo]:
+    """The embedded model's spoken reply to a conversation with the default persona, as a live turn makes it."""
+    limits = ReplyLimits.of(Settings().llm, embedded=True)
+    persona = ChatTurn(role="system", content=Persona().instructions)
+    info = ReplyInfo(llm_engine=engine.name)
+    prompt = fitted_prompt(engine, limits, [persona, *conversation], "en").messages
+    return join_sentences(list(reply_sentences(engine, prompt, limits, info, time.perf_counter(), Generation()))), info
+
+
+def test_a_reply_never_says_the_prompt_s_language_reminder(embedded: LlamaCppEngine) -> None:
+    """Before: the model wrote "(Answer in English)" after its answer here, and the voice said it."""
+    text, info = embedded_reply(embedded, [ChatTurn(role="user", content="I'm visiting London next month.")])
+    assert text and "answer in" not in text.lower() and info.finish == "stop", text
 
 
 def test_a_file_llama_cpp_cannot_read_is_a_load_error_that_names_it(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gpu_service.text import SentenceChunker, split_first_clause
+from gpu_service.text import SentenceChunker, split_first_clause, until_marker
 
 
 def tokens(text: str) -> list[str]:
@@ -177,3 +177,16 @@ def test_first_chunk_ends_where_a_phrase_starts() -> None:
     assert within[0] == "Walk within the old walls"
     article, _ = chunk("You should really see the old town.", first_clause=True)
     assert article == ["You should really see", "the old town."]  # not "... see the" / "old town."
+
+
+def test_a_stream_ends_where_a_marker_starts_however_the_pieces_split_it() -> None:
+    text = "Good morning!\n(Answer in English.)"
+    for first in range(1, len(text)):
+        for second in range(first, len(text)):
+            pieces = [text[:first], text[first:second], text[second:]]
+            assert "".join(until_marker(pieces, "(Answer in")) == "Good morning!\n", pieces
+    # What only starts like the marker is passed on, once the stream shows it is not the marker.
+    assert list(until_marker(["It is 4 (An", "swers vary)."], "(Answer in")) == ["It is 4 ", "(Answers vary)."]
+    assert "".join(until_marker(["Ends with (An"], "(Answer in")) == "Ends with (An"
+    source = iter(["Hi. ", "(Answer in", " English.)", "never read"])
+    assert list(until_marker(source, "(Answer in")) == ["Hi. "] and next(source) == " English.)"
