@@ -22,7 +22,7 @@ from gpu_service.config import Settings
 from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation, LLMEngine, fit_to_window
 from gpu_service.engines.llm.catalog import llm_specs
-from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
+from gpu_service.engines.llm.llama_cpp_engine import EARLIER_REPLY_NGRAM, LlamaCppEngine
 from gpu_service.engines.llm.local_model import Decoding, repeated_ngram_followers
 from gpu_service.engines.llm.openai_engine import OpenAIEngine, OpenAIOptions
 from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder
@@ -197,6 +197,22 @@ def test_a_reply_never_says_the_prompt_s_language_reminder(embedded: LlamaCppEng
     """Before: the model wrote "(Answer in English)" after its answer here, and the voice said it."""
     text, info = embedded_reply(embedded, [ChatTurn(role="user", content="I'm visiting London next month.")])
     assert text and "answer in" not in text.lower() and info.finish == "stop", text
+
+
+def test_a_reply_does_not_copy_an_earlier_reply(embedded: LlamaCppEngine) -> None:
+    """Before: asked "Wow, really?", the model said its first reply again word for word, and again at each turn."""
+    conversation = [ChatTurn(role="user", content="Tell me something interesting.")]
+    first, _ = embedded_reply(embedded, conversation)
+    conversation += [ChatTurn(role="assistant", content=first), ChatTurn(role="user", content="Wow, really?")]
+    second, _ = embedded_reply(embedded, conversation)
+    run = EARLIER_REPLY_NGRAM
+    said = embedded.model.tokenize(first.encode(), add_bos=False)
+    again = embedded.model.tokenize(second.encode(), add_bos=False)
+    runs = {tuple(said[start : start + run]) for start in range(len(said) - run + 1)}
+    copied = [
+        again[start : start + run] for start in range(len(again) - run + 1) if tuple(again[start : start + run]) in runs
+    ]
+    assert second and not copied, (first, second)
 
 
 def test_a_file_llama_cpp_cannot_read_is_a_load_error_that_names_it(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 On two CPU cores it writes SmolLM2-135M's Q4_1 file at ~100-120 tokens/s, where transformers (the file dequantized
 to float32) writes ~18: a live turn's first clause in ~0.5 s instead of ~1 s. The conversation's chat template is
 the one in the file; decoding is the transformers engine's (greedy, its repetition penalty), except that the reply
-may repeat the prompt's n-grams (only its own are forbidden: tiny models loop) and never writes an emoji.
+may repeat the question's n-grams (its own are forbidden: tiny models loop; and long runs of its earlier replies) and
+never writes an emoji.
 """
 
 from __future__ import annotations
@@ -18,9 +19,20 @@ import numpy as np
 from contracts.gpu_service import ChatTurn
 from gpu_service.engines.base import EngineLoadError
 from gpu_service.engines.llm.base import Generation
-from gpu_service.engines.llm.local_model import Decoding, Emit, LocalModel, Stopped, repeated_ngram_followers
+from gpu_service.engines.llm.local_model import (
+    Decoding,
+    Emit,
+    LocalModel,
+    Stopped,
+    ngram_followers,
+    repeated_ngram_followers,
+)
 
 STATE_CACHE_BYTES = 256 * 2**20  # the latest conversations' states (~5 MB per 250 tokens): turns read only what is new
+# A reply may not copy this many tokens in a row from the model's earlier replies in the conversation. Greedy, the
+# small model otherwise said its first reply again to every later question (one conversation in five: five turns
+# word for word). Shorter runs stay allowed: forbidding 4-grams made it contort common phrases ("I'm so much sorry").
+EARLIER_REPLY_NGRAM = 6
 
 
 class LlamaCppEngine:
@@ -91,9 +103,15 @@ class LlamaCppEngine:
 
     def stream(self, messages: list[ChatTurn], max_tokens: int, generation: Generation) -> Generator[str, None, None]:
         prompt = self.tokens(messages)
+        earlier = [self._text_tokens(turn.content) for turn in messages if turn.role == "assistant"]
         return self._local.run(
-            lambda emit, stopped: self._write(prompt, max_tokens, generation, emit, stopped), max_tokens, generation
+            lambda emit, stopped: self._write(prompt, earlier, max_tokens, generation, emit, stopped),
+            max_tokens,
+            generation,
         )
+
+    def _text_tokens(self, text: str) -> np.ndarray:
+        return np.array(self.model.tokenize(text.encode(), add_bos=False), dtype=np.intc)
 
     def read_ahead(self, messages: list[ChatTurn]) -> None:
         so_far = self.tokens(messages, reply_follows=False)
@@ -105,7 +123,16 @@ class LlamaCppEngine:
         # One token written: llama.cpp reads the prompt and keeps its state for the prompts that start with it.
         self.model.create_completion(tokens, max_tokens=1, temperature=0.0)
 
-    def _write(self, prompt: list[int], max_tokens: int, generation: Generation, emit: Emit, stopped: Stopped) -> None:
+    def _write(
+        self,
+        prompt: list[int],
+        earlier: list[np.ndarray],
+        max_tokens: int,
+        generation: Generation,
+        emit: Emit,
+        stopped: Stopped,
+    ) -> None:
+        """`earlier`: the model's earlier replies in the conversation, which this one may not copy."""
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         no_repeat = self.decoding.no_repeat_ngram
@@ -114,7 +141,10 @@ class LlamaCppEngine:
             scores[self._unspeakable] = -np.inf
             # Repeats within the reply only: over the prompt too (as transformers does) it forbids the question's own
             # words ("the capital of France") and the turns' repeated instruction, and the reply drifts into French.
-            scores[repeated_ngram_followers(tokens[len(prompt) :], no_repeat)] = -np.inf
+            reply = tokens[len(prompt) :]
+            scores[repeated_ngram_followers(reply, no_repeat)] = -np.inf
+            for said in earlier:
+                scores[ngram_followers(said, reply, EARLIER_REPLY_NGRAM)] = -np.inf
             return scores
 
         def progress(tokens: np.ndarray, scores: np.ndarray) -> bool:

@@ -133,10 +133,16 @@ class LocalModel:
 def repeated_ngram_followers(tokens: np.ndarray, n: int) -> np.ndarray:
     """The tokens that would repeat an n-gram already in `tokens` if written next (what transformers'
     no_repeat_ngram_size forbids): those that followed the last n-1 tokens wherever they came before."""
-    if n <= 0 or len(tokens) < n:
-        return np.empty(0, dtype=tokens.dtype)
+    return ngram_followers(tokens, tokens, n)
+
+
+def ngram_followers(source: np.ndarray, written: np.ndarray, n: int) -> np.ndarray:
+    """The tokens that, written next after `written`, would repeat an n-gram of `source`: those that followed the
+    last n-1 tokens of `written` wherever they come in `source`."""
+    if n <= 0 or len(source) < n or len(written) < n - 1:
+        return np.empty(0, dtype=source.dtype)
     if n == 1:
-        return np.asarray(np.unique(tokens))
-    earlier = np.lib.stride_tricks.sliding_window_view(tokens[:-1], n - 1)
-    starts = np.flatnonzero((earlier == tokens[-(n - 1) :]).all(axis=1))
-    return np.asarray(tokens[starts + n - 1])
+        return np.asarray(np.unique(source))
+    earlier = np.lib.stride_tricks.sliding_window_view(source[:-1], n - 1)
+    starts = np.flatnonzero((earlier == written[-(n - 1) :]).all(axis=1))
+    return np.asarray(source[starts + n - 1])
