@@ -289,9 +289,9 @@ def join_sentences(sentences: list[str]) -> str:
 
 
 def until_marker(pieces: Iterable[str], marker: str) -> Generator[str, None, None]:
-    """A stream of text up to where `marker` starts in it (not split across pieces): the text that may be the
-    marker's beginning is held back until the next piece shows whether it is. Ends at the marker; what the source
-    would write after it is never read."""
+    """A stream of text up to where `marker` starts in it, even when the marker comes split across pieces: text that
+    may be the marker's beginning is held back until the next piece shows whether it is. Ends at the marker; what
+    the source would write after it is never read."""
     held = ""
     for piece in pieces:
         held += piece
