@@ -22,6 +22,7 @@ def threads(pid: int) -> int:
 # session's or a refused offer's setup and teardown do: one more thread after a busier while is that, not a leak (a
 # leak of one thread per session or offer is several).
 EXECUTOR_SLACK = 1
+EXECUTOR_WORKERS = min(32, (os.cpu_count() or 1) + 4)  # the most it keeps (asyncio's default executor)
 
 
 def settles_to(pid: int, at_most: int, within_s: float = 15) -> int:

@@ -19,7 +19,7 @@ from common.media.audio import load_audio
 from common.process.launch import RunningService, run_service
 from gpu_service.config import DEFAULT_ASSETS
 from tests.live_client import Microphone, connect, run_session
-from tests.process_usage import EXECUTOR_SLACK, descriptors, settles_to, threads, tree_resident_mb
+from tests.process_usage import EXECUTOR_SLACK, EXECUTOR_WORKERS, descriptors, settles_to, threads, tree_resident_mb
 from tests.readiness import wait_for_language_model
 from tests.runtime.conftest import runtime_env
 
@@ -128,14 +128,19 @@ def test_sessions_that_heard_a_microphone_leave_no_threads_behind(gpu: RunningSe
     # What the first sessions start is not a leak: the language model (it loads in the background; a slower machine
     # saw its threads start in the middle of the count), Whisper, the VAD, asyncio's default executor (up to
     # cores + 4 workers, which sessions one right after another reach in a few).
+    # The executor may still grow in the first counted batch on a busy machine, once (fresh clone: 24 -> 27 threads
+    # after a full deep run had used the service); a leak grows in every batch, so the second must stay flat.
     wait_for_language_model(gpu.url)
     for _ in range(3):
         run_session(_speak_and_leave(gpu.url, audio, rate))
-    before = threads(gpu.process.pid)
-    for _ in range(5):
-        run_session(_speak_and_leave(gpu.url, audio, rate))
-    after = settles_to(gpu.process.pid, before + EXECUTOR_SLACK, within_s=20)
-    assert after <= before + EXECUTOR_SLACK, f"{after - before} threads left by 5 sessions that heard a microphone"
+    counts = [threads(gpu.process.pid)]
+    for _ in range(2):
+        for _ in range(5):
+            run_session(_speak_and_leave(gpu.url, audio, rate))
+        counts.append(settles_to(gpu.process.pid, counts[-1] + EXECUTOR_SLACK, within_s=20))
+    before, first, second = counts
+    assert first <= before + EXECUTOR_WORKERS, f"{first - before} threads left by 5 sessions that heard a microphone"
+    assert second <= first + EXECUTOR_SLACK, f"{second - first} threads left by 5 more sessions ({counts})"
 
 
 @pytest.mark.deep  # a service killed or restarted: make test-deep
