@@ -15,6 +15,7 @@ import pytest
 
 from common.errors import BadGateway, EngineUnavailable, Unprocessable
 from common.process.launch import RunningService, free_port, run_service
+from common.text.language import language_scores
 from contracts.gpu_service import ChatTurn, Language, ReplyInfo, SpeakResult
 from contracts.runtime import Persona
 from evaluator.metrics.intelligibility import Listener
@@ -213,6 +214,16 @@ def test_a_reply_does_not_copy_an_earlier_reply(embedded: LlamaCppEngine) -> Non
         again[start : start + run] for start in range(len(again) - run + 1) if tuple(again[start : start + run]) in runs
     ]
     assert second and not copied, (first, second)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What should I see first in Paris?", "Is Berlin worth visiting?", "What food should I try in Mexico City?"],
+)
+def test_a_question_about_a_place_is_answered_in_english(embedded: LlamaCppEngine, question: str) -> None:
+    """Before: "Souveneres aujourd'hui, Bien sûr.", "Bienvenue, ein neue Köfte.", "El gran cenario de la comida"."""
+    text, _ = embedded_reply(embedded, [ChatTurn(role="user", content=question)])
+    assert language_scores(text).get("en", 0.0) > 0.5, text
 
 
 def test_a_file_llama_cpp_cannot_read_is_a_load_error_that_names_it(tmp_path: Path) -> None:

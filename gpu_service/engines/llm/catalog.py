@@ -35,7 +35,9 @@ def llm_specs(settings: Settings, device: str) -> list[EngineSpec[LLMEngine]]:
     def embedded() -> LLMEngine:
         from gpu_service.engines.llm.llama_cpp_engine import LlamaCppEngine
 
-        return LlamaCppEngine("smollm2", llm.smollm2_gguf, decoding(), llm.local_window, llm.threads)
+        model = llm.smollm2_gguf
+        # SMOLLM2_LANGUAGES: its replies' first words are checked to be English
+        return LlamaCppEngine("smollm2", model, decoding(), llm.local_window, llm.threads, english_only=True)
 
     def operators() -> LLMEngine:
         from gpu_service.engines.llm.transformers_engine import TransformersEngine, model_folder

@@ -4,13 +4,15 @@ On two CPU cores it writes SmolLM2-135M's Q4_1 file at ~100-120 tokens/s, where 
 to float32) writes ~18: a live turn's first clause in ~0.5 s instead of ~1 s. The conversation's chat template is
 the one in the file; decoding is the transformers engine's (greedy, its repetition penalty), except that the reply
 may repeat the question's n-grams (its own are forbidden: tiny models loop; and long runs of its earlier replies) and
-never writes an emoji.
+never writes an emoji. A model that writes English only has its first words checked: not English, the reply is
+written again from an English word (gpu_service.engines.llm.opening).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,10 @@ from gpu_service.engines.llm.local_model import (
     ngram_followers,
     repeated_ngram_followers,
 )
+from gpu_service.engines.llm.opening import OPENERS, clearly_not_english, prepare
+from gpu_service.text import SentenceChunker
+
+log = logging.getLogger("gpu_service.llm")
 
 STATE_CACHE_BYTES = 256 * 2**20  # the latest conversations' states (~5 MB per 250 tokens): turns read only what is new
 # A reply may not copy this many tokens in a row from the model's earlier replies in the conversation. Greedy, the
@@ -44,9 +50,11 @@ class LlamaCppEngine:
         window: int | None = None,
         threads: int | None = None,
         state_cache_bytes: int = STATE_CACHE_BYTES,
+        english_only: bool = False,
     ) -> None:
         """`window`: the most tokens (prompt and reply) the model is given, at most its own context. `threads`:
-        default one per core. `state_cache_bytes`: 0 reads every prompt whole."""
+        default one per core. `state_cache_bytes`: 0 reads every prompt whole. `english_only`: the model writes
+        English only, and each reply's first words are checked to be English."""
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -76,17 +84,24 @@ class LlamaCppEngine:
         eos = self._piece(self.model.token_eos())
         self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
         self._format_so_far = Jinja2ChatFormatter(template, eos_token=eos, bos_token="", add_generation_prompt=False)
-        self._unspeakable = self._emoji_tokens()
+        pieces = [bytes(self.model.detokenize([token])) for token in range(int(self.model.n_vocab()))]
+        # Emoji (and rare scripts none of the three languages needs): tokens holding a byte that starts a 4-byte UTF-8
+        # character. Asked not to, the model still wrote strings of emoji, which no voice says.
+        self._unspeakable = np.array(
+            [token for token, piece in enumerate(pieces) if any(0xF0 <= byte <= 0xF4 for byte in piece)], dtype=int
+        )
+        # Where a reply written again may start (one token each), and the tokens that would go on with that word.
+        openers = (self._text_tokens(word) for word in OPENERS if english_only)
+        self._openers = np.array(sorted({int(tokens[0]) for tokens in openers if len(tokens) == 1}), dtype=int)
+        self._word_goes_on = np.array(
+            [token for token, piece in enumerate(pieces) if piece.decode("utf-8", "ignore")[:1].isalpha()], dtype=int
+        )
+        self.english_only = english_only
+        if english_only:
+            prepare()
         if state_cache_bytes:
             self.model.set_cache(ConversationStates(capacity_bytes=state_cache_bytes))
         self._local = LocalModel(name, decoding)
-
-    def _emoji_tokens(self) -> np.ndarray:
-        """Tokens holding a byte that starts a 4-byte UTF-8 character: emoji (and rare scripts none of the three
-        languages needs). Asked not to, the model still wrote strings of emoji, which no voice says."""
-        vocabulary = range(int(self.model.n_vocab()))
-        pieces = ((token, bytes(self.model.detokenize([token]))) for token in vocabulary)
-        return np.array([token for token, piece in pieces if any(0xF0 <= byte <= 0xF4 for byte in piece)], dtype=int)
 
     def _piece(self, token: int) -> str:
         return bytes(self.model.detokenize([token], special=True)).decode("utf-8", "replace")
@@ -133,6 +148,31 @@ class LlamaCppEngine:
         stopped: Stopped,
     ) -> None:
         """`earlier`: the model's earlier replies in the conversation, which this one may not copy."""
+        generation.reused_tokens = self._reusable(prompt)
+        pieces = self._complete(prompt, earlier, max_tokens, generation, stopped)
+        if self.english_only:
+            opening = _opening(pieces)
+            if stopped():
+                return
+            if clearly_not_english(opening):
+                log.info("the model's reply opened in another language (%r): written again in English", opening)
+                pieces.close()
+                pieces = self._complete(prompt, earlier, max_tokens, generation, stopped, from_opener=True)
+            else:
+                emit(opening)
+        for piece in pieces:
+            emit(piece)
+
+    def _complete(
+        self,
+        prompt: list[int],
+        earlier: list[np.ndarray],
+        max_tokens: int,
+        generation: Generation,
+        stopped: Stopped,
+        from_opener: bool = False,
+    ) -> Generator[str, None, None]:
+        """The reply's text as the model writes it; `from_opener`: its first word one of OPENERS."""
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         no_repeat = self.decoding.no_repeat_ngram
@@ -145,6 +185,12 @@ class LlamaCppEngine:
             scores[repeated_ngram_followers(reply, no_repeat)] = -np.inf
             for said in earlier:
                 scores[ngram_followers(said, reply, EARLIER_REPLY_NGRAM)] = -np.inf
+            if from_opener and len(reply) == 0:
+                allowed = scores[self._openers]
+                scores[:] = -np.inf
+                scores[self._openers] = allowed
+            elif from_opener and len(reply) == 1:
+                scores[self._word_goes_on] = -np.inf  # the opener is the whole word ("I" may not become "Il")
             return scores
 
         def progress(tokens: np.ndarray, scores: np.ndarray) -> bool:
@@ -153,7 +199,6 @@ class LlamaCppEngine:
             generation.wait_to_write()
             return stopped()
 
-        generation.reused_tokens = self._reusable(prompt)
         chunks = self.model.create_completion(
             prompt,
             max_tokens=max_tokens,
@@ -164,8 +209,11 @@ class LlamaCppEngine:
             stopping_criteria=StoppingCriteriaList([progress]),
             stream=True,
         )
-        for chunk in chunks:
-            emit(chunk["choices"][0]["text"])
+        try:
+            for chunk in chunks:
+                yield chunk["choices"][0]["text"]
+        finally:
+            chunks.close()
 
     def _reusable(self, prompt: list[int]) -> int:
         """The prompt's tokens the model will not read again: those it holds now, or a kept state's."""
@@ -178,3 +226,15 @@ class LlamaCppEngine:
                 return int(shared)
             shared = max(shared, self.model.longest_token_prefix(kept.input_ids.tolist(), prompt))
         return int(shared)
+
+
+def _opening(pieces: Iterator[str]) -> str:
+    """The reply's text up to the end of its first piece as speech will cut it (SentenceChunker: its first clause or
+    first few words), or all of it if it ends sooner; read from `pieces`, which go on after it."""
+    chunker = SentenceChunker(first_clause=True)
+    text = ""
+    for piece in pieces:
+        text += piece
+        if chunker.feed(piece):
+            break
+    return text
