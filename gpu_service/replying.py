@@ -23,8 +23,10 @@ from gpu_service.text import SentenceChunker, join_sentences, until_marker
 SENTENCES_AHEAD = 4  # sentences the model may write ahead of speech
 LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "zh": "Mandarin Chinese (简体中文)", "es": "Spanish (español)"}
 # How the reminder after each question opens. A small model may write it out after its answer, as if it were part of
-# the conversation (SmolLM2: 5 of 26 replies in five conversations): the reply ends where it starts to.
+# the conversation (SmolLM2: 5 of 26 replies in five conversations), or a shorter form of it ("How do I start
+# running? (In English)"): the reply ends where it starts to.
 REMINDER_OPENING = "(Answer in"
+REMINDER_ECHOES = (REMINDER_OPENING, *(f"(In {name.split(' (')[0]}" for name in LANGUAGE_NAMES.values()))
 
 
 def reply_prompt(messages: list[ChatTurn], language: Language) -> list[ChatTurn]:
@@ -75,7 +77,7 @@ def reply_sentences(
     """The reply's sentences as the model completes them; `info` follows along (text, tokens, finish, timings)."""
     chunker = SentenceChunker(first_clause=True)
     tokens = llm.stream(prompt, limits.max_tokens, generation)
-    written = until_marker(tokens, REMINDER_OPENING)
+    written = until_marker(tokens, *REMINDER_ECHOES)
     deadline = float("inf")
     spoken: list[str] = []
     first_token_at: float | None = None

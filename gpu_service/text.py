@@ -288,25 +288,28 @@ def join_sentences(sentences: list[str]) -> str:
     return text
 
 
-def until_marker(pieces: Iterable[str], marker: str) -> Generator[str, None, None]:
-    """A stream of text up to where `marker` starts in it, even when the marker comes split across pieces: text that
-    may be the marker's beginning is held back until the next piece shows whether it is. Ends at the marker; what
-    the source would write after it is never read."""
+def until_marker(pieces: Iterable[str], *markers: str) -> Generator[str, None, None]:
+    """A stream of text up to where one of `markers` starts in it, even when the marker comes split across pieces:
+    text that may be a marker's beginning is held back until the next piece shows whether it is. Ends at the marker;
+    what the source would write after it is never read."""
     held = ""
     for piece in pieces:
         held += piece
-        if (found := held.find(marker)) >= 0:
-            if found:
-                yield held[:found]
+        if found := [at for marker in markers if (at := held.find(marker)) >= 0]:
+            if min(found):
+                yield held[: min(found)]
             return
-        keep = next(
-            (size for size in range(min(len(marker) - 1, len(held)), 0, -1) if marker.startswith(held[-size:])), 0
-        )
+        keep = max((_prefix_at_end(held, marker) for marker in markers), default=0)
         if len(held) > keep:
             yield held[: len(held) - keep]
             held = held[len(held) - keep :]
     if held:
         yield held
+
+
+def _prefix_at_end(text: str, marker: str) -> int:
+    """How many of the text's last characters are the marker's beginning (the longest such ending)."""
+    return next((size for size in range(min(len(marker) - 1, len(text)), 0, -1) if marker.startswith(text[-size:])), 0)
 
 
 def split_first_clause(text: str, word_limit: bool = True) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from gpu_service.replying import REMINDER_ECHOES
 from gpu_service.text import SentenceChunker, split_first_clause, until_marker
 
 
@@ -190,3 +191,15 @@ def test_a_stream_ends_where_a_marker_starts_however_the_pieces_split_it() -> No
     assert "".join(until_marker(["Ends with (An"], "(Answer in")) == "Ends with (An"
     source = iter(["Hi. ", "(Answer in", " English.)", "never read"])
     assert list(until_marker(source, "(Answer in")) == ["Hi. "] and next(source) == " English.)"
+
+
+def test_a_stream_ends_at_whichever_marker_comes_first() -> None:
+    markers = REMINDER_ECHOES
+    for text, before in [
+        ('"How do I start running?" (In English)', '"How do I start running?" '),
+        ("Goodnight. (In Eng", "Goodnight. (In Eng"),  # the stream ended before it showed the marker
+        ("Sleep well (Answer in English.) (In English)", "Sleep well "),
+        ("Madrid (In Spain, the capital) is big.", "Madrid (In Spain, the capital) is big."),
+    ]:
+        for cut in range(1, len(text)):
+            assert "".join(until_marker([text[:cut], text[cut:]], *markers)) == before, (text, cut)
