@@ -260,7 +260,7 @@ async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spo
             await peer.wait_event("sentence", timeout_s=60)
             await asyncio.sleep(0.8)
             peer.send(type="interrupt")
-            ended = await peer.wait_event("interrupted", timeout_s=10)
+            ended = await peer.wait_event("interrupted", "done", timeout_s=10)  # a short reply may have ended
             results[kind][0].append(ended["timings"])
             loud = first_loud(peer, anchor + 0.05 if kind == "spoken" else anchor)
             results[kind][1].append(peer.audio[loud][0] - anchor if loud is not None else float("nan"))

@@ -62,15 +62,16 @@ class Peer:
         chunks = [samples for at, samples in self.audio if start <= at < end]
         return np.concatenate(chunks).astype(np.float32) / 32768 if chunks else np.zeros(0, np.float32)
 
-    async def wait_event(self, kind: str, timeout_s: float = 30) -> dict[str, Any]:
+    async def wait_event(self, *kinds: str, timeout_s: float = 30) -> dict[str, Any]:
+        """The first event of one of these kinds (taken from `events`)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for event in self.events:
-                if event["type"] == kind:
+                if event["type"] in kinds:
                     self.events.remove(event)
                     return event
             await asyncio.sleep(0.01)
-        raise AssertionError(f"no '{kind}' event within {timeout_s} s; events: {self.events}")
+        raise AssertionError(f"no {' or '.join(kinds)} event within {timeout_s} s; events: {self.events}")
 
     def send(self, **command: str) -> None:
         self.channel.send(json.dumps(command))
