@@ -217,8 +217,9 @@ def percentiles(values: list[float]) -> str:
     return f"{statistics.median(ordered) * 1000:.0f} ms (p95 {p95 * 1000:.0f})"
 
 
-def stage_lines(what: str, timings: list[dict[str, Any]], received: list[float]) -> list[str]:
-    """Median and p95 of each stage's own share (from the previous stage reached), and of the whole turn."""
+def stage_lines(what: str, timings: list[dict[str, Any]], received: list[float], pieces: list[str]) -> list[str]:
+    """Median and p95 of each stage's own share (from the previous stage reached), and of the whole turn; and what
+    the first pieces said (their length is most of "voiced")."""
     shares: dict[str, list[float]] = {stage: [] for stage in STAGE_LABELS}
     for timing in timings:
         previous = 0.0
@@ -232,7 +233,9 @@ def stage_lines(what: str, timings: list[dict[str, Any]], received: list[float])
         f"clock; first audible reply sample received after {percentiles(received)} by the client's"
     ]
     lines += [f"  {STAGE_LABELS[stage]}: {percentiles(values)}" for stage, values in shares.items() if values]
-    return lines
+    words = statistics.median(len(piece.split()) for piece in pieces) if pieces else 0
+    examples = ", ".join(repr(piece) for piece in list(dict.fromkeys(pieces))[:3])
+    return [*lines, f"  first pieces voiced: median {words:g} words; {examples}"]
 
 
 async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spoken", "chat", "say")) -> list[str]:
@@ -245,7 +248,7 @@ async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spo
     peer = await connect(url, microphone=microphone, language="en", pictures=False, decoded=False, engine=engine)
     question, rate = spoken_sentence()
     last_voiced = np.flatnonzero(np.abs(question) > LOUD)[-1] / rate
-    results: dict[str, tuple[list[dict[str, Any]], list[float]]] = {kind: ([], []) for kind in kinds}
+    results: dict[str, tuple[list[dict[str, Any]], list[float], list[str]]] = {kind: ([], [], []) for kind in kinds}
     for kind in results:
         for _ in range(TURNS):
             await asyncio.sleep(1.0)
@@ -257,7 +260,7 @@ async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spo
                 text = "What should I see first in Paris?" if kind == "chat" else SAY
                 peer.send(type=kind, text=text)
                 anchor = started
-            await peer.wait_event("sentence", timeout_s=60)
+            results[kind][2].append(str((await peer.wait_event("sentence", timeout_s=60))["text"]))
             await asyncio.sleep(0.8)
             peer.send(type="interrupt")
             ended = await peer.wait_event("interrupted", "done", timeout_s=10)  # a short reply may have ended
@@ -269,8 +272,8 @@ async def turns(url: str, engine: str = "kokoro", kinds: tuple[str, ...] = ("spo
     names = {"spoken": "spoken sentence (2.4 s)", "chat": "typed chat message", "say": "say"}
     lines = [
         line
-        for kind, (timings, received) in results.items()
-        for line in stage_lines(f"{names[kind]}, {engine}", timings, received)
+        for kind, (timings, received, pieces) in results.items()
+        for line in stage_lines(f"{names[kind]}, {engine}", timings, received, pieces)
     ]
     return [*lines, await voiced_alone(url)] if engine == "kokoro" else lines
 
