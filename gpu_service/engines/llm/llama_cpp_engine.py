@@ -185,7 +185,7 @@ class LlamaCppEngine:
             scores[repeated_ngram_followers(reply, no_repeat)] = -np.inf
             for said in earlier:
                 scores[ngram_followers(said, reply, EARLIER_REPLY_NGRAM)] = -np.inf
-            if from_opener and len(reply) == 0:
+            if from_opener and len(reply) == 0 and self._openers.size:
                 allowed = scores[self._openers]
                 scores[:] = -np.inf
                 scores[self._openers] = allowed
