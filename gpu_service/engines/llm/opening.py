@@ -42,7 +42,7 @@ OPENERS = (
 )
 # Not English: fastText hears almost no English in it, and fewer than three in four of its words are English words.
 # fastText alone misjudged short English ("1. A:" 0.00 English, "Ah," 0.02, "A good book to read" 0.12); the words
-# alone, a place's name ("Lyon, France.": half are English words). The 16 non-English openings seen had at most 0.06
+# alone, a place's name ("Lyon, France.": half are English words). The 15 non-English openings seen had at most 0.06
 # English and at most 60 % English words (some Spanish ones are English too: "El gran cenario de la"); the English
 # openings fastText put under 0.1 had every word English.
 MOST_ENGLISH_SCORE = 0.1
